@@ -1,0 +1,505 @@
+//! The line parser.
+//!
+//! A parse runs over the bytes of one line at a time: the line is found with `memchr`, checked
+//! to be UTF-8 once, and then split at ASCII delimiters, so every element is a `&str` slice of
+//! the input. Escapes are resolved into an owned string only for elements that hold one.
+
+#![deny(clippy::indexing_slicing, clippy::unwrap_used)]
+
+use std::borrow::Cow;
+
+use crate::Precision;
+use crate::error::{ErrorKind, ParseError};
+use crate::line::{Field, FieldValue, Line, Tag};
+use crate::number::{self, NumberError};
+
+/// The longest string field value accepted, in bytes as written (InfluxDB 3's limit).
+pub const MAX_STRING_LEN: usize = 1 << 20;
+
+/// How a write's lines are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ParseOptions {
+    /// Unit of the timestamps written in the lines.
+    pub precision: Precision,
+    /// Nanoseconds given to lines that carry no timestamp (the write's arrival time, usually).
+    /// `None` leaves their [`Line::timestamp`] empty.
+    pub default_time: Option<i64>,
+}
+
+impl ParseOptions {
+    /// Options with the given precision and no default time.
+    pub fn with_precision(precision: Precision) -> Self {
+        ParseOptions {
+            precision,
+            default_time: None,
+        }
+    }
+}
+
+/// Reads lines one after another from an input buffer.
+///
+/// Blank lines and comments are skipped. A rejected line is reported and parsing goes on with
+/// the next one.
+///
+/// ```
+/// use strata_lp::{FieldValue, ParseOptions, Parser, Precision};
+///
+/// let input = b"cpu_load,cluster=fritz,hostname=f0101 value=4.25 1763769600\nbad line\n";
+/// let mut parser = Parser::new(input, ParseOptions::with_precision(Precision::Seconds));
+///
+/// let line = parser.next().unwrap().unwrap();
+/// assert_eq!(line.measurement, "cpu_load");
+/// assert_eq!(line.tag("hostname"), Some("f0101"));
+/// assert_eq!(line.field("value"), Some(&FieldValue::Float(4.25)));
+/// assert_eq!(line.timestamp, Some(1_763_769_600_000_000_000));
+///
+/// let err = parser.next().unwrap().unwrap_err();
+/// assert_eq!(err.to_string(), "line 2, column 9: field key \"line\" is not followed by '=' and a value");
+/// assert!(parser.next().is_none());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Parser<'a> {
+    input: &'a [u8],
+    pos: usize,
+    line: usize,
+    options: ParseOptions,
+}
+
+impl<'a> Parser<'a> {
+    /// A parser over `input`, which holds any number of lines.
+    pub fn new(input: &'a [u8], options: ParseOptions) -> Self {
+        Parser {
+            input,
+            pos: 0,
+            line: 0,
+            options,
+        }
+    }
+
+    /// Parses the next non-blank, non-comment line into `out`, reusing its allocations.
+    /// Returns `None` at the end of the input.
+    ///
+    /// # Errors
+    /// A [`ParseError`] naming the line, the column and the reason when the line is invalid;
+    /// `out` is then left in an unspecified state. The next call goes on with the next line.
+    pub fn next_into(&mut self, out: &mut Line<'a>) -> Option<Result<(), ParseError>> {
+        loop {
+            let rest = self.input.get(self.pos..).filter(|r| !r.is_empty())?;
+            let (raw, consumed) = match memchr::memchr(b'\n', rest) {
+                Some(n) => (rest.get(..n).unwrap_or_default(), n + 1),
+                None => (rest, rest.len()),
+            };
+            self.pos += consumed;
+            self.line += 1;
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let Some(start) = raw.iter().position(|&b| b != b' ' && b != b'\t') else {
+                continue; // blank
+            };
+            if raw.get(start) == Some(&b'#') {
+                continue; // comment
+            }
+            return Some(parse_line(raw, start, self.line, &self.options, out));
+        }
+    }
+
+    /// How many lines (including blank and comment lines) have been consumed so far.
+    pub fn lines_read(&self) -> usize {
+        self.line
+    }
+}
+
+impl<'a> Iterator for Parser<'a> {
+    type Item = Result<Line<'a>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut line = Line::default();
+        self.next_into(&mut line).map(|r| r.map(|()| line))
+    }
+}
+
+/// Bytes that stop a scan, as a lookup table.
+type Stops = [bool; 256];
+
+#[expect(
+    clippy::indexing_slicing,
+    reason = "const fn over a literal; a u8 always indexes a 256-entry table"
+)]
+const fn stops(bytes: &[u8]) -> Stops {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+const MEASUREMENT_STOPS: Stops = stops(b", \\");
+const KEY_STOPS: Stops = stops(b",= \\");
+const VALUE_STOPS: Stops = stops(b", ");
+const STRING_STOPS: Stops = stops(b"\"\\");
+const SPACE_STOPS: Stops = stops(b" ");
+
+/// The characters a backslash escapes in each element. A backslash before anything else is a
+/// literal backslash; a backslash before a backslash is one backslash.
+const MEASUREMENT_ESCAPES: &[char] = &[',', ' ', '\\'];
+const KEY_ESCAPES: &[char] = &[',', '=', ' ', '\\'];
+const STRING_ESCAPES: &[char] = &['"', '\\'];
+
+/// Index of the first byte at or after `i` that is in `stops`, or `b.len()`.
+#[inline(always)]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "a u8 always indexes a 256-entry table"
+)]
+fn scan(b: &[u8], mut i: usize, stops: &Stops) -> usize {
+    while let Some(&c) = b.get(i) {
+        if stops[c as usize] {
+            return i;
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+/// Like [`scan`], stepping over backslash escapes; `stops` must contain `\`. Also says whether
+/// an escape was seen.
+#[inline(always)]
+fn scan_escaped(b: &[u8], mut i: usize, stops: &Stops) -> (usize, bool) {
+    let mut escaped = false;
+    loop {
+        i = scan(b, i, stops);
+        if b.get(i) == Some(&b'\\') {
+            escaped = true;
+            i = (i + 2).min(b.len());
+        } else {
+            return (i, escaped);
+        }
+    }
+}
+
+/// `text[from..to]`; callers only pass positions of ASCII bytes or the end, which are always
+/// character boundaries.
+#[inline(always)]
+fn slice(text: &str, from: usize, to: usize) -> &str {
+    debug_assert!(text.is_char_boundary(from) && text.is_char_boundary(to));
+    text.get(from..to).unwrap_or_default()
+}
+
+fn unescape<'a>(raw: &'a str, escaped: bool, escapes: &[char]) -> Cow<'a, str> {
+    if !escaped {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(&next) = chars.peek() {
+                if escapes.contains(&next) {
+                    out.push(next);
+                    chars.next();
+                    continue;
+                }
+            }
+        }
+        out.push(c);
+    }
+    Cow::Owned(out)
+}
+
+/// The character starting at byte `i` of `text`, for error messages.
+fn char_at(text: &str, i: usize) -> char {
+    text.get(i..).and_then(|s| s.chars().next()).unwrap_or(' ')
+}
+
+/// Parses one line. `start` is the index of its first non-blank byte; `number` its line number.
+fn parse_line<'a>(
+    raw: &'a [u8],
+    start: usize,
+    number: usize,
+    options: &ParseOptions,
+    out: &mut Line<'a>,
+) -> Result<(), ParseError> {
+    out.clear();
+    out.number = number;
+    let fail = |at: usize, kind: ErrorKind| ParseError {
+        line: number,
+        column: at + 1,
+        kind,
+    };
+    let text =
+        std::str::from_utf8(raw).map_err(|e| fail(e.valid_up_to(), ErrorKind::InvalidUtf8))?;
+    let b = text.as_bytes();
+
+    // Measurement.
+    let (mut i, escaped) = scan_escaped(b, start, &MEASUREMENT_STOPS);
+    if i == start {
+        return Err(fail(i, ErrorKind::MissingMeasurement(char_at(text, i))));
+    }
+    out.measurement = unescape(slice(text, start, i), escaped, MEASUREMENT_ESCAPES);
+
+    // Tags. While the keys arrive in strictly increasing order (Telegraf and cc-metric-collector
+    // sort them), a duplicate is impossible and one comparison per tag proves it.
+    let mut tags_sorted = true;
+    while b.get(i) == Some(&b',') {
+        let key_start = i + 1;
+        let (key_end, escaped) = scan_escaped(b, key_start, &KEY_STOPS);
+        if key_end == key_start {
+            return Err(fail(key_start, ErrorKind::EmptyTagKey));
+        }
+        let key = unescape(slice(text, key_start, key_end), escaped, KEY_ESCAPES);
+        if b.get(key_end) != Some(&b'=') {
+            return Err(fail(
+                key_end,
+                ErrorKind::MissingTagEquals {
+                    key: key.into_owned(),
+                },
+            ));
+        }
+        let value_start = key_end + 1;
+        let (value_end, escaped) = scan_escaped(b, value_start, &KEY_STOPS);
+        if b.get(value_end) == Some(&b'=') {
+            return Err(fail(
+                value_end,
+                ErrorKind::EqualsInTagValue {
+                    key: key.into_owned(),
+                },
+            ));
+        }
+        if value_end == value_start {
+            return Err(fail(
+                value_start,
+                ErrorKind::EmptyTagValue {
+                    key: key.into_owned(),
+                },
+            ));
+        }
+        if let Some(last) = out.tags.last() {
+            if !(tags_sorted && key > last.key) {
+                tags_sorted = false;
+                if out.tags.iter().any(|t| t.key == key) {
+                    return Err(fail(
+                        key_start,
+                        ErrorKind::DuplicateTag {
+                            key: key.into_owned(),
+                        },
+                    ));
+                }
+            }
+        }
+        let value = unescape(slice(text, value_start, value_end), escaped, KEY_ESCAPES);
+        out.tags.push(Tag { key, value });
+        i = value_end;
+    }
+    out.series_text = slice(text, start, i);
+    if b.get(i) != Some(&b' ') {
+        return Err(fail(i, ErrorKind::MissingFields));
+    }
+    i = skip_spaces(b, i);
+    if i == b.len() {
+        return Err(fail(i, ErrorKind::MissingFields));
+    }
+
+    // Fields.
+    loop {
+        let key_start = i;
+        let (key_end, escaped) = scan_escaped(b, key_start, &KEY_STOPS);
+        if key_end == key_start {
+            return Err(fail(key_start, ErrorKind::EmptyFieldKey));
+        }
+        let key = unescape(slice(text, key_start, key_end), escaped, KEY_ESCAPES);
+        if b.get(key_end) != Some(&b'=') {
+            return Err(fail(
+                key_end,
+                ErrorKind::MissingFieldEquals {
+                    key: key.into_owned(),
+                },
+            ));
+        }
+        let value_start = key_end + 1;
+        let (value, value_end) = if b.get(value_start) == Some(&b'"') {
+            let body_start = value_start + 1;
+            let (body_end, escaped) = scan_escaped(b, body_start, &STRING_STOPS);
+            if b.get(body_end) != Some(&b'"') {
+                return Err(fail(
+                    value_start,
+                    ErrorKind::UnterminatedString {
+                        key: key.into_owned(),
+                    },
+                ));
+            }
+            let len = body_end - body_start;
+            if len > MAX_STRING_LEN {
+                return Err(fail(
+                    value_start,
+                    ErrorKind::StringTooLong {
+                        key: key.into_owned(),
+                        len,
+                        max: MAX_STRING_LEN,
+                    },
+                ));
+            }
+            let value_end = body_end + 1;
+            if let Some(&c) = b.get(value_end) {
+                if c != b',' && c != b' ' {
+                    let found = char_at(text, value_end);
+                    return Err(fail(
+                        value_end,
+                        ErrorKind::AfterString {
+                            key: key.into_owned(),
+                            found,
+                        },
+                    ));
+                }
+            }
+            let body = unescape(slice(text, body_start, body_end), escaped, STRING_ESCAPES);
+            (FieldValue::String(body), value_end)
+        } else {
+            let value_end = scan(b, value_start, &VALUE_STOPS);
+            let token = slice(text, value_start, value_end);
+            if token.is_empty() {
+                return Err(fail(
+                    value_start,
+                    ErrorKind::MissingFieldValue {
+                        key: key.into_owned(),
+                    },
+                ));
+            }
+            let value = parse_value(token)
+                .map_err(|e| fail(value_start, value_error(e, key.as_ref(), token)))?;
+            (value, value_end)
+        };
+        if out.fields.iter().any(|f| f.key == key) {
+            return Err(fail(
+                key_start,
+                ErrorKind::DuplicateField {
+                    key: key.into_owned(),
+                },
+            ));
+        }
+        let clash = if tags_sorted {
+            out.tags
+                .binary_search_by(|t| t.key.as_ref().cmp(key.as_ref()))
+                .is_ok()
+        } else {
+            out.tags.iter().any(|t| t.key == key)
+        };
+        if clash {
+            return Err(fail(
+                key_start,
+                ErrorKind::FieldTagClash {
+                    key: key.into_owned(),
+                },
+            ));
+        }
+        out.fields.push(Field { key, value });
+        i = value_end;
+        if b.get(i) == Some(&b',') {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+
+    // Timestamp.
+    i = skip_spaces(b, i);
+    if i == b.len() {
+        out.timestamp = options.default_time;
+        return Ok(());
+    }
+    let ts_start = i;
+    let ts_end = scan(b, ts_start, &SPACE_STOPS);
+    let token = slice(text, ts_start, ts_end);
+    let raw_ts = number::parse_i64(token.as_bytes()).map_err(|e| {
+        let reason = match e {
+            NumberError::Overflow => "it overflows a signed 64-bit integer",
+            _ => "a timestamp is an integer: an optional '-' and the digits 0-9",
+        };
+        fail(
+            ts_start,
+            ErrorKind::InvalidTimestamp {
+                value: token.to_owned(),
+                reason,
+            },
+        )
+    })?;
+    let nanos = options.precision.to_nanos(raw_ts).ok_or_else(|| {
+        fail(
+            ts_start,
+            ErrorKind::TimestampOverflow {
+                value: raw_ts,
+                precision: options.precision,
+            },
+        )
+    })?;
+    i = skip_spaces(b, ts_end);
+    if i != b.len() {
+        return Err(fail(
+            i,
+            ErrorKind::TrailingData {
+                found: slice(text, i, b.len()).to_owned(),
+            },
+        ));
+    }
+    out.timestamp = Some(nanos);
+    Ok(())
+}
+
+fn skip_spaces(b: &[u8], mut i: usize) -> usize {
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    i
+}
+
+/// Why a field value failed, given which syntax its suffix asked for.
+enum ValueError {
+    Float(NumberError),
+    Integer(NumberError),
+    Unsigned(NumberError),
+    Boolean,
+}
+
+fn parse_value(token: &str) -> Result<FieldValue<'static>, ValueError> {
+    let bytes = token.as_bytes();
+    match (bytes.first(), bytes.split_last()) {
+        (_, Some((b'i', digits))) => number::parse_i64(digits)
+            .map(FieldValue::Integer)
+            .map_err(ValueError::Integer),
+        (_, Some((b'u', digits))) => number::parse_u64(digits)
+            .map(FieldValue::Unsigned)
+            .map_err(ValueError::Unsigned),
+        (Some(b't' | b'T' | b'f' | b'F'), _) => match token {
+            "t" | "T" | "true" | "True" | "TRUE" => Ok(FieldValue::Boolean(true)),
+            "f" | "F" | "false" | "False" | "FALSE" => Ok(FieldValue::Boolean(false)),
+            _ => Err(ValueError::Boolean),
+        },
+        _ => number::parse_float(token)
+            .map(FieldValue::Float)
+            .map_err(ValueError::Float),
+    }
+}
+
+fn value_error(e: ValueError, key: &str, token: &str) -> ErrorKind {
+    let key = key.to_owned();
+    let invalid = |reason| ErrorKind::InvalidFieldValue {
+        key: key.clone(),
+        value: token.to_owned(),
+        reason,
+    };
+    match e {
+        ValueError::Float(NumberError::NonFinite) => ErrorKind::NonFiniteFloat { key },
+        ValueError::Float(NumberError::Syntax(reason)) => invalid(reason),
+        ValueError::Integer(NumberError::Overflow) => ErrorKind::IntegerOverflow { key },
+        ValueError::Integer(_) => {
+            invalid("an integer (suffix i) is an optional '-' and the digits 0-9")
+        }
+        ValueError::Unsigned(NumberError::Overflow) => ErrorKind::UnsignedOverflow { key },
+        ValueError::Unsigned(NumberError::Negative) => ErrorKind::NegativeUnsigned { key },
+        ValueError::Unsigned(_) => invalid("an unsigned integer (suffix u) is the digits 0-9"),
+        ValueError::Boolean => {
+            invalid("a boolean is one of t, T, true, True, TRUE, f, F, false, False, FALSE")
+        }
+        ValueError::Float(_) => invalid("not a valid float"),
+    }
+}
