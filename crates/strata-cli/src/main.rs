@@ -1,1 +1,49 @@
-fn main() {}
+//! `strata`: the command-line tool.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod args;
+mod gen_cmd;
+mod lp_cmd;
+
+/// strata: a columnar time-series storage engine with retention tiers.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Line protocol tools.
+    #[command(subcommand)]
+    Lp(lp_cmd::LpCommand),
+    /// Generate synthetic HPC cluster telemetry as line protocol (cc-metric-store shape).
+    Gen(gen_cmd::GenArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Lp(cmd) => lp_cmd::run(cmd),
+        Command::Gen(args) => gen_cmd::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A reader downstream (`| head`) closing the pipe is not an error worth reporting.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

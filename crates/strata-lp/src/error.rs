@@ -43,11 +43,7 @@ pub enum ErrorKind {
     #[error("field \"{key}\" has the same name as a tag")]
     FieldTagClash { key: String },
     #[error("field \"{key}\" has an invalid value {value:?}: {reason}")]
-    InvalidFieldValue {
-        key: String,
-        value: String,
-        reason: &'static str,
-    },
+    InvalidFieldValue { key: String, value: String, reason: &'static str },
     #[error("float field \"{key}\" is not finite: NaN and infinities cannot be stored")]
     NonFiniteFloat { key: String },
     #[error("integer field \"{key}\" overflows i64")]
@@ -65,10 +61,7 @@ pub enum ErrorKind {
     #[error("invalid timestamp {value:?}: {reason}")]
     InvalidTimestamp { value: String, reason: &'static str },
     #[error("timestamp {value} in precision {precision} overflows i64 nanoseconds")]
-    TimestampOverflow {
-        value: i64,
-        precision: crate::Precision,
-    },
+    TimestampOverflow { value: i64, precision: crate::Precision },
     #[error("unexpected text {found:?} after the timestamp")]
     TrailingData { found: String },
 }

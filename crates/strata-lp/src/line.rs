@@ -67,10 +67,7 @@ impl<'a> Line<'a> {
 
     /// The value of the tag named `key`, if the line has it.
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags
-            .iter()
-            .find(|t| t.key == key)
-            .map(|t| t.value.as_ref())
+        self.tags.iter().find(|t| t.key == key).map(|t| t.value.as_ref())
     }
 
     /// The value of the field named `key`, if the line has it.
@@ -86,18 +83,12 @@ impl<'a> Line<'a> {
             tags: self
                 .tags
                 .into_iter()
-                .map(|t| Tag {
-                    key: Cow::Owned(t.key.into_owned()),
-                    value: Cow::Owned(t.value.into_owned()),
-                })
+                .map(|t| Tag { key: Cow::Owned(t.key.into_owned()), value: Cow::Owned(t.value.into_owned()) })
                 .collect(),
             fields: self
                 .fields
                 .into_iter()
-                .map(|f| Field {
-                    key: Cow::Owned(f.key.into_owned()),
-                    value: f.value.into_owned(),
-                })
+                .map(|f| Field { key: Cow::Owned(f.key.into_owned()), value: f.value.into_owned() })
                 .collect(),
             timestamp: self.timestamp,
             // The raw text is only meaningful against the input it came from.

@@ -29,10 +29,7 @@ pub struct ParseOptions {
 impl ParseOptions {
     /// Options with the given precision and no default time.
     pub fn with_precision(precision: Precision) -> Self {
-        ParseOptions {
-            precision,
-            default_time: None,
-        }
+        ParseOptions { precision, default_time: None }
     }
 }
 
@@ -63,17 +60,19 @@ pub struct Parser<'a> {
     pos: usize,
     line: usize,
     options: ParseOptions,
+    /// A stretch of the input already known to be UTF-8, starting at `window_start`. Checking
+    /// [`UTF8_WINDOW`] bytes at once costs far less than a check per line.
+    window: &'a str,
+    window_start: usize,
 }
+
+/// How much input is checked for UTF-8 at once.
+const UTF8_WINDOW: usize = 64 << 10;
 
 impl<'a> Parser<'a> {
     /// A parser over `input`, which holds any number of lines.
     pub fn new(input: &'a [u8], options: ParseOptions) -> Self {
-        Parser {
-            input,
-            pos: 0,
-            line: 0,
-            options,
-        }
+        Parser { input, pos: 0, line: 0, options, window: "", window_start: 0 }
     }
 
     /// Parses the next non-blank, non-comment line into `out`, reusing its allocations.
@@ -84,7 +83,8 @@ impl<'a> Parser<'a> {
     /// `out` is then left in an unspecified state. The next call goes on with the next line.
     pub fn next_into(&mut self, out: &mut Line<'a>) -> Option<Result<(), ParseError>> {
         loop {
-            let rest = self.input.get(self.pos..).filter(|r| !r.is_empty())?;
+            let line_start = self.pos;
+            let rest = self.input.get(line_start..).filter(|r| !r.is_empty())?;
             let (raw, consumed) = match memchr::memchr(b'\n', rest) {
                 Some(n) => (rest.get(..n).unwrap_or_default(), n + 1),
                 None => (rest, rest.len()),
@@ -92,14 +92,45 @@ impl<'a> Parser<'a> {
             self.pos += consumed;
             self.line += 1;
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            let Some(start) = raw.iter().position(|&b| b != b' ' && b != b'\t') else {
-                continue; // blank
+            let start = match raw.first() {
+                Some(b' ' | b'\t') => match raw.iter().position(|&b| b != b' ' && b != b'\t') {
+                    Some(start) => start,
+                    None => continue, // blank
+                },
+                Some(_) => 0,
+                None => continue, // empty
             };
             if raw.get(start) == Some(&b'#') {
                 continue; // comment
             }
-            return Some(parse_line(raw, start, self.line, &self.options, out));
+            out.clear();
+            out.number = self.line;
+            return Some(match self.utf8(line_start, raw.len()) {
+                Ok(text) => parse_line(text, start, self.line, &self.options, out),
+                Err(valid) => {
+                    Err(ParseError { line: self.line, column: valid + 1, kind: ErrorKind::InvalidUtf8 })
+                }
+            });
         }
+    }
+
+    /// The `len` bytes at `start` as text, or the length of their valid UTF-8 prefix.
+    fn utf8(&mut self, start: usize, len: usize) -> Result<&'a str, usize> {
+        let window_end = self.window_start + self.window.len();
+        if start < self.window_start || start + len > window_end {
+            let stop = (start + len.max(UTF8_WINDOW)).min(self.input.len());
+            let bytes = self.input.get(start..stop).unwrap_or_default();
+            self.window = match std::str::from_utf8(bytes) {
+                Ok(text) => text,
+                // Only the prefix is valid; a character cut by the window's end only shortens it.
+                Err(e) => {
+                    std::str::from_utf8(bytes.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or_default()
+                }
+            };
+            self.window_start = start;
+        }
+        let offset = start - self.window_start;
+        self.window.get(offset..offset + len).ok_or(self.window.len().saturating_sub(offset))
     }
 
     /// How many lines (including blank and comment lines) have been consumed so far.
@@ -117,28 +148,15 @@ impl<'a> Iterator for Parser<'a> {
     }
 }
 
-/// Bytes that stop a scan, as a lookup table.
-type Stops = [bool; 256];
-
-#[expect(
-    clippy::indexing_slicing,
-    reason = "const fn over a literal; a u8 always indexes a 256-entry table"
-)]
-const fn stops(bytes: &[u8]) -> Stops {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < bytes.len() {
-        table[bytes[i] as usize] = true;
-        i += 1;
-    }
-    table
-}
-
-const MEASUREMENT_STOPS: Stops = stops(b", \\");
-const KEY_STOPS: Stops = stops(b",= \\");
-const VALUE_STOPS: Stops = stops(b", ");
-const STRING_STOPS: Stops = stops(b"\"\\");
-const SPACE_STOPS: Stops = stops(b" ");
+// Each scan stops at the first of a few delimiter bytes. Scans look at 8 bytes at a time (SWAR):
+// `x ^ broadcast(needle)` has a zero byte where the needle is, and `(v - 0x01..) & !v & 0x80..` flags
+// zero bytes. A borrow can flag a byte above a true zero byte, never one below it, so the lowest
+// flag is always the first match.
+const MEASUREMENT_STOPS: [u8; 3] = [b',', b' ', b'\\'];
+const KEY_STOPS: [u8; 4] = [b',', b'=', b' ', b'\\'];
+const VALUE_STOPS: [u8; 2] = [b',', b' '];
+const STRING_STOPS: [u8; 2] = [b'"', b'\\'];
+const SPACE_STOPS: [u8; 1] = [b' '];
 
 /// The characters a backslash escapes in each element. A backslash before anything else is a
 /// literal backslash; a backslash before a backslash is one backslash.
@@ -146,15 +164,26 @@ const MEASUREMENT_ESCAPES: &[char] = &[',', ' ', '\\'];
 const KEY_ESCAPES: &[char] = &[',', '=', ' ', '\\'];
 const STRING_ESCAPES: &[char] = &['"', '\\'];
 
-/// Index of the first byte at or after `i` that is in `stops`, or `b.len()`.
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Index of the first byte at or after `i` that is one of `stops`, or `b.len()`.
 #[inline(always)]
-#[expect(
-    clippy::indexing_slicing,
-    reason = "a u8 always indexes a 256-entry table"
-)]
-fn scan(b: &[u8], mut i: usize, stops: &Stops) -> usize {
-    while let Some(&c) = b.get(i) {
-        if stops[c as usize] {
+fn scan<const N: usize>(b: &[u8], mut i: usize, stops: [u8; N]) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default());
+        let mut hits = 0;
+        for stop in stops {
+            let x = word ^ (LO * u64::from(stop));
+            hits |= x.wrapping_sub(LO) & !x & HI;
+        }
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(c) = b.get(i) {
+        if stops.contains(c) {
             return i;
         }
         i += 1;
@@ -162,10 +191,10 @@ fn scan(b: &[u8], mut i: usize, stops: &Stops) -> usize {
     b.len()
 }
 
-/// Like [`scan`], stepping over backslash escapes; `stops` must contain `\`. Also says whether
+/// Like [`scan`], stepping over backslash escapes; `stops` must contain `\\`. Also says whether
 /// an escape was seen.
 #[inline(always)]
-fn scan_escaped(b: &[u8], mut i: usize, stops: &Stops) -> (usize, bool) {
+fn scan_escaped<const N: usize>(b: &[u8], mut i: usize, stops: [u8; N]) -> (usize, bool) {
     let mut escaped = false;
     loop {
         i = scan(b, i, stops);
@@ -182,14 +211,23 @@ fn scan_escaped(b: &[u8], mut i: usize, stops: &Stops) -> (usize, bool) {
 /// character boundaries.
 #[inline(always)]
 fn slice(text: &str, from: usize, to: usize) -> &str {
-    debug_assert!(text.is_char_boundary(from) && text.is_char_boundary(to));
-    text.get(from..to).unwrap_or_default()
+    debug_assert!(from <= to && to <= text.len() && text.is_char_boundary(from) && text.is_char_boundary(to));
+    #[expect(unsafe_code, reason = "measured: the checks cost a tenth of the parse (docs/BENCHMARKS.md)")]
+    // SAFETY: every caller passes `from <= to <= text.len()` found by scanning `text` for ASCII
+    // delimiters (or its end), and an ASCII byte never sits inside a multi-byte UTF-8 sequence.
+    unsafe {
+        text.get_unchecked(from..to)
+    }
 }
 
+#[inline(always)]
 fn unescape<'a>(raw: &'a str, escaped: bool, escapes: &[char]) -> Cow<'a, str> {
-    if !escaped {
-        return Cow::Borrowed(raw);
-    }
+    if escaped { Cow::Owned(unescape_owned(raw, escapes)) } else { Cow::Borrowed(raw) }
+}
+
+#[cold]
+#[inline(never)]
+fn unescape_owned(raw: &str, escapes: &[char]) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars().peekable();
     while let Some(c) = chars.next() {
@@ -204,7 +242,23 @@ fn unescape<'a>(raw: &'a str, escaped: bool, escapes: &[char]) -> Cow<'a, str> {
         }
         out.push(c);
     }
-    Cow::Owned(out)
+    out
+}
+
+/// `a > b` bytewise. Keys are a few bytes long, where an inline loop beats a call to `memcmp`.
+#[inline(always)]
+fn greater(a: &str, b: &str) -> bool {
+    // Sorted keys mostly differ in their first byte.
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => return x > y,
+        _ => {}
+    }
+    for (x, y) in a.bytes().zip(b.bytes()) {
+        if x != y {
+            return x > y;
+        }
+    }
+    a.len() > b.len()
 }
 
 /// The character starting at byte `i` of `text`, for error messages.
@@ -214,25 +268,17 @@ fn char_at(text: &str, i: usize) -> char {
 
 /// Parses one line. `start` is the index of its first non-blank byte; `number` its line number.
 fn parse_line<'a>(
-    raw: &'a [u8],
+    text: &'a str,
     start: usize,
     number: usize,
     options: &ParseOptions,
     out: &mut Line<'a>,
 ) -> Result<(), ParseError> {
-    out.clear();
-    out.number = number;
-    let fail = |at: usize, kind: ErrorKind| ParseError {
-        line: number,
-        column: at + 1,
-        kind,
-    };
-    let text =
-        std::str::from_utf8(raw).map_err(|e| fail(e.valid_up_to(), ErrorKind::InvalidUtf8))?;
+    let fail = |at: usize, kind: ErrorKind| ParseError { line: number, column: at + 1, kind };
     let b = text.as_bytes();
 
     // Measurement.
-    let (mut i, escaped) = scan_escaped(b, start, &MEASUREMENT_STOPS);
+    let (mut i, escaped) = scan_escaped(b, start, MEASUREMENT_STOPS);
     if i == start {
         return Err(fail(i, ErrorKind::MissingMeasurement(char_at(text, i))));
     }
@@ -243,47 +289,27 @@ fn parse_line<'a>(
     let mut tags_sorted = true;
     while b.get(i) == Some(&b',') {
         let key_start = i + 1;
-        let (key_end, escaped) = scan_escaped(b, key_start, &KEY_STOPS);
+        let (key_end, escaped) = scan_escaped(b, key_start, KEY_STOPS);
         if key_end == key_start {
             return Err(fail(key_start, ErrorKind::EmptyTagKey));
         }
         let key = unescape(slice(text, key_start, key_end), escaped, KEY_ESCAPES);
         if b.get(key_end) != Some(&b'=') {
-            return Err(fail(
-                key_end,
-                ErrorKind::MissingTagEquals {
-                    key: key.into_owned(),
-                },
-            ));
+            return Err(fail(key_end, ErrorKind::MissingTagEquals { key: key.into_owned() }));
         }
         let value_start = key_end + 1;
-        let (value_end, escaped) = scan_escaped(b, value_start, &KEY_STOPS);
+        let (value_end, escaped) = scan_escaped(b, value_start, KEY_STOPS);
         if b.get(value_end) == Some(&b'=') {
-            return Err(fail(
-                value_end,
-                ErrorKind::EqualsInTagValue {
-                    key: key.into_owned(),
-                },
-            ));
+            return Err(fail(value_end, ErrorKind::EqualsInTagValue { key: key.into_owned() }));
         }
         if value_end == value_start {
-            return Err(fail(
-                value_start,
-                ErrorKind::EmptyTagValue {
-                    key: key.into_owned(),
-                },
-            ));
+            return Err(fail(value_start, ErrorKind::EmptyTagValue { key: key.into_owned() }));
         }
         if let Some(last) = out.tags.last() {
-            if !(tags_sorted && key > last.key) {
+            if !(tags_sorted && greater(&key, &last.key)) {
                 tags_sorted = false;
                 if out.tags.iter().any(|t| t.key == key) {
-                    return Err(fail(
-                        key_start,
-                        ErrorKind::DuplicateTag {
-                            key: key.into_owned(),
-                        },
-                    ));
+                    return Err(fail(key_start, ErrorKind::DuplicateTag { key: key.into_owned() }));
                 }
             }
         }
@@ -303,94 +329,61 @@ fn parse_line<'a>(
     // Fields.
     loop {
         let key_start = i;
-        let (key_end, escaped) = scan_escaped(b, key_start, &KEY_STOPS);
+        let (key_end, escaped) = scan_escaped(b, key_start, KEY_STOPS);
         if key_end == key_start {
             return Err(fail(key_start, ErrorKind::EmptyFieldKey));
         }
         let key = unescape(slice(text, key_start, key_end), escaped, KEY_ESCAPES);
         if b.get(key_end) != Some(&b'=') {
-            return Err(fail(
-                key_end,
-                ErrorKind::MissingFieldEquals {
-                    key: key.into_owned(),
-                },
-            ));
+            return Err(fail(key_end, ErrorKind::MissingFieldEquals { key: key.into_owned() }));
         }
         let value_start = key_end + 1;
         let (value, value_end) = if b.get(value_start) == Some(&b'"') {
             let body_start = value_start + 1;
-            let (body_end, escaped) = scan_escaped(b, body_start, &STRING_STOPS);
+            let (body_end, escaped) = scan_escaped(b, body_start, STRING_STOPS);
             if b.get(body_end) != Some(&b'"') {
-                return Err(fail(
-                    value_start,
-                    ErrorKind::UnterminatedString {
-                        key: key.into_owned(),
-                    },
-                ));
+                return Err(fail(value_start, ErrorKind::UnterminatedString { key: key.into_owned() }));
             }
             let len = body_end - body_start;
             if len > MAX_STRING_LEN {
                 return Err(fail(
                     value_start,
-                    ErrorKind::StringTooLong {
-                        key: key.into_owned(),
-                        len,
-                        max: MAX_STRING_LEN,
-                    },
+                    ErrorKind::StringTooLong { key: key.into_owned(), len, max: MAX_STRING_LEN },
                 ));
             }
             let value_end = body_end + 1;
             if let Some(&c) = b.get(value_end) {
                 if c != b',' && c != b' ' {
                     let found = char_at(text, value_end);
-                    return Err(fail(
-                        value_end,
-                        ErrorKind::AfterString {
-                            key: key.into_owned(),
-                            found,
-                        },
-                    ));
+                    return Err(fail(value_end, ErrorKind::AfterString { key: key.into_owned(), found }));
                 }
             }
             let body = unescape(slice(text, body_start, body_end), escaped, STRING_ESCAPES);
             (FieldValue::String(body), value_end)
         } else {
-            let value_end = scan(b, value_start, &VALUE_STOPS);
-            let token = slice(text, value_start, value_end);
-            if token.is_empty() {
-                return Err(fail(
-                    value_start,
-                    ErrorKind::MissingFieldValue {
-                        key: key.into_owned(),
-                    },
-                ));
+            match number::fast_value(b, value_start) {
+                Some(fast) => fast,
+                None => {
+                    let value_end = scan(b, value_start, VALUE_STOPS);
+                    let token = slice(text, value_start, value_end);
+                    if token.is_empty() {
+                        return Err(fail(
+                            value_start,
+                            ErrorKind::MissingFieldValue { key: key.into_owned() },
+                        ));
+                    }
+                    let value = parse_value(token)
+                        .map_err(|e| fail(value_start, value_error(e, key.as_ref(), token)))?;
+                    (value, value_end)
+                }
             }
-            let value = parse_value(token)
-                .map_err(|e| fail(value_start, value_error(e, key.as_ref(), token)))?;
-            (value, value_end)
         };
         if out.fields.iter().any(|f| f.key == key) {
-            return Err(fail(
-                key_start,
-                ErrorKind::DuplicateField {
-                    key: key.into_owned(),
-                },
-            ));
+            return Err(fail(key_start, ErrorKind::DuplicateField { key: key.into_owned() }));
         }
-        let clash = if tags_sorted {
-            out.tags
-                .binary_search_by(|t| t.key.as_ref().cmp(key.as_ref()))
-                .is_ok()
-        } else {
-            out.tags.iter().any(|t| t.key == key)
-        };
-        if clash {
-            return Err(fail(
-                key_start,
-                ErrorKind::FieldTagClash {
-                    key: key.into_owned(),
-                },
-            ));
+        // `==` on strings compares lengths first, so this rarely reaches `memcmp`.
+        if out.tags.iter().any(|t| t.key == key) {
+            return Err(fail(key_start, ErrorKind::FieldTagClash { key: key.into_owned() }));
         }
         out.fields.push(Field { key, value });
         i = value_end;
@@ -408,38 +401,27 @@ fn parse_line<'a>(
         return Ok(());
     }
     let ts_start = i;
-    let ts_end = scan(b, ts_start, &SPACE_STOPS);
-    let token = slice(text, ts_start, ts_end);
-    let raw_ts = number::parse_i64(token.as_bytes()).map_err(|e| {
-        let reason = match e {
-            NumberError::Overflow => "it overflows a signed 64-bit integer",
-            _ => "a timestamp is an integer: an optional '-' and the digits 0-9",
-        };
-        fail(
-            ts_start,
-            ErrorKind::InvalidTimestamp {
-                value: token.to_owned(),
-                reason,
-            },
-        )
-    })?;
+    let (raw_ts, ts_end) = match number::fast_i64(b, ts_start) {
+        Some(fast) => fast,
+        None => {
+            let ts_end = scan(b, ts_start, SPACE_STOPS);
+            let token = slice(text, ts_start, ts_end);
+            let raw_ts = number::parse_i64(token.as_bytes()).map_err(|e| {
+                let reason = match e {
+                    NumberError::Overflow => "it overflows a signed 64-bit integer",
+                    _ => "a timestamp is an integer: an optional '-' and the digits 0-9",
+                };
+                fail(ts_start, ErrorKind::InvalidTimestamp { value: token.to_owned(), reason })
+            })?;
+            (raw_ts, ts_end)
+        }
+    };
     let nanos = options.precision.to_nanos(raw_ts).ok_or_else(|| {
-        fail(
-            ts_start,
-            ErrorKind::TimestampOverflow {
-                value: raw_ts,
-                precision: options.precision,
-            },
-        )
+        fail(ts_start, ErrorKind::TimestampOverflow { value: raw_ts, precision: options.precision })
     })?;
     i = skip_spaces(b, ts_end);
     if i != b.len() {
-        return Err(fail(
-            i,
-            ErrorKind::TrailingData {
-                found: slice(text, i, b.len()).to_owned(),
-            },
-        ));
+        return Err(fail(i, ErrorKind::TrailingData { found: slice(text, i, b.len()).to_owned() }));
     }
     out.timestamp = Some(nanos);
     Ok(())
@@ -463,37 +445,29 @@ enum ValueError {
 fn parse_value(token: &str) -> Result<FieldValue<'static>, ValueError> {
     let bytes = token.as_bytes();
     match (bytes.first(), bytes.split_last()) {
-        (_, Some((b'i', digits))) => number::parse_i64(digits)
-            .map(FieldValue::Integer)
-            .map_err(ValueError::Integer),
-        (_, Some((b'u', digits))) => number::parse_u64(digits)
-            .map(FieldValue::Unsigned)
-            .map_err(ValueError::Unsigned),
+        (_, Some((b'i', digits))) => {
+            number::parse_i64(digits).map(FieldValue::Integer).map_err(ValueError::Integer)
+        }
+        (_, Some((b'u', digits))) => {
+            number::parse_u64(digits).map(FieldValue::Unsigned).map_err(ValueError::Unsigned)
+        }
         (Some(b't' | b'T' | b'f' | b'F'), _) => match token {
             "t" | "T" | "true" | "True" | "TRUE" => Ok(FieldValue::Boolean(true)),
             "f" | "F" | "false" | "False" | "FALSE" => Ok(FieldValue::Boolean(false)),
             _ => Err(ValueError::Boolean),
         },
-        _ => number::parse_float(token)
-            .map(FieldValue::Float)
-            .map_err(ValueError::Float),
+        _ => number::parse_float(token).map(FieldValue::Float).map_err(ValueError::Float),
     }
 }
 
 fn value_error(e: ValueError, key: &str, token: &str) -> ErrorKind {
     let key = key.to_owned();
-    let invalid = |reason| ErrorKind::InvalidFieldValue {
-        key: key.clone(),
-        value: token.to_owned(),
-        reason,
-    };
+    let invalid = |reason| ErrorKind::InvalidFieldValue { key: key.clone(), value: token.to_owned(), reason };
     match e {
         ValueError::Float(NumberError::NonFinite) => ErrorKind::NonFiniteFloat { key },
         ValueError::Float(NumberError::Syntax(reason)) => invalid(reason),
         ValueError::Integer(NumberError::Overflow) => ErrorKind::IntegerOverflow { key },
-        ValueError::Integer(_) => {
-            invalid("an integer (suffix i) is an optional '-' and the digits 0-9")
-        }
+        ValueError::Integer(_) => invalid("an integer (suffix i) is an optional '-' and the digits 0-9"),
         ValueError::Unsigned(NumberError::Overflow) => ErrorKind::UnsignedOverflow { key },
         ValueError::Unsigned(NumberError::Negative) => ErrorKind::NegativeUnsigned { key },
         ValueError::Unsigned(_) => invalid("an unsigned integer (suffix u) is the digits 0-9"),

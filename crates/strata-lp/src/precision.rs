@@ -19,12 +19,8 @@ pub enum Precision {
 
 impl Precision {
     /// All precisions, finest first.
-    pub const ALL: [Precision; 4] = [
-        Precision::Nanoseconds,
-        Precision::Microseconds,
-        Precision::Milliseconds,
-        Precision::Seconds,
-    ];
+    pub const ALL: [Precision; 4] =
+        [Precision::Nanoseconds, Precision::Microseconds, Precision::Milliseconds, Precision::Seconds];
 
     /// How many nanoseconds one unit of this precision is.
     pub const fn nanos_per_unit(self) -> i64 {
@@ -67,10 +63,7 @@ impl FromStr for Precision {
     type Err = UnknownPrecision;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Precision::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| UnknownPrecision(s.to_owned()))
+        Precision::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| UnknownPrecision(s.to_owned()))
     }
 }
 
@@ -84,19 +77,13 @@ mod tests {
             assert_eq!(p.as_str().parse::<Precision>(), Ok(p));
         }
         let err = "n".parse::<Precision>().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "unknown precision \"n\": expected one of ns, us, ms, s"
-        );
+        assert_eq!(err.to_string(), "unknown precision \"n\": expected one of ns, us, ms, s");
     }
 
     #[test]
     fn conversion_checks_overflow() {
         assert_eq!(Precision::Seconds.to_nanos(1), Some(1_000_000_000));
-        assert_eq!(
-            Precision::Seconds.to_nanos(-9_223_372_036),
-            Some(-9_223_372_036_000_000_000)
-        );
+        assert_eq!(Precision::Seconds.to_nanos(-9_223_372_036), Some(-9_223_372_036_000_000_000));
         assert_eq!(Precision::Seconds.to_nanos(9_223_372_037), None);
         assert_eq!(Precision::Nanoseconds.to_nanos(i64::MIN), Some(i64::MIN));
     }

@@ -13,9 +13,7 @@ pub enum WriteError {
     Empty { what: &'static str },
     #[error("the {what} {text:?} contains a newline, which line protocol cannot carry")]
     Newline { what: &'static str, text: String },
-    #[error(
-        "the measurement {0:?} starts with '#' or a tab, so it would read back as a comment or blank"
-    )]
+    #[error("the measurement {0:?} starts with '#' or a tab, so it would read back as a comment or blank")]
     MeasurementStart(String),
     #[error("a line needs at least one field")]
     NoFields,
@@ -32,10 +30,7 @@ fn check_text(what: &'static str, text: &str) -> Result<(), WriteError> {
         return Err(WriteError::Empty { what });
     }
     if text.contains('\n') {
-        return Err(WriteError::Newline {
-            what,
-            text: text.to_owned(),
-        });
+        return Err(WriteError::Newline { what, text: text.to_owned() });
     }
     Ok(())
 }
@@ -119,10 +114,7 @@ impl Line<'_> {
             check_text("tag key", &tag.key)?;
             check_text("tag value", &tag.value)?;
             if self.tags.iter().take(n).any(|t| t.key == tag.key) {
-                return Err(WriteError::Duplicate {
-                    what: "tag",
-                    key: tag.key.to_string(),
-                });
+                return Err(WriteError::Duplicate { what: "tag", key: tag.key.to_string() });
             }
         }
         if self.fields.is_empty() {
@@ -133,31 +125,20 @@ impl Line<'_> {
             if self.fields.iter().take(n).any(|f| f.key == field.key)
                 || self.tags.iter().any(|t| t.key == field.key)
             {
-                return Err(WriteError::Duplicate {
-                    what: "field",
-                    key: field.key.to_string(),
-                });
+                return Err(WriteError::Duplicate { what: "field", key: field.key.to_string() });
             }
             match &field.value {
                 FieldValue::Float(v) if !v.is_finite() => {
-                    return Err(WriteError::NonFinite {
-                        key: field.key.to_string(),
-                    });
+                    return Err(WriteError::NonFinite { key: field.key.to_string() });
                 }
                 FieldValue::String(s) => {
                     // "" is a valid string value, so only newlines and length are checked.
                     if s.contains('\n') {
-                        return Err(WriteError::Newline {
-                            what: "string field",
-                            text: s.to_string(),
-                        });
+                        return Err(WriteError::Newline { what: "string field", text: s.to_string() });
                     }
-                    let escaped_len =
-                        s.len() + s.bytes().filter(|&b| b == b'"' || b == b'\\').count();
+                    let escaped_len = s.len() + s.bytes().filter(|&b| b == b'"' || b == b'\\').count();
                     if escaped_len > MAX_STRING_LEN {
-                        return Err(WriteError::StringTooLong {
-                            key: field.key.to_string(),
-                        });
+                        return Err(WriteError::StringTooLong { key: field.key.to_string() });
                     }
                 }
                 _ => {}

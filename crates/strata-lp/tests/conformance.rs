@@ -6,11 +6,7 @@
 use strata_lp::{FieldValue, Line, ParseOptions, Parser, Precision};
 
 fn render(line: &Line<'_>) -> String {
-    let tags: Vec<String> = line
-        .tags
-        .iter()
-        .map(|t| format!("{}={}", t.key, t.value))
-        .collect();
+    let tags: Vec<String> = line.tags.iter().map(|t| format!("{}={}", t.key, t.value)).collect();
     let fields: Vec<String> = line
         .fields
         .iter()
@@ -26,13 +22,7 @@ fn render(line: &Line<'_>) -> String {
         })
         .collect();
     let ts = line.timestamp.map_or("-".to_owned(), |t| t.to_string());
-    format!(
-        "{}|{}|{}|{}",
-        line.measurement,
-        tags.join(","),
-        fields.join(","),
-        ts
-    )
+    format!("{}|{}|{}|{}", line.measurement, tags.join(","), fields.join(","), ts)
 }
 
 fn outcome(input: &str, precision: Precision) -> String {
@@ -68,157 +58,53 @@ const CASES: &[(&str, &str, &str)] = &[
     ("spaces only", "   \t ", "skipped"),
     ("comment", "# m f=1", "skipped"),
     ("indented comment", "   # m f=1", "skipped"),
-    (
-        "hash inside a line is not a comment",
-        "m f=\"#x\"",
-        "m||f=str:#x|-",
-    ),
+    ("hash inside a line is not a comment", "m f=\"#x\"", "m||f=str:#x|-"),
     ("leading spaces", "   m f=1 1", "m||f=float:1.0|1"),
-    (
-        "extra spaces between elements",
-        "m,t=v    f=1     7",
-        "m|t=v|f=float:1.0|7",
-    ),
-    (
-        "trailing spaces with timestamp",
-        "m f=1 7   ",
-        "m||f=float:1.0|7",
-    ),
-    (
-        "trailing space without timestamp",
-        "m f=1 ",
-        "m||f=float:1.0|-",
-    ),
+    ("extra spaces between elements", "m,t=v    f=1     7", "m|t=v|f=float:1.0|7"),
+    ("trailing spaces with timestamp", "m f=1 7   ", "m||f=float:1.0|7"),
+    ("trailing space without timestamp", "m f=1 ", "m||f=float:1.0|-"),
     ("crlf", "m f=1 7\r\n", "m||f=float:1.0|7"),
     ("crlf without timestamp", "m f=1\r\n", "m||f=float:1.0|-"),
-    (
-        "crlf after trailing space",
-        "m f=1 \r\n",
-        "m||f=float:1.0|-",
-    ),
+    ("crlf after trailing space", "m f=1 \r\n", "m||f=float:1.0|-"),
     (
         "utf-8 everywhere",
         "température,lieu=Zürich wert=1,note=\"grüß\"",
         "température|lieu=Zürich|wert=float:1.0,note=str:grüß|-",
     ),
     ("equals in measurement", "a=b f=1", "a=b||f=float:1.0|-"),
-    (
-        "quote in tag value",
-        "m,t=\"x\" f=1",
-        "m|t=\"x\"|f=float:1.0|-",
-    ),
+    ("quote in tag value", "m,t=\"x\" f=1", "m|t=\"x\"|f=float:1.0|-"),
     // Escapes.
-    (
-        "measurement escaped comma",
-        r"a\,b f=1",
-        "a,b||f=float:1.0|-",
-    ),
-    (
-        "measurement escaped space",
-        r"a\ b f=1",
-        "a b||f=float:1.0|-",
-    ),
-    (
-        "measurement backslash equals stays",
-        r"a\=b f=1",
-        r"a\=b||f=float:1.0|-",
-    ),
-    (
-        "measurement trailing backslash pair",
-        r"a\\ f=1",
-        r"a\||f=float:1.0|-",
-    ),
-    (
-        "measurement lone backslash",
-        r"a\b f=1",
-        r"a\b||f=float:1.0|-",
-    ),
-    (
-        "measurement starting with escaped space",
-        r"\ m f=1",
-        " m||f=float:1.0|-",
-    ),
-    (
-        "tag key escapes",
-        r"m,a\,b\=c\ d=v f=1",
-        "m|a,b=c d=v|f=float:1.0|-",
-    ),
-    (
-        "tag value escapes",
-        r"m,k=a\,b\=c\ d f=1",
-        "m|k=a,b=c d|f=float:1.0|-",
-    ),
-    (
-        "tag backslash run",
-        r"m,k=a\\\\b f=1",
-        r"m|k=a\\b|f=float:1.0|-",
-    ),
-    (
-        "tag backslash then other",
-        r"m,k=a\nb f=1",
-        r"m|k=a\nb|f=float:1.0|-",
-    ),
-    (
-        "tag value ending in escaped backslash",
-        r"m,k=a\\ f=1",
-        r"m|k=a\|f=float:1.0|-",
-    ),
-    (
-        "field key escapes",
-        r"m a\,b\=c\ d=1",
-        "m||a,b=c d=float:1.0|-",
-    ),
-    (
-        "string escaped quote",
-        r#"m s="say \"hi\"""#,
-        r#"m||s=str:say "hi"|-"#,
-    ),
-    (
-        "string escaped backslash",
-        r#"m s="a\\b""#,
-        r"m||s=str:a\b|-",
-    ),
-    (
-        "string backslash then other",
-        r#"m s="a\nb""#,
-        r"m||s=str:a\nb|-",
-    ),
-    (
-        "string with delimiters",
-        r#"m s="a, b=c d" 9"#,
-        "m||s=str:a, b=c d|9",
-    ),
-    (
-        "string ending in escaped backslash",
-        r#"m s="a\\" 9"#,
-        r"m||s=str:a\|9",
-    ),
+    ("measurement escaped comma", r"a\,b f=1", "a,b||f=float:1.0|-"),
+    ("measurement escaped space", r"a\ b f=1", "a b||f=float:1.0|-"),
+    ("measurement backslash equals stays", r"a\=b f=1", r"a\=b||f=float:1.0|-"),
+    ("measurement trailing backslash pair", r"a\\ f=1", r"a\||f=float:1.0|-"),
+    ("measurement lone backslash", r"a\b f=1", r"a\b||f=float:1.0|-"),
+    ("measurement starting with escaped space", r"\ m f=1", " m||f=float:1.0|-"),
+    ("tag key escapes", r"m,a\,b\=c\ d=v f=1", "m|a,b=c d=v|f=float:1.0|-"),
+    ("tag value escapes", r"m,k=a\,b\=c\ d f=1", "m|k=a,b=c d|f=float:1.0|-"),
+    ("tag backslash run", r"m,k=a\\\\b f=1", r"m|k=a\\b|f=float:1.0|-"),
+    ("tag backslash then other", r"m,k=a\nb f=1", r"m|k=a\nb|f=float:1.0|-"),
+    ("tag value ending in escaped backslash", r"m,k=a\\ f=1", r"m|k=a\|f=float:1.0|-"),
+    ("field key escapes", r"m a\,b\=c\ d=1", "m||a,b=c d=float:1.0|-"),
+    ("string escaped quote", r#"m s="say \"hi\"""#, r#"m||s=str:say "hi"|-"#),
+    ("string escaped backslash", r#"m s="a\\b""#, r"m||s=str:a\b|-"),
+    ("string backslash then other", r#"m s="a\nb""#, r"m||s=str:a\nb|-"),
+    ("string with delimiters", r#"m s="a, b=c d" 9"#, "m||s=str:a, b=c d|9"),
+    ("string ending in escaped backslash", r#"m s="a\\" 9"#, r"m||s=str:a\|9"),
     ("empty string", r#"m s="""#, "m||s=str:|-"),
     // Floats.
     ("float integer form", "m f=1", "m||f=float:1.0|-"),
     ("float negative", "m f=-1.5", "m||f=float:-1.5|-"),
     ("float exponent", "m f=1e10", "m||f=float:10000000000.0|-"),
-    (
-        "float negative big exponent",
-        "m f=-1.234456e+78",
-        "m||f=float:-1.234456e78|-",
-    ),
+    ("float negative big exponent", "m f=-1.234456e+78", "m||f=float:-1.234456e78|-"),
     ("float capital exponent", "m f=1E-5", "m||f=float:1e-5|-"),
     ("float leading dot", "m f=.5", "m||f=float:0.5|-"),
     ("float trailing dot", "m f=5.", "m||f=float:5.0|-"),
     ("float negative zero", "m f=-0.0", "m||f=float:-0.0|-"),
-    (
-        "float max",
-        "m f=1.7976931348623157e308",
-        "m||f=float:1.7976931348623157e308|-",
-    ),
+    ("float max", "m f=1.7976931348623157e308", "m||f=float:1.7976931348623157e308|-"),
     ("float subnormal", "m f=4.9e-324", "m||f=float:5e-324|-"),
     ("float underflow to zero", "m f=1e-400", "m||f=float:0.0|-"),
-    (
-        "float many digits",
-        "m f=123456789012345678901234567890",
-        "m||f=float:1.2345678901234568e29|-",
-    ),
+    ("float many digits", "m f=123456789012345678901234567890", "m||f=float:1.2345678901234568e29|-"),
     (
         "float overflow",
         "m f=1e309",
@@ -229,21 +115,9 @@ const CASES: &[(&str, &str, &str)] = &[
         "m f=-1.8e308",
         "5: float field \"f\" is not finite: NaN and infinities cannot be stored",
     ),
-    (
-        "NaN",
-        "m f=NaN",
-        "5: float field \"f\" is not finite: NaN and infinities cannot be stored",
-    ),
-    (
-        "nan lowercase",
-        "m f=nan",
-        "5: float field \"f\" is not finite: NaN and infinities cannot be stored",
-    ),
-    (
-        "inf",
-        "m f=inf",
-        "5: float field \"f\" is not finite: NaN and infinities cannot be stored",
-    ),
+    ("NaN", "m f=NaN", "5: float field \"f\" is not finite: NaN and infinities cannot be stored"),
+    ("nan lowercase", "m f=nan", "5: float field \"f\" is not finite: NaN and infinities cannot be stored"),
+    ("inf", "m f=inf", "5: float field \"f\" is not finite: NaN and infinities cannot be stored"),
     (
         "negative infinity",
         "m f=-Infinity",
@@ -271,26 +145,10 @@ const CASES: &[(&str, &str, &str)] = &[
     ),
     // Integers.
     ("int", "m f=-42i", "m||f=int:-42|-"),
-    (
-        "int max",
-        "m f=9223372036854775807i",
-        "m||f=int:9223372036854775807|-",
-    ),
-    (
-        "int min",
-        "m f=-9223372036854775808i",
-        "m||f=int:-9223372036854775808|-",
-    ),
-    (
-        "int max plus one",
-        "m f=9223372036854775808i",
-        "5: integer field \"f\" overflows i64",
-    ),
-    (
-        "int min minus one",
-        "m f=-9223372036854775809i",
-        "5: integer field \"f\" overflows i64",
-    ),
+    ("int max", "m f=9223372036854775807i", "m||f=int:9223372036854775807|-"),
+    ("int min", "m f=-9223372036854775808i", "m||f=int:-9223372036854775808|-"),
+    ("int max plus one", "m f=9223372036854775808i", "5: integer field \"f\" overflows i64"),
+    ("int min minus one", "m f=-9223372036854775809i", "5: integer field \"f\" overflows i64"),
     (
         "int with fraction",
         "m f=1.5i",
@@ -308,21 +166,9 @@ const CASES: &[(&str, &str, &str)] = &[
     ),
     ("uint", "m f=42u", "m||f=uint:42|-"),
     ("uint zero", "m f=0u", "m||f=uint:0|-"),
-    (
-        "uint max",
-        "m f=18446744073709551615u",
-        "m||f=uint:18446744073709551615|-",
-    ),
-    (
-        "uint max plus one",
-        "m f=18446744073709551616u",
-        "5: unsigned field \"f\" overflows u64",
-    ),
-    (
-        "uint negative",
-        "m f=-1u",
-        "5: unsigned field \"f\" is negative",
-    ),
+    ("uint max", "m f=18446744073709551615u", "m||f=uint:18446744073709551615|-"),
+    ("uint max plus one", "m f=18446744073709551616u", "5: unsigned field \"f\" overflows u64"),
+    ("uint negative", "m f=-1u", "5: unsigned field \"f\" is negative"),
     (
         "uint exponent",
         "m f=1e3u",
@@ -351,16 +197,8 @@ const CASES: &[(&str, &str, &str)] = &[
     ),
     // Timestamps.
     ("timestamp negative", "m f=1 -5", "m||f=float:1.0|-5"),
-    (
-        "timestamp i64 max",
-        "m f=1 9223372036854775807",
-        "m||f=float:1.0|9223372036854775807",
-    ),
-    (
-        "timestamp i64 min",
-        "m f=1 -9223372036854775808",
-        "m||f=float:1.0|-9223372036854775808",
-    ),
+    ("timestamp i64 max", "m f=1 9223372036854775807", "m||f=float:1.0|9223372036854775807"),
+    ("timestamp i64 min", "m f=1 -9223372036854775808", "m||f=float:1.0|-9223372036854775808"),
     (
         "timestamp overflow",
         "m f=1 9223372036854775808",
@@ -381,17 +219,9 @@ const CASES: &[(&str, &str, &str)] = &[
         "m f=1 +5",
         "7: invalid timestamp \"+5\": a timestamp is an integer: an optional '-' and the digits 0-9",
     ),
-    (
-        "text after timestamp",
-        "m f=1 5 6",
-        "9: unexpected text \"6\" after the timestamp",
-    ),
+    ("text after timestamp", "m f=1 5 6", "9: unexpected text \"6\" after the timestamp"),
     // Structure errors.
-    (
-        "no fields",
-        "m",
-        "2: missing fields: a line needs at least one field after the measurement and tags",
-    ),
+    ("no fields", "m", "2: missing fields: a line needs at least one field after the measurement and tags"),
     (
         "no fields after tags",
         "m,t=v",
@@ -402,99 +232,31 @@ const CASES: &[(&str, &str, &str)] = &[
         "m,t=v   ",
         "9: missing fields: a line needs at least one field after the measurement and tags",
     ),
-    (
-        "missing measurement",
-        ",t=v f=1",
-        "1: missing measurement: the line starts with ','",
-    ),
-    (
-        "comma without tag",
-        "m, f=1",
-        "3: expected a tag key after ','",
-    ),
-    (
-        "trailing tag comma",
-        "m,t=v, f=1",
-        "7: expected a tag key after ','",
-    ),
-    (
-        "tag without equals",
-        "m,t f=1",
-        "4: tag key \"t\" is not followed by '=' and a value",
-    ),
-    (
-        "tag empty value",
-        "m,t= f=1",
-        "5: tag \"t\" has an empty value",
-    ),
-    (
-        "tag empty key",
-        "m,=v f=1",
-        "3: expected a tag key after ','",
-    ),
+    ("missing measurement", ",t=v f=1", "1: missing measurement: the line starts with ','"),
+    ("comma without tag", "m, f=1", "3: expected a tag key after ','"),
+    ("trailing tag comma", "m,t=v, f=1", "7: expected a tag key after ','"),
+    ("tag without equals", "m,t f=1", "4: tag key \"t\" is not followed by '=' and a value"),
+    ("tag empty value", "m,t= f=1", "5: tag \"t\" has an empty value"),
+    ("tag empty key", "m,=v f=1", "3: expected a tag key after ','"),
     (
         "tag unescaped equals",
         "m,t=a=b f=1",
         "6: tag \"t\" has an unescaped '=' in its value (write it as '\\=')",
     ),
-    (
-        "duplicate tag",
-        "m,a=1,b=2,a=3 f=1",
-        "11: duplicate tag key \"a\"",
-    ),
-    (
-        "duplicate tag adjacent",
-        "m,a=1,a=2 f=1",
-        "7: duplicate tag key \"a\"",
-    ),
-    (
-        "duplicate tag after escape",
-        r"m,a\ b=1,a\ b=2 f=1",
-        "10: duplicate tag key \"a b\"",
-    ),
-    (
-        "field tag clash",
-        "m,value=1 value=2",
-        "11: field \"value\" has the same name as a tag",
-    ),
-    (
-        "field tag clash unsorted tags",
-        "m,z=1,a=2 a=2",
-        "11: field \"a\" has the same name as a tag",
-    ),
-    (
-        "duplicate field",
-        "m f=1,f=2",
-        "7: duplicate field key \"f\"",
-    ),
-    (
-        "field without equals",
-        "m f",
-        "4: field key \"f\" is not followed by '=' and a value",
-    ),
+    ("duplicate tag", "m,a=1,b=2,a=3 f=1", "11: duplicate tag key \"a\""),
+    ("duplicate tag adjacent", "m,a=1,a=2 f=1", "7: duplicate tag key \"a\""),
+    ("duplicate tag after escape", r"m,a\ b=1,a\ b=2 f=1", "10: duplicate tag key \"a b\""),
+    ("field tag clash", "m,value=1 value=2", "11: field \"value\" has the same name as a tag"),
+    ("field tag clash unsorted tags", "m,z=1,a=2 a=2", "11: field \"a\" has the same name as a tag"),
+    ("duplicate field", "m f=1,f=2", "7: duplicate field key \"f\""),
+    ("field without equals", "m f", "4: field key \"f\" is not followed by '=' and a value"),
     ("field without value", "m f=", "5: field \"f\" has no value"),
-    (
-        "field without value before comma",
-        "m f=,g=1",
-        "5: field \"f\" has no value",
-    ),
+    ("field without value before comma", "m f=,g=1", "5: field \"f\" has no value"),
     ("empty field key", "m =1", "3: expected a field key"),
     ("trailing field comma", "m f=1,", "7: expected a field key"),
-    (
-        "space after field comma",
-        "m f=1, g=2",
-        "7: expected a field key",
-    ),
-    (
-        "unterminated string",
-        "m s=\"abc",
-        "5: string field \"s\" has no closing quote",
-    ),
-    (
-        "unterminated string escaped quote",
-        r#"m s="abc\""#,
-        "5: string field \"s\" has no closing quote",
-    ),
+    ("space after field comma", "m f=1, g=2", "7: expected a field key"),
+    ("unterminated string", "m s=\"abc", "5: string field \"s\" has no closing quote"),
+    ("unterminated string escaped quote", r#"m s="abc\""#, "5: string field \"s\" has no closing quote"),
     (
         "text after string",
         "m s=\"a\"b",
@@ -508,9 +270,7 @@ fn conformance_table() {
     for &(name, input, expected) in CASES {
         let got = outcome(input, Precision::Nanoseconds);
         if got != expected {
-            failures.push(format!(
-                "{name}:\n  input    {input:?}\n  expected {expected}\n  got      {got}"
-            ));
+            failures.push(format!("{name}:\n  input    {input:?}\n  expected {expected}\n  got      {got}"));
         }
     }
     assert!(
@@ -528,40 +288,24 @@ fn invalid_utf8_names_the_column() {
     let results: Vec<_> = Parser::new(input, ParseOptions::default()).collect();
     let err = results[0].as_ref().unwrap_err();
     assert_eq!(err.to_string(), "line 1, column 5: line is not valid UTF-8");
-    assert_eq!(
-        results[1].as_ref().unwrap().fields[0].value,
-        FieldValue::Float(2.0)
-    );
+    assert_eq!(results[1].as_ref().unwrap().fields[0].value, FieldValue::Float(2.0));
 }
 
 #[test]
 fn precisions_convert_to_nanoseconds() {
     let cases = [
-        (
-            Precision::Seconds,
-            "m f=1 1763769600",
-            Some(1_763_769_600_000_000_000),
-        ),
-        (
-            Precision::Milliseconds,
-            "m f=1 1763769600123",
-            Some(1_763_769_600_123_000_000),
-        ),
+        (Precision::Seconds, "m f=1 1763769600", Some(1_763_769_600_000_000_000)),
+        (Precision::Milliseconds, "m f=1 1763769600123", Some(1_763_769_600_123_000_000)),
         (Precision::Microseconds, "m f=1 -1", Some(-1_000)),
         (Precision::Nanoseconds, "m f=1 42", Some(42)),
     ];
     for (precision, input, want) in cases {
-        let line = Parser::new(input.as_bytes(), ParseOptions::with_precision(precision))
-            .next()
-            .unwrap()
-            .unwrap();
+        let line =
+            Parser::new(input.as_bytes(), ParseOptions::with_precision(precision)).next().unwrap().unwrap();
         assert_eq!(line.timestamp, want, "{precision}");
     }
     // The exact edge of i64 nanoseconds in seconds precision, and one past it.
-    assert_eq!(
-        outcome("m f=1 9223372036", Precision::Seconds),
-        "m||f=float:1.0|9223372036000000000"
-    );
+    assert_eq!(outcome("m f=1 9223372036", Precision::Seconds), "m||f=float:1.0|9223372036000000000");
     assert_eq!(
         outcome("m f=1 9223372037", Precision::Seconds),
         "7: timestamp 9223372037 in precision s overflows i64 nanoseconds"
@@ -574,13 +318,8 @@ fn precisions_convert_to_nanoseconds() {
 
 #[test]
 fn default_time_fills_lines_without_timestamp() {
-    let options = ParseOptions {
-        precision: Precision::Seconds,
-        default_time: Some(77),
-    };
-    let lines: Vec<_> = Parser::new(b"m f=1\nm f=2 3\n", options)
-        .map(Result::unwrap)
-        .collect();
+    let options = ParseOptions { precision: Precision::Seconds, default_time: Some(77) };
+    let lines: Vec<_> = Parser::new(b"m f=1\nm f=2 3\n", options).map(Result::unwrap).collect();
     assert_eq!(lines[0].timestamp, Some(77));
     assert_eq!(lines[1].timestamp, Some(3_000_000_000));
 }
@@ -610,34 +349,20 @@ fn a_bad_line_does_not_stop_the_next() {
 fn zero_copy_unless_escaped() {
     use std::borrow::Cow;
     let input = br#"cpu,host=a\ b,rack=r1 value=1,note="x" 1"#;
-    let line = Parser::new(input, ParseOptions::default())
-        .next()
-        .unwrap()
-        .unwrap();
+    let line = Parser::new(input, ParseOptions::default()).next().unwrap().unwrap();
     assert!(matches!(line.measurement, Cow::Borrowed("cpu")));
     assert!(matches!(line.tags[0].value, Cow::Owned(ref s) if s == "a b"));
     assert!(matches!(line.tags[1].value, Cow::Borrowed("r1")));
-    assert!(matches!(
-        line.fields[1].value,
-        FieldValue::String(Cow::Borrowed("x"))
-    ));
+    assert!(matches!(line.fields[1].value, FieldValue::String(Cow::Borrowed("x"))));
     assert_eq!(line.series_text, r"cpu,host=a\ b,rack=r1");
 }
 
 #[test]
 fn string_length_limit_is_exact() {
     let at_limit = format!("m s=\"{}\"", "a".repeat(strata_lp::MAX_STRING_LEN));
-    assert!(
-        Parser::new(at_limit.as_bytes(), ParseOptions::default())
-            .next()
-            .unwrap()
-            .is_ok()
-    );
+    assert!(Parser::new(at_limit.as_bytes(), ParseOptions::default()).next().unwrap().is_ok());
     let over = format!("m s=\"{}\"", "a".repeat(strata_lp::MAX_STRING_LEN + 1));
-    let err = Parser::new(over.as_bytes(), ParseOptions::default())
-        .next()
-        .unwrap()
-        .unwrap_err();
+    let err = Parser::new(over.as_bytes(), ParseOptions::default()).next().unwrap().unwrap_err();
     assert_eq!(
         err.to_string(),
         "line 1, column 5: string field \"s\" is 1048577 bytes long, more than the limit of 1048576 bytes"

@@ -8,19 +8,15 @@ use strata_lp::{Field, FieldValue, Line, ParseOptions, Parser, Precision, Tag};
 /// Text that line protocol can carry: anything but a newline, biased towards the characters that
 /// need escaping.
 fn text() -> impl Strategy<Value = String> {
-    let special = prop::sample::select(vec![
-        ',', '=', ' ', '\\', '"', '#', '\t', '\r', 'é', '日', 'x',
-    ]);
+    let special = prop::sample::select(vec![',', '=', ' ', '\\', '"', '#', '\t', '\r', 'é', '日', 'x']);
     let any_char = any::<char>().prop_filter("no newline", |c| *c != '\n');
     prop::collection::vec(prop_oneof![2 => special, 3 => any_char], 1..12)
         .prop_map(|chars| chars.into_iter().collect())
 }
 
 fn measurement() -> impl Strategy<Value = String> {
-    text().prop_filter(
-        "a leading '#' or tab reads back as a comment or blank",
-        |s| !s.starts_with(['#', '\t']),
-    )
+    text()
+        .prop_filter("a leading '#' or tab reads back as a comment or blank", |s| !s.starts_with(['#', '\t']))
 }
 
 fn finite_f64() -> impl Strategy<Value = f64> {
@@ -28,16 +24,7 @@ fn finite_f64() -> impl Strategy<Value = f64> {
         any::<f64>().prop_filter("finite", |v| v.is_finite()),
         // Values with few decimals, as collectors send them.
         (-1_000_000i64..1_000_000, 0u32..5).prop_map(|(m, d)| m as f64 / 10f64.powi(d as i32)),
-        prop::sample::select(vec![
-            0.0,
-            -0.0,
-            f64::MIN_POSITIVE,
-            5e-324,
-            f64::MAX,
-            f64::MIN,
-            1e22,
-            1e23
-        ]),
+        prop::sample::select(vec![0.0, -0.0, f64::MIN_POSITIVE, 5e-324, f64::MAX, f64::MIN, 1e22, 1e23]),
     ]
 }
 
@@ -47,11 +34,8 @@ fn field_value() -> impl Strategy<Value = FieldValue<'static>> {
         any::<i64>().prop_map(FieldValue::Integer),
         any::<u64>().prop_map(FieldValue::Unsigned),
         any::<bool>().prop_map(FieldValue::Boolean),
-        prop::collection::vec(
-            any::<char>().prop_filter("no newline", |c| *c != '\n'),
-            0..16
-        )
-        .prop_map(|c| FieldValue::String(Cow::Owned(c.into_iter().collect()))),
+        prop::collection::vec(any::<char>().prop_filter("no newline", |c| *c != '\n'), 0..16)
+            .prop_map(|c| FieldValue::String(Cow::Owned(c.into_iter().collect()))),
     ]
 }
 
@@ -85,10 +69,7 @@ fn same_values(a: &Line<'_>, b: &Line<'_>) -> bool {
         && a.tags == b.tags
         && a.timestamp == b.timestamp
         && a.fields.len() == b.fields.len()
-        && a.fields
-            .iter()
-            .zip(&b.fields)
-            .all(|(x, y)| x.key == y.key && value_eq(&x.value, &y.value))
+        && a.fields.iter().zip(&b.fields).all(|(x, y)| x.key == y.key && value_eq(&x.value, &y.value))
 }
 
 proptest! {
@@ -139,10 +120,7 @@ fn unrepresentable_lines_are_refused() {
         number: 1,
         measurement: Cow::Borrowed("m"),
         tags: vec![],
-        fields: vec![Field {
-            key: Cow::Borrowed("f"),
-            value: FieldValue::Float(1.0),
-        }],
+        fields: vec![Field { key: Cow::Borrowed("f"), value: FieldValue::Float(1.0) }],
         timestamp: None,
         series_text: "",
     };
@@ -152,24 +130,15 @@ fn unrepresentable_lines_are_refused() {
     assert!(l.write_to(&mut out).is_err());
     let mut l = base();
     l.fields[0].value = FieldValue::Float(f64::NAN);
-    assert_eq!(
-        l.write_to(&mut out).unwrap_err().to_string(),
-        "float field \"f\" is not finite"
-    );
+    assert_eq!(l.write_to(&mut out).unwrap_err().to_string(), "float field \"f\" is not finite");
     let mut l = base();
-    l.tags.push(Tag {
-        key: Cow::Borrowed("t"),
-        value: Cow::Borrowed("a\nb"),
-    });
+    l.tags.push(Tag { key: Cow::Borrowed("t"), value: Cow::Borrowed("a\nb") });
     assert!(l.write_to(&mut out).is_err());
     let mut l = base();
     l.fields.clear();
     assert!(l.write_to(&mut out).is_err());
     let mut l = base();
-    l.tags.push(Tag {
-        key: Cow::Borrowed("f"),
-        value: Cow::Borrowed("x"),
-    });
+    l.tags.push(Tag { key: Cow::Borrowed("f"), value: Cow::Borrowed("x") });
     assert!(l.write_to(&mut out).is_err());
     assert!(out.is_empty(), "nothing is written for a refused line");
 }

@@ -1,0 +1,47 @@
+//! Parsing of time and duration arguments shared by the commands.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+/// A point in time given as Unix seconds (`1763769600`) or RFC 3339 (`2025-11-22T00:00:00Z`);
+/// returns Unix seconds.
+pub(crate) fn parse_time(s: &str) -> Result<i64, String> {
+    if let Ok(secs) = s.parse::<i64>() {
+        return Ok(secs);
+    }
+    let t = humantime::parse_rfc3339_weak(s)
+        .map_err(|e| format!("{s:?} is neither Unix seconds nor an RFC 3339 time ({e})"))?;
+    let secs = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()),
+        Err(e) => i64::try_from(e.duration().as_secs()).map(|s| -s),
+    };
+    secs.map_err(|_| format!("{s:?} is out of range"))
+}
+
+/// A duration written as `90s`, `10m`, `2h`, `30d` or a bare number of seconds.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration such as 10s, 5m, 2h or 30d ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("1763769600"), Ok(1_763_769_600));
+        assert_eq!(parse_time("2025-11-22T00:00:00Z"), Ok(1_763_769_600));
+        assert!(parse_time("yesterday").unwrap_err().contains("neither Unix seconds nor an RFC 3339 time"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86400)));
+        assert!(parse_duration("ten").is_err());
+    }
+}

@@ -1,0 +1,168 @@
+//! `strata lp parse`: the operator's dry run for a collector's output.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use strata_lp::{FieldValue, Line, ParseError, ParseOptions, Parser, Precision};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LpCommand {
+    /// Parse line protocol and print one JSON object per line: the parsed line or its error.
+    ///
+    /// Exit status 0 when every line parsed, 1 otherwise.
+    Parse(ParseArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ParseArgs {
+    /// Unit of the timestamps in the input.
+    #[arg(long, default_value = "ns")]
+    precision: Precision,
+    /// Print only rejected lines, then a summary on stderr.
+    #[arg(long)]
+    summary: bool,
+    /// Input file; `-` or nothing reads standard input.
+    file: Option<PathBuf>,
+}
+
+pub(crate) fn run(cmd: LpCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        LpCommand::Parse(args) => parse(args),
+    }
+}
+
+/// Input is read in blocks of this size and parsed up to the last complete line of each, so
+/// memory stays bounded whatever the input's size.
+const BLOCK: usize = 8 << 20;
+
+fn parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
+    let mut input: Box<dyn Read> = match &args.file {
+        None => Box::new(io::stdin().lock()),
+        Some(p) if p.as_os_str() == "-" => Box::new(io::stdin().lock()),
+        Some(p) => Box::new(File::open(p).with_context(|| format!("cannot open {}", p.display()))?),
+    };
+    let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let options = ParseOptions::with_precision(args.precision);
+    let started = Instant::now();
+    let (mut parsed, mut rejected, mut bytes, mut lines_before) = (0u64, 0u64, 0u64, 0usize);
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK);
+    let mut eof = false;
+    let mut scratch = String::new();
+    while !eof {
+        let filled = buf.len();
+        buf.resize(filled + BLOCK, 0);
+        let n = read_full(&mut input, &mut buf[filled..]).context("cannot read the input")?;
+        buf.truncate(filled + n);
+        bytes += n as u64;
+        eof = n == 0;
+        // Parse up to the last newline; the incomplete tail waits for the next block.
+        let complete =
+            if eof { buf.len() } else { buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) };
+        let mut parser = Parser::new(&buf[..complete], options);
+        let mut line = Line::default();
+        while let Some(result) = parser.next_into(&mut line) {
+            scratch.clear();
+            match result {
+                Ok(()) => {
+                    parsed += 1;
+                    if !args.summary {
+                        line_json(&mut scratch, lines_before, &line);
+                    }
+                }
+                Err(err) => {
+                    rejected += 1;
+                    error_json(&mut scratch, lines_before, &err);
+                }
+            }
+            out.write_all(scratch.as_bytes())?;
+        }
+        lines_before += parser.lines_read();
+        buf.drain(..complete);
+    }
+    out.flush()?;
+    if args.summary {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{parsed} lines parsed, {rejected} rejected, {:.1} MB in {secs:.2} s ({:.2} M lines/s, {:.0} MB/s)",
+            bytes as f64 / 1e6,
+            (parsed + rejected) as f64 / secs / 1e6,
+            bytes as f64 / secs / 1e6
+        );
+    }
+    Ok(if rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Reads until `buf` is full or the input ends.
+fn read_full(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+fn json_str(out: &mut String, s: &str) {
+    // serde_json escapes exactly what JSON requires; writing to a String cannot fail.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+}
+
+fn line_json(out: &mut String, line_offset: usize, line: &Line<'_>) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{{\"line\":{},\"measurement\":", line_offset + line.number);
+    json_str(out, &line.measurement);
+    out.push_str(",\"tags\":{");
+    for (n, tag) in line.tags.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        json_str(out, &tag.key);
+        out.push(':');
+        json_str(out, &tag.value);
+    }
+    out.push_str("},\"fields\":{");
+    for (n, field) in line.fields.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        json_str(out, &field.key);
+        let _ = match &field.value {
+            FieldValue::Float(v) => {
+                write!(out, ":{{\"float\":{}}}", serde_json::to_string(v).unwrap_or_default())
+            }
+            FieldValue::Integer(v) => write!(out, ":{{\"int\":{v}}}"),
+            FieldValue::Unsigned(v) => write!(out, ":{{\"uint\":{v}}}"),
+            FieldValue::Boolean(v) => write!(out, ":{{\"bool\":{v}}}"),
+            FieldValue::String(s) => {
+                out.push_str(":{\"string\":");
+                json_str(out, s);
+                out.push('}');
+                Ok(())
+            }
+        };
+    }
+    out.push_str("},\"timestamp\":");
+    match line.timestamp {
+        Some(t) => {
+            let _ = write!(out, "{t}");
+        }
+        None => out.push_str("null"),
+    }
+    out.push_str("}\n");
+}
+
+fn error_json(out: &mut String, line_offset: usize, err: &ParseError) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{{\"line\":{},\"column\":{},\"error\":", line_offset + err.line, err.column);
+    json_str(out, &err.kind.to_string());
+    out.push_str("}\n");
+}

@@ -1,0 +1,64 @@
+//! What can go wrong: each error names the file at fault, and for damage the byte offset.
+
+use std::io;
+use std::path::PathBuf;
+
+/// An error of the write-ahead log.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum WalError {
+    /// The storage failed. `op` says what the log was doing, e.g. "syncing".
+    #[error("WAL I/O error {op} {}: {source}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A segment that must be whole is damaged: any segment but the newest, or the newest one
+    /// when the damage is not one a crash can leave (a header that passes its checksum but
+    /// names another segment, say). Nothing is skipped or truncated; an operator decides.
+    #[error("WAL segment {} is corrupt at byte offset {offset}: {reason}", segment.display())]
+    Corrupt { segment: PathBuf, offset: u64, reason: Corruption },
+    /// A segment written by another version of the format.
+    #[error(
+        "WAL segment {} has format version {version}; this build reads version {}",
+        segment.display(),
+        crate::FORMAT_VERSION
+    )]
+    UnsupportedVersion { segment: PathBuf, version: u32 },
+    /// An `append` larger than [`MAX_RECORD_SIZE`](crate::MAX_RECORD_SIZE).
+    #[error("a WAL record holds at most {max} bytes; this payload has {size}")]
+    RecordTooLarge { size: usize, max: usize },
+    /// An earlier write or sync failed, so what the OS holds of the log is unknown: the log
+    /// refuses every write until it is reopened, which replays what is really on disk.
+    #[error("the WAL refuses writes after an earlier failure; reopen it to recover: {cause}")]
+    Poisoned { cause: String },
+    /// The log-writer thread is gone (it panicked).
+    #[error("the WAL's log-writer thread has stopped")]
+    WriterGone,
+}
+
+/// What is wrong with the bytes of a segment.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Corruption {
+    #[error("the segment header is torn: the file has {len} of its 28 bytes")]
+    TornHeader { len: usize },
+    #[error("the file does not start with the magic \"STRATWAL\" but {found:02x?}")]
+    BadMagic { found: [u8; 8] },
+    #[error("header checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    HeaderChecksum { stored: u32, computed: u32 },
+    #[error("the reserved header field is {found:#x}, not 0")]
+    Reserved { found: u32 },
+    #[error("the header names segment {found}, the file name segment {expected}")]
+    SeqMismatch { expected: u64, found: u64 },
+    #[error("a record header is torn: {available} of its 8 bytes are there")]
+    TornRecordHeader { available: usize },
+    #[error("a record claims {len} bytes, above the maximum record size of {max}")]
+    RecordTooLarge { len: u64, max: usize },
+    #[error("a record of {len} bytes is torn: {available} bytes follow its header")]
+    TornRecord { len: u64, available: usize },
+    #[error("record checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    RecordChecksum { stored: u32, computed: u32 },
+}

@@ -1,0 +1,36 @@
+//! The I/O seam: the log touches files only through these traits, so a test can put a storage
+//! underneath that crashes, keeping only what was made durable, or fails on command.
+
+use std::fmt::Debug;
+use std::io;
+use std::path::PathBuf;
+
+/// A flat directory of files, as the log needs it.
+///
+/// The log is its only writer. Names are plain file names (`00000000000000000001.wal`).
+pub trait Storage: Send + Sync + Debug + 'static {
+    /// The names of the files in the directory, in any order.
+    fn list(&self) -> io::Result<Vec<String>>;
+    /// The whole contents of a file. Segments are bounded by the segment size.
+    fn read(&self, name: &str) -> io::Result<Vec<u8>>;
+    /// Creates a new, empty file for appending; fails if it exists. The file's directory entry
+    /// is durable only after a later [`sync_dir`](Storage::sync_dir).
+    fn create(&self, name: &str) -> io::Result<Box<dyn LogFile>>;
+    /// Removes a file. Need not be durable at once: a removed segment that comes back after a
+    /// crash is only ever one the caller declared applied.
+    fn remove(&self, name: &str) -> io::Result<()>;
+    /// Cuts a file to `len` bytes and makes the cut durable before returning.
+    fn truncate(&self, name: &str, len: u64) -> io::Result<()>;
+    /// Makes the directory's entries durable: files created before it survive a power loss.
+    fn sync_dir(&self) -> io::Result<()>;
+    /// The path errors show for a file (`name` empty: the directory itself).
+    fn path(&self, name: &str) -> PathBuf;
+}
+
+/// A file open for appending.
+pub trait LogFile: Send + Debug {
+    /// Appends the buffers, in order, all of them or an error. Ideally one write call.
+    fn append(&mut self, bufs: &[&[u8]]) -> io::Result<()>;
+    /// Makes every byte appended so far durable (`fdatasync`).
+    fn sync_data(&mut self) -> io::Result<()>;
+}
