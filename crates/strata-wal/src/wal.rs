@@ -101,6 +101,17 @@ impl Wal {
     /// be written or synced. A record whose append failed may or may not be replayed later;
     /// one whose append succeeded always is.
     pub fn append(&self, payload: &[u8]) -> Result<Position, WalError> {
+        self.append_sequenced(payload).map(|(position, _)| position)
+    }
+
+    /// Like [`Wal::append`], also returning the record's sequence number: 0 for the first record
+    /// appended after [`Wal::open`], then consecutive in log order. Callers that apply records to
+    /// in-memory state use it to apply them in the order a replay will.
+    ///
+    /// # Errors
+    ///
+    /// As [`Wal::append`].
+    pub fn append_sequenced(&self, payload: &[u8]) -> Result<(Position, u64), WalError> {
         if payload.len() > MAX_RECORD_SIZE {
             return Err(WalError::RecordTooLarge { size: payload.len(), max: MAX_RECORD_SIZE });
         }

@@ -20,7 +20,7 @@ use crate::{Durability, Position, WalError, WalOptions};
 #[derive(Debug)]
 pub(crate) enum Msg {
     /// Write one framed record (see `record::encode`) and reply with its end position.
-    Append { frame: Vec<u8>, reply: Sender<Result<Position, WalError>> },
+    Append { frame: Vec<u8>, reply: Sender<Result<(Position, u64), WalError>> },
     /// Sync everything written so far, then reply.
     Sync { reply: Sender<Result<(), WalError>> },
 }
@@ -39,6 +39,8 @@ pub(crate) struct Writer {
     /// Whether bytes were written since the last sync.
     dirty: bool,
     last_sync: Instant,
+    /// Records acknowledged since the log was opened: the next record's sequence number.
+    sequence: u64,
 }
 
 /// A `usize` as a `u64`: lossless on every target Rust supports (at most 64-bit pointers).
@@ -64,6 +66,7 @@ impl Writer {
             len: to_u64(HEADER_LEN),
             dirty: false,
             last_sync: Instant::now(),
+            sequence: 0,
         }
     }
 
@@ -138,7 +141,8 @@ impl Writer {
             Ok(positions) => {
                 // A writer that is gone (its thread panicked) is no error of the log's.
                 for (reply, position) in append_replies.into_iter().zip(positions) {
-                    let _ = reply.send(Ok(position));
+                    let _ = reply.send(Ok((position, self.sequence)));
+                    self.sequence += 1;
                 }
                 for reply in sync_replies {
                     let _ = reply.send(Ok(()));

@@ -118,3 +118,22 @@ fn every_durability_round_trips_through_a_clean_close() {
         assert!(replayed == appended, "{durability:?}");
     }
 }
+
+#[test]
+fn sequence_numbers_follow_log_order() {
+    let storage = strata_wal::SimStorage::new();
+    let (wal, _) = Wal::open(storage, WalOptions::default(), Position::START).unwrap().finish().unwrap();
+    let wal = std::sync::Arc::new(wal);
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let wal = wal.clone();
+            std::thread::spawn(move || {
+                (0..50).map(|i| wal.append_sequenced(&[t, i]).unwrap()).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut all: Vec<(Position, u64)> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    all.sort();
+    let sequences: Vec<u64> = all.iter().map(|&(_, s)| s).collect();
+    assert_eq!(sequences, (0..200).collect::<Vec<u64>>(), "sorted by position, sequences are 0..n in order");
+}

@@ -1,0 +1,190 @@
+//! Checkpoints: the series table and every sealed chunk, written now and then so a restart
+//! loads them and replays only the WAL written since.
+//!
+//! ```text
+//! checkpoints/<segment:020>-<offset:020>.ckpt   named after the WAL position it covers
+//! 0   8  magic b"STRATCKP"
+//! 8   4  version u32 LE = 1
+//! 12  4  reserved u32 = 0
+//! 16  16 WAL position: segment u64 LE, offset u64 LE; every record before it is included
+//! 32  .. u32 series count, then per series: u32 id, series key (SeriesKey::encode)
+//!     .. u32 count of series with chunks, then per series: u32 id, u32 chunk count, then per
+//!        chunk: i64 window start, u32 points, u32 byte length, the sealed chunk's bytes
+//! end 4  CRC32C of every byte before it, u32 LE
+//! ```
+//!
+//! A checkpoint is written to `<name>.tmp`, synced, renamed to its name and the directory
+//! synced; only then are older checkpoints and the WAL segments it covers removed. A crash at
+//! any step leaves either the old checkpoint with its WAL, or the new one.
+
+#![deny(clippy::indexing_slicing, clippy::unwrap_used)]
+
+use std::fs::{self, File};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use strata_wal::Position;
+
+use crate::error::{Error, io};
+use crate::hot::{Body, Chunk, Sealed};
+use crate::series::{SeriesId, SeriesKey, get_u32};
+
+const MAGIC: [u8; 8] = *b"STRATCKP";
+const VERSION: u32 = 1;
+const SUFFIX: &str = ".ckpt";
+
+/// The contents of a checkpoint.
+#[derive(Debug, Default)]
+pub(crate) struct Snapshot {
+    pub(crate) position: Position,
+    pub(crate) series: Vec<(SeriesId, Arc<SeriesKey>)>,
+    pub(crate) chunks: Vec<(SeriesId, Vec<Chunk>)>,
+}
+
+fn name(position: Position) -> String {
+    format!("{:020}-{:020}{SUFFIX}", position.segment, position.offset)
+}
+
+fn parse_name(name: &str) -> Option<Position> {
+    let (segment, offset) = name.strip_suffix(SUFFIX)?.split_once('-')?;
+    Some(Position { segment: segment.parse().ok()?, offset: offset.parse().ok()? })
+}
+
+/// Writes `snapshot` durably and removes older checkpoints. Returns the file written.
+pub(crate) fn write(dir: &Path, snapshot: &Snapshot) -> Result<PathBuf, Error> {
+    let mut out = Vec::with_capacity(1 << 20);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&snapshot.position.segment.to_le_bytes());
+    out.extend_from_slice(&snapshot.position.offset.to_le_bytes());
+    out.extend_from_slice(&count(snapshot.series.len()).to_le_bytes());
+    for (id, key) in &snapshot.series {
+        out.extend_from_slice(&id.to_le_bytes());
+        key.encode(&mut out);
+    }
+    out.extend_from_slice(&count(snapshot.chunks.len()).to_le_bytes());
+    for (id, chunks) in &snapshot.chunks {
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&count(chunks.len()).to_le_bytes());
+        for chunk in chunks {
+            let Body::Sealed(sealed) = &chunk.body else {
+                return Err(Error::Corrupt {
+                    path: dir.to_owned(),
+                    reason: "an open chunk in a snapshot".into(),
+                });
+            };
+            out.extend_from_slice(&chunk.window.to_le_bytes());
+            out.extend_from_slice(&sealed.points.to_le_bytes());
+            out.extend_from_slice(&count(sealed.bytes.len()).to_le_bytes());
+            out.extend_from_slice(&sealed.bytes);
+        }
+    }
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+
+    let path = dir.join(name(snapshot.position));
+    let tmp = dir.join(format!("{}.tmp", name(snapshot.position)));
+    let mut file = File::create(&tmp).map_err(io("create", &tmp))?;
+    file.write_all(&out).map_err(io("write", &tmp))?;
+    file.sync_all().map_err(io("sync", &tmp))?;
+    drop(file);
+    fs::rename(&tmp, &path).map_err(io("rename", &tmp))?;
+    sync_dir(dir)?;
+    for (position, old) in list(dir)? {
+        if position < snapshot.position {
+            fs::remove_file(&old).map_err(io("remove", &old))?;
+        }
+    }
+    Ok(path)
+}
+
+/// Checkpoints in `dir` by position; leftover `.tmp` files of an interrupted write are removed.
+fn list(dir: &Path) -> Result<Vec<(Position, PathBuf)>, Error> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io("list", dir))? {
+        let entry = entry.map_err(io("list", dir))?;
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else { continue };
+        if file_name.ends_with(".tmp") {
+            fs::remove_file(entry.path()).map_err(io("remove", entry.path()))?;
+        } else if let Some(position) = parse_name(file_name) {
+            found.push((position, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Loads the newest checkpoint, if any. A damaged newest checkpoint is an error: the WAL it
+/// covered may be gone, so falling back to an older one could lose data.
+pub(crate) fn load_newest(dir: &Path) -> Result<Option<(PathBuf, Snapshot)>, Error> {
+    let Some((_, path)) = list(dir)?.pop() else { return Ok(None) };
+    let bytes = fs::read(&path).map_err(io("read", &path))?;
+    let snapshot = decode(&bytes).map_err(|reason| Error::Corrupt { path: path.clone(), reason })?;
+    Ok(Some((path, snapshot)))
+}
+
+fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
+    let (body, crc) = bytes.split_last_chunk::<4>().ok_or("shorter than a checksum")?;
+    if crc32c::crc32c(body) != u32::from_le_bytes(*crc) {
+        return Err("checksum mismatch".into());
+    }
+    let input = &mut &body[..];
+    let magic = input.split_first_chunk::<8>().ok_or("shorter than a header")?;
+    if magic.0 != &MAGIC {
+        return Err("not a strata checkpoint (bad magic)".into());
+    }
+    *input = magic.1;
+    let version = get_u32(input)?;
+    if version != VERSION {
+        return Err(format!("checkpoint version {version}, this build reads {VERSION}"));
+    }
+    let _reserved = get_u32(input)?;
+    let mut snapshot = Snapshot {
+        position: Position { segment: get_u64(input)?, offset: get_u64(input)? },
+        ..Snapshot::default()
+    };
+    let series = get_u32(input)? as usize;
+    for _ in 0..series.min(input.len()) {
+        let id = get_u32(input)?;
+        snapshot.series.push((id, Arc::new(SeriesKey::decode(input)?)));
+    }
+    let with_chunks = get_u32(input)? as usize;
+    for _ in 0..with_chunks.min(input.len()) {
+        let id = get_u32(input)?;
+        let n = get_u32(input)? as usize;
+        let mut chunks = Vec::with_capacity(n.min(input.len() / 16));
+        for _ in 0..n {
+            let window = get_u64(input)? as i64;
+            let points = get_u32(input)?;
+            let len = get_u32(input)? as usize;
+            if len > input.len() {
+                return Err(format!("a chunk of {len} bytes with {} left", input.len()));
+            }
+            let (data, rest) = input.split_at(len);
+            *input = rest;
+            chunks.push(Chunk { window, body: Body::Sealed(Sealed { bytes: data.into(), points }) });
+        }
+        snapshot.chunks.push((id, chunks));
+    }
+    if !input.is_empty() {
+        return Err(format!("{} unexpected bytes after the chunks", input.len()));
+    }
+    Ok(snapshot)
+}
+
+fn get_u64(input: &mut &[u8]) -> Result<u64, String> {
+    let (head, rest) = input.split_first_chunk::<8>().ok_or("truncated: expected a u64")?;
+    *input = rest;
+    Ok(u64::from_le_bytes(*head))
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync directory", dir))
+}

@@ -1,0 +1,32 @@
+//! The engine's errors.
+
+use std::path::PathBuf;
+
+use crate::config::ConfigError;
+
+/// Everything that can go wrong in the engine, naming the input at fault.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("write-ahead log: {0}")]
+    Wal(#[from] strata_wal::WalError),
+    #[error("cannot {op} {path}: {source}")]
+    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("{path} is damaged: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("the write is {size} bytes, more than limits.max_write_size = {max} bytes")]
+    WriteTooLarge { size: u64, max: u64 },
+    #[error("the engine refuses writes since a write to the log failed ({cause}); reopen it")]
+    Poisoned { cause: String },
+    #[error("the data directory {path} is in use by another engine")]
+    Locked { path: PathBuf },
+    #[error("invalid query: {0}")]
+    Query(String),
+}
+
+pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Io { op, path, source }
+}
