@@ -1,0 +1,194 @@
+//! A reference model: random writes (out of order, late, duplicate), checkpoints, clean closes
+//! and dirty drops, checked after every step against a plain map of what was acknowledged.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use strata::{Config, Engine, ManualClock, Selector, WriteOptions};
+
+const NOW: i64 = 1_763_769_600_000_000_000;
+const SEC: i64 = 1_000_000_000;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+type Model = BTreeMap<(String, i64), f64>;
+
+fn config(dir: &std::path::Path) -> Config {
+    let mut config = Config::with_data_dir(dir);
+    config.hot.chunk_duration = strata::Span(std::time::Duration::from_secs(600));
+    config.wal.segment_size = strata::ByteSize(64 << 10);
+    config
+}
+
+fn open(dir: &std::path::Path) -> Engine {
+    Engine::open_with_clock(config(dir), Arc::new(ManualClock::new(NOW))).unwrap()
+}
+
+fn check(engine: &Engine, model: &Model, step: usize) {
+    let series = engine.read(&Selector::metric("m"), i64::MIN, i64::MAX).unwrap();
+    let mut got = Model::new();
+    for s in &series {
+        let host = s.key.tag("hostname").unwrap().to_owned();
+        assert!(
+            s.times.windows(2).all(|w| w[0] < w[1]),
+            "step {step}: times of {host} not strictly increasing"
+        );
+        for (&t, &v) in s.times.iter().zip(&s.values) {
+            got.insert((host.clone(), t), v);
+        }
+    }
+    assert_eq!(got.len(), model.len(), "step {step}: point count");
+    for ((key, want), (got_key, got_v)) in model.iter().zip(&got) {
+        assert_eq!(key, got_key, "step {step}");
+        assert_eq!(want.to_bits(), got_v.to_bits(), "step {step}: value of {key:?}");
+    }
+}
+
+fn run(seed: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(seed);
+    let mut model = Model::new();
+    let mut engine = open(dir.path());
+    for step in 0..120 {
+        match rng.below(20) {
+            0 => {
+                engine.close().unwrap();
+                engine = open(dir.path());
+            }
+            1 => {
+                // A crash without a final checkpoint: recovery replays the WAL.
+                drop(engine);
+                engine = open(dir.path());
+            }
+            2 => {
+                engine.checkpoint().unwrap();
+            }
+            _ => {
+                let mut body = String::new();
+                for _ in 0..rng.below(40) + 1 {
+                    let host = format!("h{}", rng.below(6));
+                    // Within the last 2 hours, so many windows of 10 minutes, late and out of order.
+                    let t = NOW - (rng.below(7200) as i64) * SEC;
+                    let v = (rng.below(2001) as f64 - 1000.0) / 10.0;
+                    body.push_str(&format!("m,hostname={host} value={v} {t}\n"));
+                    model.insert((host, t), v);
+                }
+                let report = engine.write_lp(body.as_bytes(), &WriteOptions::default()).unwrap();
+                assert_eq!(report.rejected, 0, "{:?}", report.rejections);
+            }
+        }
+        check(&engine, &model, step);
+    }
+    engine.close().unwrap();
+    let engine = open(dir.path());
+    check(&engine, &model, usize::MAX);
+    assert!(engine.recovery().checkpoint.is_some());
+    assert_eq!(engine.recovery().records, 0, "a clean close leaves nothing to replay");
+}
+
+#[test]
+fn random_writes_reopens_and_checkpoints_match_the_model() {
+    for seed in [1, 2, 3, 0x5EED] {
+        run(seed);
+    }
+}
+
+#[test]
+fn rejections_are_explained_and_valid_lines_still_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.limits.max_series_per_metric = 2;
+    let engine = Engine::open_with_clock(config, Arc::new(ManualClock::new(NOW))).unwrap();
+    let s = NOW / SEC;
+    let body = format!(
+        "m,hostname=a value=1 {s}\n\
+         m,hostname=b value=oops {s}\n\
+         m,hostname=b value=\"text\" {s}\n\
+         m,hostname=b value=2 {old}\n\
+         m,hostname=b value=3 {future}\n\
+         m,hostname=b value=4 {s}\n\
+         m,hostname=c value=5 {s}\n\
+         m,host=d,hostname=e value=6 {s}\n\
+         m value=7\n",
+        old = s - 7 * 3600,
+        future = s + 3600
+    );
+    let report = engine.write_lp(body.as_bytes(), &WriteOptions::cc_metric_store("fritz")).unwrap();
+    let messages: Vec<String> = report.rejections.iter().map(ToString::to_string).collect();
+    assert_eq!(report.accepted, 2, "{messages:#?}");
+    assert_eq!(
+        messages,
+        [
+            "line 2, column 20: field \"value\" has an invalid value \"oops\": expected a number (float, or integer with suffix i or u), a boolean or a quoted string",
+            "line 3: field \"value\" is a string: strata stores numbers (float, integer or unsigned fields) only",
+            "line 4: timestamp 2025-11-21T17:00:00Z is more than hot.retention (6h) before now (2025-11-22T00:00:00Z)",
+            "line 5: timestamp 2025-11-22T01:00:00Z is more than limits.future_tolerance (10m) after now (2025-11-22T00:00:00Z)",
+            "line 7: a new series would pass a limit: metric \"m\" has limits.max_series_per_metric = 2 series already",
+            "line 8: tag \"hostname\" is given twice (\"host\" is read as \"hostname\")",
+            "line 9: a new series would pass a limit: metric \"m\" has limits.max_series_per_metric = 2 series already",
+        ]
+    );
+    let stats = engine.stats();
+    assert_eq!(stats.points_accepted, 2);
+    let count = |r| stats.rejected.iter().find(|(reason, _)| *reason == r).unwrap().1;
+    assert_eq!(count(strata::RejectReason::SeriesLimit), 2);
+    assert_eq!(count(strata::RejectReason::Syntax), 1);
+    // Line 9 has no timestamp and no cluster: the clock and the write's default fill them in.
+    let series = engine.read(&Selector::metric("m").tag("cluster", "fritz"), 0, i64::MAX).unwrap();
+    let hosts: Vec<_> =
+        series.iter().map(|s| (s.key.tag("hostname").unwrap().to_owned(), s.values.clone())).collect();
+    assert_eq!(hosts, [("a".to_owned(), vec![1.0]), ("b".to_owned(), vec![4.0])]);
+}
+
+#[test]
+fn oversized_writes_are_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.limits.max_write_size = strata::ByteSize(64);
+    let engine = Engine::open_with_clock(config, Arc::new(ManualClock::new(NOW))).unwrap();
+    let body = "m value=1\n".repeat(10);
+    let err = engine.write_lp(body.as_bytes(), &WriteOptions::default()).unwrap_err();
+    assert_eq!(err.to_string(), "the write is 100 bytes, more than limits.max_write_size = 64 bytes");
+    assert_eq!(engine.stats().points_accepted, 0);
+}
+
+#[test]
+fn typed_points_and_a_second_engine_on_the_same_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let tags = [("hostname", "f0101"), ("type", "node")];
+    let points: Vec<strata::Point<'_>> = (0..5)
+        .map(|i| strata::Point {
+            measurement: "mem_used",
+            field: "value",
+            tags: &tags,
+            time: NOW - i * SEC,
+            value: i as f64,
+        })
+        .chain([strata::Point {
+            measurement: "mem_used",
+            field: "value",
+            tags: &tags,
+            time: NOW,
+            value: f64::NAN,
+        }])
+        .collect();
+    let report = engine.write(&points).unwrap();
+    assert_eq!((report.accepted, report.rejected), (5, 1));
+    assert!(matches!(Engine::open(config(dir.path())), Err(strata::Error::Locked { .. })));
+    let series = engine.read(&Selector::metric("mem_used").tag("host", "f0101"), NOW - 2 * SEC, NOW).unwrap();
+    assert_eq!(series[0].times, vec![NOW - 2 * SEC, NOW - SEC]);
+    assert_eq!(series[0].values, vec![2.0, 1.0]);
+}
