@@ -2,11 +2,21 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-/// A point in time given as Unix seconds (`1763769600`) or RFC 3339 (`2025-11-22T00:00:00Z`);
-/// returns Unix seconds.
+/// A point in time given as Unix seconds (`1763769600`), RFC 3339 (`2025-11-22T00:00:00Z`),
+/// `now` or `now-<duration>` (`now-1h`); returns Unix seconds.
 pub(crate) fn parse_time(s: &str) -> Result<i64, String> {
     if let Ok(secs) = s.parse::<i64>() {
         return Ok(secs);
+    }
+    if let Some(rest) = s.strip_prefix("now") {
+        let now =
+            std::time::SystemTime::now().duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs();
+        let now = i64::try_from(now).map_err(|e| e.to_string())?;
+        return match rest.strip_prefix('-') {
+            None if rest.is_empty() => Ok(now),
+            Some(ago) => Ok(now - i64::try_from(parse_duration(ago)?.as_secs()).map_err(|e| e.to_string())?),
+            None => Err(format!("{s:?}: expected now or now-<duration> such as now-1h")),
+        };
     }
     let t = humantime::parse_rfc3339_weak(s)
         .map_err(|e| format!("{s:?} is neither Unix seconds nor an RFC 3339 time ({e})"))?;
@@ -34,6 +44,9 @@ mod tests {
     fn times() {
         assert_eq!(parse_time("1763769600"), Ok(1_763_769_600));
         assert_eq!(parse_time("2025-11-22T00:00:00Z"), Ok(1_763_769_600));
+        let now = parse_time("now").unwrap();
+        assert_eq!(parse_time("now-1h").unwrap(), now - 3600);
+        assert!(parse_time("now+1h").is_err());
         assert!(parse_time("yesterday").unwrap_err().contains("neither Unix seconds nor an RFC 3339 time"));
     }
 

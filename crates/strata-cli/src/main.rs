@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod args;
+mod data_cmd;
 mod gen_cmd;
 mod lp_cmd;
 
@@ -23,6 +24,10 @@ enum Command {
     Lp(lp_cmd::LpCommand),
     /// Generate synthetic HPC cluster telemetry as line protocol (cc-metric-store shape).
     Gen(gen_cmd::GenArgs),
+    /// Write line protocol into the engine; exit status 1 if any line was rejected.
+    Write(data_cmd::WriteArgs),
+    /// Read the raw points of a metric's series.
+    Query(data_cmd::QueryArgs),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +35,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Lp(cmd) => lp_cmd::run(cmd),
         Command::Gen(args) => gen_cmd::run(args),
+        Command::Write(args) => data_cmd::write(args),
+        Command::Query(args) => data_cmd::query(args),
     };
     match result {
         Ok(code) => code,

@@ -40,7 +40,7 @@ pub(crate) fn push_decimal(out: &mut Vec<u8>, value: f64, digits: u8) {
         return;
     }
     let mut width = usize::from(digits);
-    while frac % 10 == 0 {
+    while frac.is_multiple_of(10) {
         frac /= 10;
         width -= 1;
     }

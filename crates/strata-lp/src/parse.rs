@@ -231,14 +231,13 @@ fn unescape_owned(raw: &str, escapes: &[char]) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(&next) = chars.peek() {
-                if escapes.contains(&next) {
-                    out.push(next);
-                    chars.next();
-                    continue;
-                }
-            }
+        if c == '\\'
+            && let Some(&next) = chars.peek()
+            && escapes.contains(&next)
+        {
+            out.push(next);
+            chars.next();
+            continue;
         }
         out.push(c);
     }
@@ -305,12 +304,12 @@ fn parse_line<'a>(
         if value_end == value_start {
             return Err(fail(value_start, ErrorKind::EmptyTagValue { key: key.into_owned() }));
         }
-        if let Some(last) = out.tags.last() {
-            if !(tags_sorted && greater(&key, &last.key)) {
-                tags_sorted = false;
-                if out.tags.iter().any(|t| t.key == key) {
-                    return Err(fail(key_start, ErrorKind::DuplicateTag { key: key.into_owned() }));
-                }
+        if let Some(last) = out.tags.last()
+            && !(tags_sorted && greater(&key, &last.key))
+        {
+            tags_sorted = false;
+            if out.tags.iter().any(|t| t.key == key) {
+                return Err(fail(key_start, ErrorKind::DuplicateTag { key: key.into_owned() }));
             }
         }
         let value = unescape(slice(text, value_start, value_end), escaped, KEY_ESCAPES);
@@ -352,11 +351,12 @@ fn parse_line<'a>(
                 ));
             }
             let value_end = body_end + 1;
-            if let Some(&c) = b.get(value_end) {
-                if c != b',' && c != b' ' {
-                    let found = char_at(text, value_end);
-                    return Err(fail(value_end, ErrorKind::AfterString { key: key.into_owned(), found }));
-                }
+            if let Some(&c) = b.get(value_end)
+                && c != b','
+                && c != b' '
+            {
+                let found = char_at(text, value_end);
+                return Err(fail(value_end, ErrorKind::AfterString { key: key.into_owned(), found }));
             }
             let body = unescape(slice(text, body_start, body_end), escaped, STRING_ESCAPES);
             (FieldValue::String(body), value_end)

@@ -162,12 +162,12 @@ impl Writer {
                 return;
             }
         }
-        if let Durability::Interval(every) = self.options.durability {
-            if self.dirty && self.last_sync.elapsed() >= every {
-                if let Err(e) = self.sync() {
-                    self.shared.poison(&e);
-                }
-            }
+        if let Durability::Interval(every) = self.options.durability
+            && self.dirty
+            && self.last_sync.elapsed() >= every
+            && let Err(e) = self.sync()
+        {
+            self.shared.poison(&e);
         }
     }
 

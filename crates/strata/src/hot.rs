@@ -249,10 +249,10 @@ fn insert(chunks: &mut Vec<Chunk>, window: i64, t: i64, v: f64) -> Result<bool, 
         Some(w) if w < start => {
             chunks.push(Chunk { window: start, body: Body::Open { times: Vec::new(), values: Vec::new() } });
             // The previous newest chunk is complete now.
-            if let Some(previous) = chunks.len().checked_sub(2).and_then(|i| chunks.get_mut(i)) {
-                if let Body::Open { times, values } = &previous.body {
-                    previous.body = Body::Sealed(seal(times, values));
-                }
+            if let Some(previous) = chunks.len().checked_sub(2).and_then(|i| chunks.get_mut(i))
+                && let Body::Open { times, values } = &previous.body
+            {
+                previous.body = Body::Sealed(seal(times, values));
             }
             chunks.len() - 1
         }
@@ -337,6 +337,7 @@ pub(crate) fn decode(bytes: &[u8], times: &mut Vec<i64>, values: &mut Vec<f64>) 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests may panic")]
 mod tests {
     use super::*;
 

@@ -51,10 +51,10 @@ impl SeriesKey {
             }
             sorted.push((k.to_owned(), v.to_owned()));
         }
-        if let Some(cluster) = default_cluster {
-            if !sorted.iter().any(|(k, _)| k == "cluster") {
-                sorted.push(("cluster".to_owned(), cluster.to_owned()));
-            }
+        if let Some(cluster) = default_cluster
+            && !sorted.iter().any(|(k, _)| k == "cluster")
+        {
+            sorted.push(("cluster".to_owned(), cluster.to_owned()));
         }
         sorted.sort();
         Ok(SeriesKey { measurement: measurement.to_owned(), field: field.to_owned(), tags: sorted })
@@ -289,6 +289,7 @@ impl SeriesIndex {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests may panic")]
 mod tests {
     use super::*;
 
