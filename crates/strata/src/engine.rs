@@ -144,6 +144,31 @@ impl Engine {
     /// # Errors
     /// As [`Engine::open`].
     pub fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Engine, Error> {
+        let wal_dir = config.data_dir.join(WAL_DIR);
+        std::fs::create_dir_all(&wal_dir).map_err(io("create directory", &wal_dir))?;
+        let storage = FsStorage::new(&wal_dir).map_err(io("open", &wal_dir))?;
+        Engine::open_inner(config, clock, storage)
+    }
+
+    /// Opens the engine with its WAL in `storage`, a simulated disk that tests crash and fail.
+    /// Checkpoints still go to `data_dir`.
+    ///
+    /// # Errors
+    /// As [`Engine::open`].
+    #[cfg(feature = "sim")]
+    pub fn open_with_wal_storage(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        storage: impl strata_wal::Storage,
+    ) -> Result<Engine, Error> {
+        Engine::open_inner(config, clock, storage)
+    }
+
+    fn open_inner(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        storage: impl strata_wal::Storage,
+    ) -> Result<Engine, Error> {
         config.validate().map_err(|message| crate::ConfigError::Invalid { path: None, message })?;
         let dir = config.data_dir.clone();
         let wal_dir = dir.join(WAL_DIR);
@@ -181,7 +206,6 @@ impl Engine {
             segment_size: config.wal.segment_size.0,
             ..WalOptions::default()
         };
-        let storage = FsStorage::new(&wal_dir).map_err(io("open", &wal_dir))?;
         let mut replay = Wal::open(storage, options, from)?;
         let mut position = from;
         while let Some((end, payload)) = replay.next_record()? {
