@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod args;
 mod data_cmd;
+mod demo_cmd;
 mod gen_cmd;
 mod lp_cmd;
 
@@ -19,6 +20,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Generate an hour of cluster telemetry, write it into a fresh engine, reopen it and query it.
+    Demo(demo_cmd::DemoArgs),
     /// Line protocol tools.
     #[command(subcommand)]
     Lp(lp_cmd::LpCommand),
@@ -33,6 +36,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => demo_cmd::run(args),
         Command::Lp(cmd) => lp_cmd::run(cmd),
         Command::Gen(args) => gen_cmd::run(args),
         Command::Write(args) => data_cmd::write(args),

@@ -1,0 +1,113 @@
+//! `strata demo`: strata's main job on an embedded default, end to end in one command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use clap::Args;
+use strata::{Config, Engine, Selector, WriteOptions};
+use strata_gen::GenConfig;
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Hosts of the generated cluster (302 series each).
+    #[arg(long, default_value_t = 16)]
+    hosts: usize,
+    /// Data directory; a temporary one, removed afterwards, when not given.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let temp = std::env::temp_dir().join(format!("strata-demo-{}", std::process::id()));
+    let dir = args.data_dir.clone().unwrap_or_else(|| temp.clone());
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let now = i64::try_from(now)?;
+    let workload =
+        GenConfig { hosts: args.hosts, start: now - 3600, duration_secs: 3600, ..GenConfig::default() };
+    println!(
+        "generating 1 h of telemetry for {} hosts of cluster fritz ({} series, 10 s interval)...",
+        workload.hosts,
+        workload.series()
+    );
+    let data = strata_gen::generate(workload.clone())?;
+    let blocks = split_lines(&data, 2 << 20);
+
+    let engine = Engine::open(Config::with_data_dir(&dir))
+        .with_context(|| format!("cannot open {}", dir.display()))?;
+    println!(
+        "writing {:.0} MB of line protocol into {} (WAL fsync per group, 2 writer threads)...",
+        data.len() as f64 / 1e6,
+        dir.display()
+    );
+    let started = Instant::now();
+    let next = AtomicUsize::new(0);
+    let options = WriteOptions::cc_metric_store("fritz");
+    let accepted: u64 = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| -> anyhow::Result<u64> {
+                    let mut accepted = 0;
+                    while let Some(block) = blocks.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        accepted += engine.write_lp(block, &options)?.accepted;
+                    }
+                    Ok(accepted)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a writer panicked"))))
+            .sum::<anyhow::Result<u64>>()
+    })?;
+    let secs = started.elapsed().as_secs_f64();
+    println!("  {accepted} points in {secs:.2} s: {:.2} M points/s", accepted as f64 / secs / 1e6);
+    let stats = engine.stats();
+    engine.close()?;
+
+    let started = Instant::now();
+    let engine = Engine::open(Config::with_data_dir(&dir))?;
+    println!(
+        "reopened in {:.0} ms ({} series, {} points in memory)",
+        started.elapsed().as_secs_f64() * 1e3,
+        stats.series,
+        stats.hot.open_points + stats.hot.sealed_points
+    );
+    let selector = Selector::metric("cpu_load").tag("cluster", "fritz").tag("hostname", "f0101");
+    let series = engine.read(&selector, (now - 60) * 1_000_000_000, now * 1_000_000_000)?;
+    println!("cpu_load of f0101 over the last minute:");
+    for s in &series {
+        for (t, v) in s.times.iter().zip(&s.values) {
+            println!(
+                "  {}  {v}",
+                humantime::format_rfc3339_seconds(
+                    UNIX_EPOCH + std::time::Duration::from_secs((t / 1_000_000_000) as u64)
+                )
+            );
+        }
+    }
+    drop(engine);
+    if args.data_dir.is_none() {
+        std::fs::remove_dir_all(&temp).ok();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Cuts `data` into blocks of whole lines of about `size` bytes.
+fn split_lines(data: &[u8], size: usize) -> Vec<&[u8]> {
+    let mut blocks = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let end = if rest.len() <= size {
+            rest.len()
+        } else {
+            rest[size..].iter().position(|&b| b == b'\n').map_or(rest.len(), |i| size + i + 1)
+        };
+        let (block, tail) = rest.split_at(end);
+        blocks.push(block);
+        rest = tail;
+    }
+    blocks
+}
