@@ -529,6 +529,22 @@ impl Engine {
         Ok(out)
     }
 
+    /// Like [`Engine::read`], as Arrow record batches: one per series, all with one schema
+    /// (series key columns, `time`, `value`; see the `batches` module). Empty when nothing matches.
+    ///
+    /// # Errors
+    /// As [`Engine::read`].
+    pub fn read_batches(
+        &self,
+        selector: &Selector,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<arrow_array::RecordBatch>, Error> {
+        let series = self.read(selector, from, to)?;
+        let schema = crate::batches::schema(&series);
+        series.iter().map(|s| crate::batches::batch(&schema, s)).collect()
+    }
+
     /// Writes a checkpoint now and removes the WAL segments it covers.
     ///
     /// # Errors

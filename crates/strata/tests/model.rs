@@ -192,3 +192,102 @@ fn typed_points_and_a_second_engine_on_the_same_directory() {
     assert_eq!(series[0].times, vec![NOW - 2 * SEC, NOW - SEC]);
     assert_eq!(series[0].values, vec![2.0, 1.0]);
 }
+
+#[test]
+fn raw_reads_as_arrow_batches() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, TimestampNanosecondType};
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let s = NOW / SEC;
+    let body = format!(
+        "flops_any,hostname=f0101,type=hwthread,type-id=0 value=1.5 {a}\n\
+         flops_any,hostname=f0101,type=hwthread,type-id=0 value=2.5 {b}\n\
+         flops_any,hostname=f0101,type=node value=9 {a}\n",
+        a = s - 20,
+        b = s - 10
+    );
+    let options = WriteOptions::cc_metric_store("fritz");
+    assert_eq!(engine.write_lp(body.as_bytes(), &options).unwrap().accepted, 3);
+    let batches = engine.read_batches(&Selector::metric("flops_any").tag("host", "f0101"), 0, NOW).unwrap();
+    assert_eq!(batches.len(), 2);
+    let schema = batches[0].schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["metric", "field", "cluster", "hostname", "type", "type-id", "time", "value"]);
+    assert_eq!(
+        schema.field_with_name("time").unwrap().data_type(),
+        &arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, Some("UTC".into()))
+    );
+    let hw = batches.iter().find(|b| b.column_by_name("type-id").unwrap().null_count() == 0).unwrap();
+    assert_eq!(
+        hw.column_by_name("time").unwrap().as_primitive::<TimestampNanosecondType>().values(),
+        &[NOW - 20 * SEC, NOW - 10 * SEC]
+    );
+    assert_eq!(hw.column_by_name("value").unwrap().as_primitive::<Float64Type>().values(), &[1.5, 2.5]);
+    let node = batches.iter().find(|b| b.num_rows() == 1).unwrap();
+    assert_eq!(node.column_by_name("type-id").unwrap().null_count(), 1, "a tag the series lacks is null");
+    let cluster = arrow_cast_string(node.column_by_name("cluster").unwrap());
+    assert_eq!(cluster, "fritz");
+}
+
+fn arrow_cast_string(column: &arrow_array::ArrayRef) -> String {
+    use arrow_array::cast::AsArray;
+    let dict = column.as_dictionary::<arrow_array::types::Int32Type>();
+    let values = dict.values().as_string::<i32>();
+    values.value(dict.keys().value(0) as usize).to_owned()
+}
+
+#[test]
+fn writers_and_readers_at_once() {
+    // Two writers and a reader. A write is atomic per series, not across series (see
+    // ARCHITECTURE.md): the reader sees each series' points in order and no count ever goes
+    // backwards; at the end, everything.
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for w in 0..2 {
+            let engine = &engine;
+            scope.spawn(move || {
+                for i in 0..150i64 {
+                    let t = NOW - (i * 2 + w) * SEC;
+                    let body: String =
+                        (0..20).map(|k| format!("c,hostname=w{w},k=k{k} value={i} {t}\n")).collect();
+                    assert_eq!(
+                        engine.write_lp(body.as_bytes(), &WriteOptions::default()).unwrap().accepted,
+                        20
+                    );
+                }
+            });
+        }
+        let (engine, done) = (&engine, &done);
+        let reader = scope.spawn(move || {
+            let mut last = 0;
+            let mut reads = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let series = engine.read(&Selector::metric("c"), 0, i64::MAX).unwrap();
+                for s in &series {
+                    assert!(s.times.windows(2).all(|w| w[0] < w[1]), "{} out of order", s.key);
+                    assert!(
+                        s.values.iter().all(|v| (0.0..150.0).contains(v)),
+                        "{} holds a value never written",
+                        s.key
+                    );
+                }
+                let total: usize = series.iter().map(|s| s.times.len()).sum();
+                assert!(total >= last, "points went missing: {total} after {last}");
+                last = total;
+                reads += 1;
+            }
+            reads
+        });
+        // Let the writers finish (scope joins them after this closure), then stop the reader.
+        while engine.stats().points_accepted < 2 * 150 * 20 {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+    });
+    let series = engine.read(&Selector::metric("c"), 0, i64::MAX).unwrap();
+    assert_eq!(series.iter().map(|s| s.times.len()).sum::<usize>(), 2 * 150 * 20);
+}
