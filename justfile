@@ -18,8 +18,12 @@ fuzz seconds="60":
     mkdir -p fuzz/corpus/parse_lp
     cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run parse_lp corpus/parse_lp seeds -- -max_total_time={{seconds}} -max_len=4096 -rss_limit_mb=2048
 
-# Generate the anchors' workload and parse it: strata's main job until the engine exists.
+# strata's main job on an embedded default: generate, write, reopen, query.
 demo:
+    cargo run --release -p strata-cli -- demo
+
+# Generate the anchors' workload (64 hosts, 1 h) and time the parser on it.
+parse-demo:
     cargo build --release -p strata-cli
     target/release/strata gen --hosts 64 --duration 1h -v -o target/fritz-64h.lp
     target/release/strata lp parse --precision s --summary target/fritz-64h.lp
