@@ -315,25 +315,47 @@ fn seal(times: &[i64], values: &[f64]) -> Sealed {
     Sealed { bytes: bytes.into(), points: u32::try_from(times.len()).unwrap_or(u32::MAX) }
 }
 
-/// Sealed chunk bytes: u32 LE point count, then the times and the value bits as LE arrays.
+/// Sealed chunk bytes: a tag byte, then for `CODEC` a `strata-codec` chunk, for `RAW` (chunks
+/// the codec does not take: more than `strata_codec::MAX_POINTS` points in one window) a u32
+/// LE point count, the times as i64 LE and the value bits as u64 LE.
+const CODEC: u8 = 0;
+const RAW: u8 = 1;
+
 pub(crate) fn encode(times: &[i64], values: &[f64], out: &mut Vec<u8>) {
-    out.extend_from_slice(&u32::try_from(times.len()).unwrap_or(u32::MAX).to_le_bytes());
-    out.extend(times.iter().flat_map(|t| t.to_le_bytes()));
-    out.extend(values.iter().flat_map(|v| v.to_bits().to_le_bytes()));
+    let start = out.len();
+    out.push(CODEC);
+    if strata_codec::encode(times, values, out).is_err() {
+        out.truncate(start);
+        out.push(RAW);
+        out.extend_from_slice(&u32::try_from(times.len()).unwrap_or(u32::MAX).to_le_bytes());
+        out.extend(times.iter().flat_map(|t| t.to_le_bytes()));
+        out.extend(values.iter().flat_map(|v| v.to_bits().to_le_bytes()));
+    }
 }
 
 pub(crate) fn decode(bytes: &[u8], times: &mut Vec<i64>, values: &mut Vec<f64>) -> Result<(), String> {
-    let (count, rest) = bytes.split_first_chunk::<4>().ok_or("sealed chunk shorter than its header")?;
-    let n = u32::from_le_bytes(*count) as usize;
-    if rest.len() != n * 16 {
-        return Err(format!("sealed chunk of {n} points has {} bytes of data", rest.len()));
+    match bytes.split_first() {
+        Some((&CODEC, chunk)) => {
+            strata_codec::decode(chunk, times, values).map(|_| ()).map_err(|e| e.to_string())
+        }
+        Some((&RAW, rest)) => {
+            let (count, rest) = rest.split_first_chunk::<4>().ok_or("raw chunk shorter than its header")?;
+            let n = u32::from_le_bytes(*count) as usize;
+            if rest.len() != n * 16 {
+                return Err(format!("raw chunk of {n} points has {} bytes of data", rest.len()));
+            }
+            let (t, v) = rest.split_at(n * 8);
+            times.extend(t.chunks_exact(8).filter_map(|c| c.try_into().ok()).map(i64::from_le_bytes));
+            values.extend(
+                v.chunks_exact(8)
+                    .filter_map(|c| c.try_into().ok())
+                    .map(|b| f64::from_bits(u64::from_le_bytes(b))),
+            );
+            Ok(())
+        }
+        Some((tag, _)) => Err(format!("sealed chunk of unknown kind {tag}")),
+        None => Err("empty sealed chunk".into()),
     }
-    let (t, v) = rest.split_at(n * 8);
-    times.extend(t.chunks_exact(8).filter_map(|c| c.try_into().ok()).map(i64::from_le_bytes));
-    values.extend(
-        v.chunks_exact(8).filter_map(|c| c.try_into().ok()).map(|b| f64::from_bits(u64::from_le_bytes(b))),
-    );
-    Ok(())
 }
 
 #[cfg(test)]
@@ -370,6 +392,23 @@ mod tests {
         let (mut t, mut v) = (Vec::new(), Vec::new());
         hot.read(1, 15, 150, &mut t, &mut v).unwrap();
         assert_eq!(t, vec![15, 20, 30]);
+    }
+
+    #[test]
+    fn chunks_the_codec_refuses_are_kept_raw() {
+        let n = strata_codec::MAX_POINTS + 1;
+        let times: Vec<i64> = (0..n as i64).collect();
+        let values: Vec<f64> = (0..n).map(|i| i as f64 / 4.0).collect();
+        let mut bytes = Vec::new();
+        encode(&times, &values, &mut bytes);
+        assert_eq!(bytes[0], RAW);
+        let (mut t, mut v) = (Vec::new(), Vec::new());
+        decode(&bytes, &mut t, &mut v).unwrap();
+        assert_eq!((t, v), (times, values));
+        let mut small = Vec::new();
+        encode(&[1, 2], &[0.5, -0.0], &mut small);
+        assert_eq!(small[0], CODEC);
+        assert!(decode(&small[..small.len() - 1], &mut Vec::new(), &mut Vec::new()).is_err());
     }
 
     #[test]

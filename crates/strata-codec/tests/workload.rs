@@ -1,0 +1,34 @@
+//! The strata-gen workload must keep compressing as well as measured: a regression in the
+//! codec's choices fails here. (Speed is for `examples/ratio.rs`, not for a test.)
+
+#[path = "common/workload.rs"]
+mod workload;
+
+#[test]
+fn strata_gen_compresses_below_the_pinned_bytes_per_point() {
+    // One host for 2 h keeps the test fast in debug builds; `examples/ratio.rs` measures 4
+    // hosts x 6 h.
+    let series = workload::series(1, 2 * 3600);
+    let mut decoder = strata_codec::Decoder::new();
+    for (len, bound) in [(360, BOUND_1H), (720, BOUND_2H)] {
+        let (mut points, mut bytes) = (0, 0);
+        let (mut ts, mut vs) = (Vec::new(), Vec::new());
+        for (t, v) in workload::chunks(&series, len) {
+            let mut chunk = Vec::new();
+            strata_codec::encode(t, v, &mut chunk).expect("valid chunk");
+            ts.clear();
+            vs.clear();
+            decoder.decode(&chunk, &mut ts, &mut vs).expect("decodes");
+            assert_eq!(ts, t);
+            assert!(vs.iter().zip(v).all(|(a, b)| a.to_bits() == b.to_bits()));
+            points += t.len();
+            bytes += chunk.len();
+        }
+        let per_point = bytes as f64 / points as f64;
+        println!("{len}-point chunks: {per_point:.3} bytes/point");
+        assert!(per_point < bound, "{len}-point chunks: {per_point:.3} bytes/point, bound {bound}");
+    }
+}
+
+const BOUND_1H: f64 = 1.32;
+const BOUND_2H: f64 = 1.27;
