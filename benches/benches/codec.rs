@@ -2,19 +2,19 @@
 //! 10 s, 1208 series), cut into 1 h, 2 h and 6 h chunks, for this crate and for pco
 //! (pcodec 1, standalone format, values and timestamps compressed separately).
 //!
-//! `cargo run --release -p strata-codec --example ratio [HOSTS]`
+//! `cargo bench -p strata-benches --bench codec` (`STRATA_BENCH_HOSTS=N`, default 4)
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-#[path = "../tests/common/workload.rs"]
+#[path = "../../crates/strata-codec/tests/common/workload.rs"]
 mod workload;
 
 /// Repeat a timed pass until they have run this long, for stable rates.
 const MIN_TIME: Duration = Duration::from_secs(1);
 
 fn main() {
-    let hosts = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(4);
+    let hosts = std::env::var("STRATA_BENCH_HOSTS").ok().and_then(|a| a.parse().ok()).unwrap_or(4);
     let series = workload::series(hosts, 6 * 3600);
     let points: usize = series.iter().map(|(t, _)| t.len()).sum();
     println!("workload: {hosts} hosts x 6 h at 10 s, {} series, {points} points", series.len());
