@@ -15,8 +15,6 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rustc_hash::FxHashMap;
-
 use crate::payload::Batch;
 use crate::series::SeriesId;
 
@@ -29,9 +27,22 @@ pub(crate) struct HotStore {
     window: i64,
 }
 
+/// The series whose id modulo `SHARDS` is this shard's index, densely by `id / SHARDS`: ids
+/// are handed out in ascending order, so a write's points mostly walk this vector forwards.
 #[derive(Debug, Default)]
 struct Shard {
-    series: FxHashMap<SeriesId, Vec<Chunk>>,
+    series: Vec<SeriesHot>,
+}
+
+/// One series: its newest window inline (appends touch one buffer), older windows as chunks.
+#[derive(Debug, Default)]
+struct SeriesHot {
+    /// Start of the open window; meaningful only while `open` holds points.
+    open_window: i64,
+    /// The open window's points in time order, time and value side by side.
+    open: Vec<(i64, f64)>,
+    /// Windows before `open_window`, by start. Sealed, except while a write adds late points.
+    older: Vec<Chunk>,
 }
 
 /// One window of one series.
@@ -68,54 +79,60 @@ pub struct HotStats {
     pub sealed_bytes: u64,
 }
 
+fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    // Every change to a series is a push, an insert or a replacement of a whole chunk, so a
+    // panic elsewhere while the lock was held leaves nothing a reader would misread.
+    shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 impl HotStore {
     pub(crate) fn new(window: i64) -> HotStore {
         HotStore { shards: (0..SHARDS).map(|_| Mutex::default()).collect(), window: window.max(1) }
     }
 
-    fn shard(&self, id: SeriesId) -> MutexGuard<'_, Shard> {
-        let index = id as usize % SHARDS;
-        // A panic while holding a shard lock cannot leave a chunk half-changed in a way readers
-        // would misread (every change is a push, an insert or a replacement), so go on.
-        match self.shards.get(index) {
-            Some(shard) => shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner()),
-            None => unreachable_shard(),
-        }
+    fn shard_of(&self, id: SeriesId) -> (&Mutex<Shard>, usize) {
+        let (index, local) = (id as usize % SHARDS, id as usize / SHARDS);
+        // `index < SHARDS == shards.len()`; the fallback is never taken.
+        (self.shards.get(index).unwrap_or_else(|| unreachable_shard()), local)
     }
 
     /// Inserts a write's points. A point at the time of an existing point of the same series
     /// replaces it.
     pub(crate) fn apply(&self, batch: &Batch) -> Result<(), String> {
-        let mut by_shard: Vec<Vec<usize>> = vec![Vec::new(); SHARDS];
+        let mut by_shard: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
         for (i, &id) in batch.ids.iter().enumerate() {
             if let Some(list) = by_shard.get_mut(id as usize % SHARDS) {
-                list.push(i);
+                list.push(u32::try_from(i).unwrap_or(u32::MAX));
             }
         }
-        let mut touched: Vec<SeriesId> = Vec::new();
-        for (index, points) in by_shard.iter().enumerate() {
+        let mut touched: Vec<usize> = Vec::new();
+        for (shard, points) in self.shards.iter().zip(&by_shard) {
             if points.is_empty() {
                 continue;
             }
-            let Some(shard) = self.shards.get(index) else { continue };
-            let mut shard = shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut shard = lock(shard);
             touched.clear();
             for &i in points {
+                let i = i as usize;
                 let (Some(&id), Some(&t), Some(&v)) =
                     (batch.ids.get(i), batch.times.get(i), batch.values.get(i))
                 else {
                     continue;
                 };
-                let chunks = shard.series.entry(id).or_default();
-                if insert(chunks, self.window, t, v)? {
-                    touched.push(id);
+                let local = id as usize / SHARDS;
+                if shard.series.len() <= local {
+                    shard.series.resize_with(local + 1, SeriesHot::default);
+                }
+                let Some(series) = shard.series.get_mut(local) else { continue };
+                if series.insert(self.window, t, v)? {
+                    touched.push(local);
                 }
             }
             touched.sort_unstable();
             touched.dedup();
-            for id in &touched {
-                if let Some(chunks) = shard.series.get_mut(id) {
-                    seal_all_but_newest(chunks);
+            for &local in &touched {
+                if let Some(series) = shard.series.get_mut(local) {
+                    series.seal_older();
                 }
             }
         }
@@ -124,10 +141,15 @@ impl HotStore {
 
     /// Puts a sealed chunk loaded from a checkpoint.
     pub(crate) fn load(&self, id: SeriesId, chunk: Chunk) {
-        let mut shard = self.shard(id);
-        let chunks = shard.series.entry(id).or_default();
-        let at = chunks.partition_point(|c| c.window < chunk.window);
-        chunks.insert(at, chunk);
+        let (shard, local) = self.shard_of(id);
+        let mut shard = lock(shard);
+        if shard.series.len() <= local {
+            shard.series.resize_with(local + 1, SeriesHot::default);
+        }
+        if let Some(series) = shard.series.get_mut(local) {
+            let at = series.older.partition_point(|c| c.window < chunk.window);
+            series.older.insert(at, chunk);
+        }
     }
 
     /// Appends the points of `id` in `[from, to)` in time order.
@@ -139,13 +161,15 @@ impl HotStore {
         times: &mut Vec<i64>,
         values: &mut Vec<f64>,
     ) -> Result<(), String> {
-        // Copy what is needed under the lock (open data, or a pointer to sealed bytes) and
+        // Copy what is needed under the lock (open points, or a pointer to sealed bytes) and
         // decode after releasing it.
         let mut parts: Vec<Body> = Vec::new();
+        let mut open: Vec<(i64, f64)> = Vec::new();
         {
-            let shard = self.shard(id);
-            let Some(chunks) = shard.series.get(&id) else { return Ok(()) };
-            for chunk in chunks {
+            let (shard, local) = self.shard_of(id);
+            let shard = lock(shard);
+            let Some(series) = shard.series.get(local) else { return Ok(()) };
+            for chunk in &series.older {
                 if chunk.window >= to || chunk.window.saturating_add(self.window) <= from {
                     continue;
                 }
@@ -161,6 +185,11 @@ impl HotStore {
                     Body::Sealed(sealed) => Body::Sealed(sealed.clone()),
                 });
             }
+            let (a, b) = (
+                series.open.partition_point(|&(t, _)| t < from),
+                series.open.partition_point(|&(t, _)| t < to),
+            );
+            open.extend_from_slice(series.open.get(a..b).unwrap_or_default());
         }
         let (mut t, mut v) = (Vec::new(), Vec::new());
         for part in parts {
@@ -179,26 +208,38 @@ impl HotStore {
                 }
             }
         }
+        times.extend(open.iter().map(|&(t, _)| t));
+        values.extend(open.iter().map(|&(_, v)| v));
         Ok(())
     }
 
-    /// A copy of every series' chunks, each sealed, for a checkpoint. Sealed chunks are shared,
-    /// open ones encoded outside the shard lock.
+    /// A copy of every series' chunks, each sealed, for a checkpoint. Sealed chunks are shared;
+    /// open windows are copied under the lock and encoded after releasing it.
     pub(crate) fn snapshot(&self) -> Vec<(SeriesId, Vec<Chunk>)> {
         let mut out = Vec::new();
-        for shard in self.shards.iter() {
-            let copied: Vec<(SeriesId, Vec<Chunk>)> = {
-                let shard = shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                shard.series.iter().map(|(&id, chunks)| (id, chunks.clone())).collect()
+        for (index, shard) in self.shards.iter().enumerate() {
+            let copied: Vec<(SeriesId, Vec<Chunk>, i64, Vec<(i64, f64)>)> = {
+                let shard = lock(shard);
+                shard
+                    .series
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| !s.older.is_empty() || !s.open.is_empty())
+                    .filter_map(|(local, s)| {
+                        let id = SeriesId::try_from(local * SHARDS + index).ok()?;
+                        Some((id, s.older.clone(), s.open_window, s.open.clone()))
+                    })
+                    .collect()
             };
-            out.extend(copied.into_iter().map(|(id, chunks)| {
-                (
-                    id,
-                    chunks
-                        .into_iter()
-                        .map(|c| Chunk { window: c.window, body: Body::Sealed(c.body.sealed()) })
-                        .collect(),
-                )
+            out.extend(copied.into_iter().map(|(id, older, open_window, open)| {
+                let mut chunks: Vec<Chunk> = older
+                    .into_iter()
+                    .map(|c| Chunk { window: c.window, body: Body::Sealed(c.body.sealed()) })
+                    .collect();
+                if !open.is_empty() {
+                    chunks.push(Chunk { window: open_window, body: Body::Sealed(seal_pairs(&open)) });
+                }
+                (id, chunks)
             }));
         }
         out.sort_unstable_by_key(|(id, _)| *id);
@@ -208,10 +249,11 @@ impl HotStore {
     pub(crate) fn stats(&self) -> HotStats {
         let mut stats = HotStats::default();
         for shard in self.shards.iter() {
-            let shard = shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            for chunks in shard.series.values() {
+            let shard = lock(shard);
+            for series in shard.series.iter().filter(|s| !s.older.is_empty() || !s.open.is_empty()) {
                 stats.series += 1;
-                for chunk in chunks {
+                stats.open_points += series.open.len() as u64;
+                for chunk in &series.older {
                     match &chunk.body {
                         Body::Open { times, .. } => stats.open_points += times.len() as u64,
                         Body::Sealed(s) => {
@@ -240,47 +282,73 @@ impl Body {
     }
 }
 
-/// Inserts one point; returns whether a chunk other than the newest was opened or created.
-fn insert(chunks: &mut Vec<Chunk>, window: i64, t: i64, v: f64) -> Result<bool, String> {
-    let start = t.div_euclid(window).saturating_mul(window);
-    let newest = chunks.last().map(|c| c.window);
-    let at = match newest {
-        Some(w) if w == start => chunks.len() - 1,
-        Some(w) if w < start => {
-            chunks.push(Chunk { window: start, body: Body::Open { times: Vec::new(), values: Vec::new() } });
-            // The previous newest chunk is complete now.
-            if let Some(previous) = chunks.len().checked_sub(2).and_then(|i| chunks.get_mut(i))
-                && let Body::Open { times, values } = &previous.body
-            {
-                previous.body = Body::Sealed(seal(times, values));
-            }
-            chunks.len() - 1
-        }
-        None => {
-            chunks.push(Chunk { window: start, body: Body::Open { times: Vec::new(), values: Vec::new() } });
-            0
-        }
-        Some(_) => {
-            let at = chunks.partition_point(|c| c.window < start);
-            if chunks.get(at).is_none_or(|c| c.window != start) {
-                chunks.insert(
-                    at,
-                    Chunk { window: start, body: Body::Open { times: Vec::new(), values: Vec::new() } },
-                );
-            }
-            at
-        }
-    };
-    let newest_index = chunks.len() - 1;
-    let chunk = chunks.get_mut(at).ok_or("chunk index out of range")?;
-    if let Body::Sealed(sealed) = &chunk.body {
-        let (mut times, mut values) = (Vec::new(), Vec::new());
-        decode(&sealed.bytes, &mut times, &mut values)?;
-        chunk.body = Body::Open { times, values };
+impl SeriesHot {
+    /// Start of the newest window the series has, if any.
+    fn newest(&self) -> Option<i64> {
+        if self.open.is_empty() { self.older.last().map(|c| c.window) } else { Some(self.open_window) }
     }
-    if let Body::Open { times, values } = &mut chunk.body {
-        match times.last() {
-            Some(&last) if last >= t => match times.binary_search(&t) {
+
+    /// Inserts one point; returns whether an older window was changed (and needs sealing).
+    #[inline]
+    fn insert(&mut self, window: i64, t: i64, v: f64) -> Result<bool, String> {
+        // The common case, checked without a division: a point in the open window.
+        if !self.open.is_empty() && t >= self.open_window && t - self.open_window < window {
+            insert_pair(&mut self.open, t, v);
+            return Ok(false);
+        }
+        let start = t.div_euclid(window).saturating_mul(window);
+        match self.newest() {
+            Some(newest) if start < newest => {
+                self.insert_older(start, t, v)?;
+                Ok(true)
+            }
+            Some(newest) if start == newest => {
+                // The newest window is the last older chunk (loaded from a checkpoint, or the
+                // open window was just sealed): make it the open window again.
+                let chunk = self.older.pop().ok_or("newest window without a chunk")?;
+                let (mut times, mut values) = (Vec::new(), Vec::new());
+                match chunk.body {
+                    Body::Sealed(sealed) => decode(&sealed.bytes, &mut times, &mut values)?,
+                    Body::Open { times: ot, values: ov } => (times, values) = (ot, ov),
+                }
+                self.open = times.into_iter().zip(values).collect();
+                self.open_window = start;
+                insert_pair(&mut self.open, t, v);
+                Ok(false)
+            }
+            _ => {
+                // A new window: the open one is complete, seal it.
+                let capacity = self.open.len();
+                if !self.open.is_empty() {
+                    let sealed = seal_pairs(&self.open);
+                    self.older.push(Chunk { window: self.open_window, body: Body::Sealed(sealed) });
+                }
+                // The last window's size is the best guess for this one's.
+                self.open = Vec::with_capacity(capacity);
+                self.open_window = start;
+                self.open.push((t, v));
+                Ok(false)
+            }
+        }
+    }
+
+    /// Inserts a late point into an older window, opening its chunk (or creating one).
+    fn insert_older(&mut self, start: i64, t: i64, v: f64) -> Result<(), String> {
+        let at = self.older.partition_point(|c| c.window < start);
+        if self.older.get(at).is_none_or(|c| c.window != start) {
+            self.older.insert(
+                at,
+                Chunk { window: start, body: Body::Open { times: Vec::new(), values: Vec::new() } },
+            );
+        }
+        let chunk = self.older.get_mut(at).ok_or("older chunk index out of range")?;
+        if let Body::Sealed(sealed) = &chunk.body {
+            let (mut times, mut values) = (Vec::new(), Vec::new());
+            decode(&sealed.bytes, &mut times, &mut values)?;
+            chunk.body = Body::Open { times, values };
+        }
+        if let Body::Open { times, values } = &mut chunk.body {
+            match times.binary_search(&t) {
                 Ok(i) => {
                     if let Some(slot) = values.get_mut(i) {
                         *slot = v;
@@ -290,23 +358,40 @@ fn insert(chunks: &mut Vec<Chunk>, window: i64, t: i64, v: f64) -> Result<bool, 
                     times.insert(i, t);
                     values.insert(i, v);
                 }
-            },
-            _ => {
-                times.push(t);
-                values.push(v);
+            }
+        }
+        Ok(())
+    }
+
+    fn seal_older(&mut self) {
+        for chunk in &mut self.older {
+            if let Body::Open { times, values } = &chunk.body {
+                chunk.body = Body::Sealed(seal(times, values));
             }
         }
     }
-    Ok(at != newest_index)
 }
 
-fn seal_all_but_newest(chunks: &mut [Chunk]) {
-    let Some((_, older)) = chunks.split_last_mut() else { return };
-    for chunk in older {
-        if let Body::Open { times, values } = &chunk.body {
-            chunk.body = Body::Sealed(seal(times, values));
-        }
+/// Appends `(t, v)` in time order, replacing the value of an existing point at `t`.
+#[inline]
+fn insert_pair(points: &mut Vec<(i64, f64)>, t: i64, v: f64) {
+    match points.last() {
+        Some(&(last, _)) if last >= t => match points.binary_search_by_key(&t, |&(x, _)| x) {
+            Ok(i) => {
+                if let Some(slot) = points.get_mut(i) {
+                    slot.1 = v;
+                }
+            }
+            Err(i) => points.insert(i, (t, v)),
+        },
+        _ => points.push((t, v)),
     }
+}
+
+fn seal_pairs(points: &[(i64, f64)]) -> Sealed {
+    let times: Vec<i64> = points.iter().map(|&(t, _)| t).collect();
+    let values: Vec<f64> = points.iter().map(|&(_, v)| v).collect();
+    seal(&times, &values)
 }
 
 fn seal(times: &[i64], values: &[f64]) -> Sealed {
