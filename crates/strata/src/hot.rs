@@ -218,7 +218,7 @@ impl HotStore {
     pub(crate) fn snapshot(&self) -> Vec<(SeriesId, Vec<Chunk>)> {
         let mut out = Vec::new();
         for (index, shard) in self.shards.iter().enumerate() {
-            let copied: Vec<(SeriesId, Vec<Chunk>, i64, Vec<(i64, f64)>)> = {
+            let copied: Vec<SeriesCopy> = {
                 let shard = lock(shard);
                 shard
                     .series
@@ -267,6 +267,9 @@ impl HotStore {
         stats
     }
 }
+
+/// A series as copied for a snapshot: id, older chunks, open window start and points.
+type SeriesCopy = (SeriesId, Vec<Chunk>, i64, Vec<(i64, f64)>);
 
 #[cold]
 fn unreachable_shard() -> ! {
