@@ -1,0 +1,124 @@
+//! The `strata` binary, run as an operator would.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn strata(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[test]
+fn lp_parse_prints_one_json_object_per_line() {
+    let input = "# a comment\n\
+                 cpu,host=a\\ b,type=node value=1.5,n=-9223372036854775808i,u=18446744073709551615u,ok=t,s=\"x\\\"y\" 1700000000\r\n\
+                 \n\
+                 mem value=2\n\
+                 bad line\n\
+                 disk value=1e400 5\n";
+    let output = strata(&["lp", "parse", "--precision", "s"], input);
+    assert_eq!(output.status.code(), Some(1), "rejected lines give exit status 1");
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            r#"{"line":2,"measurement":"cpu","tags":{"host":"a b","type":"node"},"fields":{"value":{"float":1.5},"n":{"int":-9223372036854775808},"u":{"uint":18446744073709551615},"ok":{"bool":true},"s":{"string":"x\"y"}},"timestamp":1700000000000000000}"#,
+            r#"{"line":4,"measurement":"mem","tags":{},"fields":{"value":{"float":2.0}},"timestamp":null}"#,
+            r#"{"line":5,"column":9,"error":"field key \"line\" is not followed by '=' and a value"}"#,
+            r#"{"line":6,"column":12,"error":"float field \"value\" is not finite: NaN and infinities cannot be stored"}"#,
+        ]
+    );
+    let ok = strata(&["lp", "parse", "-"], "m f=1\n");
+    assert_eq!(ok.status.code(), Some(0));
+}
+
+#[test]
+fn gen_is_deterministic_and_parses() {
+    let args = ["gen", "--hosts", "2", "--duration", "2m", "--seed", "7"];
+    let a = strata(&args, "");
+    let b = strata(&args, "");
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    let text = stdout(&a);
+    assert_eq!(text.lines().count(), 2 * 302 * 12);
+    let parsed = strata(&["lp", "parse", "--precision", "s", "--summary"], &text);
+    assert_eq!(parsed.status.code(), Some(0), "{}", String::from_utf8_lossy(&parsed.stderr));
+}
+
+#[test]
+fn write_then_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let input = format!(
+        "cpu_load,hostname=f0101,type=node value=1.25 {a}\ncpu_load,host=f0101,type=node value=2 {b}\ncpu_load,hostname=f0101 value=\"x\" {b}\n",
+        a = now - 20,
+        b = now - 10
+    );
+    let written =
+        strata(&["write", "--data-dir", data_dir, "--precision", "s", "--cluster", "fritz"], &input);
+    assert_eq!(written.status.code(), Some(1));
+    let report = stdout(&written);
+    assert!(report.starts_with("2 points accepted, 1 lines rejected"), "{report}");
+    assert!(report.contains("line 3: field \"value\" is a string"), "{report}");
+
+    let (from, to) = ((now - 60).to_string(), (now + 1).to_string());
+    let csv = strata(
+        &[
+            "query",
+            "--data-dir",
+            data_dir,
+            "--metric",
+            "cpu_load",
+            "--cluster",
+            "fritz",
+            "--host",
+            "f0101",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--format",
+            "csv",
+        ],
+        "",
+    );
+    assert!(csv.status.success(), "{}", String::from_utf8_lossy(&csv.stderr));
+    assert_eq!(stdout(&csv), format!("time,value\n{},1.25\n{},2\n", now - 20, now - 10));
+    let json = strata(
+        &[
+            "query",
+            "--data-dir",
+            data_dir,
+            "--metric",
+            "cpu_load",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--format",
+            "json",
+        ],
+        "",
+    );
+    assert_eq!(
+        stdout(&json),
+        format!("[{{\"time\":{},\"value\":1.25}},\n {{\"time\":{},\"value\":2.0}}]\n", now - 20, now - 10)
+    );
+    let bad =
+        strata(&["query", "--data-dir", data_dir, "--metric", "m", "--from", "yesterday", "--to", &to], "");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("neither Unix seconds nor an RFC 3339 time"));
+}
