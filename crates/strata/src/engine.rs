@@ -182,10 +182,9 @@ impl Engine {
             return Err(Error::Locked { path: dir });
         }
 
-        let index = SeriesIndex::default();
         let hot = HotStore::new(config.hot.chunk_duration.as_nanos_i64());
         let mut recovery = Recovery::default();
-        let mut index = index;
+        let mut index = SeriesIndex::default();
         let mut from = Position::START;
         if let Some((path, snapshot)) = checkpoint::load_newest(&checkpoint_dir)? {
             let corrupt = |reason: String| Error::Corrupt { path: path.clone(), reason };
@@ -240,7 +239,8 @@ impl Engine {
             _lock: lock,
             config,
         });
-        let checkpointer = spawn_checkpointer(&inner);
+        let checkpointer = spawn_checkpointer(&inner)
+            .map_err(io("start the checkpoint thread for", &inner.config.data_dir))?;
         Ok(Engine { inner, checkpointer: Some(checkpointer), recovery })
     }
 
@@ -252,6 +252,11 @@ impl Engine {
     /// The configuration the engine runs with.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The data directory's path.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.config.data_dir
     }
 
     /// Writes line protocol. Valid lines are stored even when others are rejected; the report
@@ -698,27 +703,17 @@ impl Inner {
     }
 }
 
-fn spawn_checkpointer(inner: &Arc<Inner>) -> (mpsc::Sender<()>, JoinHandle<()>) {
+fn spawn_checkpointer(inner: &Arc<Inner>) -> std::io::Result<(mpsc::Sender<()>, JoinHandle<()>)> {
     let (stop, stopped) = mpsc::channel::<()>();
     let every = inner.config.hot.checkpoint_interval.0;
     let weak = Arc::downgrade(inner);
-    let handle = std::thread::Builder::new()
-        .name("strata-checkpoint".into())
-        .spawn(move || {
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                let Some(inner) = weak.upgrade() else { return };
-                // A failed checkpoint loses nothing (the WAL still holds the data); the next
-                // interval tries again.
-                let _ = inner.checkpoint();
-            }
-        })
-        .unwrap_or_else(|_| std::thread::spawn(|| {}));
-    (stop, handle)
-}
-
-impl Engine {
-    /// The data directory's path.
-    pub fn data_dir(&self) -> &Path {
-        &self.inner.config.data_dir
-    }
+    let handle = std::thread::Builder::new().name("strata-checkpoint".into()).spawn(move || {
+        while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+            let Some(inner) = weak.upgrade() else { return };
+            // A failed checkpoint loses nothing (the WAL still holds the data); the next
+            // interval tries again.
+            let _ = inner.checkpoint();
+        }
+    })?;
+    Ok((stop, handle))
 }
