@@ -163,7 +163,7 @@ impl HotStore {
     ) -> Result<(), String> {
         // Copy what is needed under the lock (open points, or a pointer to sealed bytes) and
         // decode after releasing it.
-        let mut parts: Vec<Body> = Vec::new();
+        let mut parts: Vec<(i64, Body)> = Vec::new();
         let mut open: Vec<(i64, f64)> = Vec::new();
         {
             let (shard, local) = self.shard_of(id);
@@ -173,7 +173,7 @@ impl HotStore {
                 if chunk.window >= to || chunk.window.saturating_add(self.window) <= from {
                     continue;
                 }
-                parts.push(match &chunk.body {
+                let body = match &chunk.body {
                     Body::Open { times, values } => {
                         let (a, b) =
                             (times.partition_point(|&t| t < from), times.partition_point(|&t| t < to));
@@ -183,7 +183,8 @@ impl HotStore {
                         }
                     }
                     Body::Sealed(sealed) => Body::Sealed(sealed.clone()),
-                });
+                };
+                parts.push((chunk.window, body));
             }
             let (a, b) = (
                 series.open.partition_point(|&(t, _)| t < from),
@@ -191,17 +192,33 @@ impl HotStore {
             );
             open.extend_from_slice(series.open.get(a..b).unwrap_or_default());
         }
+        // Reserve the result once: growing it chunk by chunk copies it and faults in new pages.
+        let upper: usize = open.len()
+            + parts
+                .iter()
+                .map(|(_, body)| match body {
+                    Body::Open { times, .. } => times.len(),
+                    Body::Sealed(sealed) => sealed.points as usize,
+                })
+                .sum::<usize>();
+        times.reserve(upper);
+        values.reserve(upper);
         let (mut t, mut v) = (Vec::new(), Vec::new());
-        for part in parts {
+        let mut decoder = strata_codec::Decoder::new();
+        for (window, part) in parts {
             match part {
                 Body::Open { times: pt, values: pv } => {
                     times.extend(pt);
                     values.extend(pv);
                 }
+                // A chunk wholly inside the range decodes straight into the result.
+                Body::Sealed(sealed) if window >= from && window.saturating_add(self.window) <= to => {
+                    decode_with(&mut decoder, &sealed.bytes, times, values)?;
+                }
                 Body::Sealed(sealed) => {
                     t.clear();
                     v.clear();
-                    decode(&sealed.bytes, &mut t, &mut v)?;
+                    decode_with(&mut decoder, &sealed.bytes, &mut t, &mut v)?;
                     let (a, b) = (t.partition_point(|&x| x < from), t.partition_point(|&x| x < to));
                     times.extend_from_slice(t.get(a..b).unwrap_or_default());
                     values.extend_from_slice(v.get(a..b).unwrap_or_default());
@@ -422,10 +439,18 @@ pub(crate) fn encode(times: &[i64], values: &[f64], out: &mut Vec<u8>) {
 }
 
 pub(crate) fn decode(bytes: &[u8], times: &mut Vec<i64>, values: &mut Vec<f64>) -> Result<(), String> {
+    decode_with(&mut strata_codec::Decoder::new(), bytes, times, values)
+}
+
+/// [`decode`] with a decoder whose tables are reused across chunks.
+fn decode_with(
+    decoder: &mut strata_codec::Decoder,
+    bytes: &[u8],
+    times: &mut Vec<i64>,
+    values: &mut Vec<f64>,
+) -> Result<(), String> {
     match bytes.split_first() {
-        Some((&CODEC, chunk)) => {
-            strata_codec::decode(chunk, times, values).map(|_| ()).map_err(|e| e.to_string())
-        }
+        Some((&CODEC, chunk)) => decoder.decode(chunk, times, values).map(|_| ()).map_err(|e| e.to_string()),
         Some((&RAW, rest)) => {
             let (count, rest) = rest.split_first_chunk::<4>().ok_or("raw chunk shorter than its header")?;
             let n = u32::from_le_bytes(*count) as usize;
