@@ -13,15 +13,8 @@ use strata::{Config, Engine, ManualClock, Selector, Span, WriteOptions};
 
 fn main() {
     let hours = 12u64;
-    let (start, data) = {
-        let config = strata_gen::GenConfig {
-            hosts: 4,
-            duration_secs: hours * 3600,
-            interval_secs: 10,
-            ..Default::default()
-        };
-        (config.start, strata_gen::generate(config).expect("valid workload"))
-    };
+    let (workload, data) = strata_benches::workload(4, hours * 3600);
+    let start = workload.start;
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::with_data_dir(dir.path());
     config.hot.retention = Span(Duration::from_secs(24 * 3600));
@@ -41,15 +34,13 @@ fn main() {
 
     let time = |f: &dyn Fn() -> usize| {
         let mut runs = Vec::new();
-        let runs_wanted: usize =
-            std::env::var("STRATA_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
+        let runs_wanted: usize = strata_benches::env_or("STRATA_BENCH_RUNS", 15);
         for _ in 0..runs_wanted {
             let started = Instant::now();
             assert_eq!(f(), points);
             runs.push(started.elapsed().as_secs_f64());
         }
-        runs.sort_by(f64::total_cmp);
-        runs[runs.len() / 2]
+        strata_benches::median(&runs)
     };
     let hot =
         time(&|| engine.read(&selector, 0, i64::MAX).expect("read").iter().map(|s| s.times.len()).sum());
@@ -70,7 +61,11 @@ fn main() {
         100.0 * stats.hot.sealed_points as f64 / (stats.hot.sealed_points + stats.hot.open_points) as f64,
         stats.hot.sealed_bytes as f64 / stats.hot.sealed_points.max(1) as f64
     );
-    println!("query: every point of cpu_user, {} series, {points} points, median of 15", series.len());
+    println!(
+        "query: every point of cpu_user, {} series, {points} points, median of {runs}",
+        series.len(),
+        runs = strata_benches::env_or("STRATA_BENCH_RUNS", 15)
+    );
     println!("| store | median | M points/s |");
     println!("|---|---|---|");
     println!("| strata hot (Engine::read) | {:.2} ms | {:.0} |", hot * 1e3, points as f64 / hot / 1e6);

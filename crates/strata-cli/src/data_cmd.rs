@@ -1,7 +1,6 @@
 //! `strata write` and `strata query`: the engine from the command line.
 
-use std::fs::File;
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,6 +10,7 @@ use clap::{Args, ValueEnum};
 use strata::{Config, Engine, ManualClock, Precision, Selector, SeriesPoints, WriteOptions};
 
 use crate::args::parse_time;
+use crate::blocks::{for_each_block, open_input};
 
 /// Where the data lives: `--data-dir`, else the config's `data_dir`, else the default.
 #[derive(Debug, Args)]
@@ -80,44 +80,26 @@ const SHOWN: usize = 10;
 
 pub(crate) fn write(args: WriteArgs) -> anyhow::Result<ExitCode> {
     let engine = args.engine.open(args.now)?;
-    let (mut input, total): (Box<dyn Read>, Option<u64>) = match &args.file {
-        Some(p) if p.as_os_str() != "-" => {
-            let file = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
-            let len = file.metadata().ok().map(|m| m.len());
-            (Box::new(file), len)
-        }
-        _ => (Box::new(io::stdin().lock()), None),
-    };
+    let (mut input, total) = open_input(args.file.as_deref())?;
     let options =
         WriteOptions { precision: args.precision, default_cluster: args.cluster.clone(), default_time: None };
     let progress = io::stderr().is_terminal() && total.is_some_and(|t| t > 4 * BLOCK as u64);
-    let (mut accepted, mut rejected, mut read, mut lines_before) = (0u64, 0u64, 0u64, 0usize);
+    let (mut accepted, mut rejected) = (0u64, 0u64);
     let mut shown = Vec::new();
-    let mut buf: Vec<u8> = Vec::with_capacity(2 * BLOCK);
-    loop {
-        let n = (&mut input).take(BLOCK as u64).read_to_end(&mut buf).context("cannot read the input")?;
-        read += n as u64;
-        let end = if n == 0 { buf.len() } else { buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) };
-        if end > 0 {
-            let block = &buf[..end];
-            let report = engine.write_lp(block, &options)?;
-            accepted += report.accepted;
-            rejected += report.rejected;
-            for r in report.rejections {
-                if shown.len() < SHOWN {
-                    shown.push(strata::Rejection { line: r.line + lines_before, ..r });
-                }
+    for_each_block(&mut input, BLOCK, |block, lines_before, read| {
+        let report = engine.write_lp(block, &options)?;
+        accepted += report.accepted;
+        rejected += report.rejected;
+        for r in report.rejections {
+            if shown.len() < SHOWN {
+                shown.push(strata::Rejection { line: r.line + lines_before, ..r });
             }
-            lines_before += block.iter().filter(|&&b| b == b'\n').count();
-            buf.drain(..end);
         }
         if progress && let Some(total) = total {
             eprint!("\r{:5.1}%  {accepted} points", read as f64 * 100.0 / total.max(1) as f64);
         }
-        if n == 0 {
-            break;
-        }
-    }
+        Ok(())
+    })?;
     if progress {
         eprintln!();
     }

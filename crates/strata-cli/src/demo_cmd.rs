@@ -10,6 +10,8 @@ use clap::Args;
 use strata::{Config, Engine, Selector, WriteOptions};
 use strata_gen::GenConfig;
 
+use crate::blocks::split_lines;
+
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
     /// Hosts of the generated cluster (302 series each).
@@ -93,21 +95,4 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         std::fs::remove_dir_all(&temp).ok();
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Cuts `data` into blocks of whole lines of about `size` bytes.
-fn split_lines(data: &[u8], size: usize) -> Vec<&[u8]> {
-    let mut blocks = Vec::new();
-    let mut rest = data;
-    while !rest.is_empty() {
-        let end = if rest.len() <= size {
-            rest.len()
-        } else {
-            rest[size..].iter().position(|&b| b == b'\n').map_or(rest.len(), |i| size + i + 1)
-        };
-        let (block, tail) = rest.split_at(end);
-        blocks.push(block);
-        rest = tail;
-    }
-    blocks
 }

@@ -1,14 +1,14 @@
 //! `strata lp parse`: the operator's dry run for a collector's output.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use strata_lp::{FieldValue, Line, ParseError, ParseOptions, Parser, Precision};
+
+use crate::blocks::{for_each_block, open_input};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum LpCommand {
@@ -41,30 +41,17 @@ pub(crate) fn run(cmd: LpCommand) -> anyhow::Result<ExitCode> {
 const BLOCK: usize = 8 << 20;
 
 fn parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
-    let mut input: Box<dyn Read> = match &args.file {
-        None => Box::new(io::stdin().lock()),
-        Some(p) if p.as_os_str() == "-" => Box::new(io::stdin().lock()),
-        Some(p) => Box::new(File::open(p).with_context(|| format!("cannot open {}", p.display()))?),
-    };
+    let (mut input, _) = open_input(args.file.as_deref())?;
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let options = ParseOptions::with_precision(args.precision);
     let started = Instant::now();
-    let (mut parsed, mut rejected, mut bytes, mut lines_before) = (0u64, 0u64, 0u64, 0usize);
-    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK);
-    let mut eof = false;
+    let (mut parsed, mut rejected, mut bytes) = (0u64, 0u64, 0u64);
     let mut scratch = String::new();
-    while !eof {
-        let filled = buf.len();
-        buf.resize(filled + BLOCK, 0);
-        let n = read_full(&mut input, &mut buf[filled..]).context("cannot read the input")?;
-        buf.truncate(filled + n);
-        bytes += n as u64;
-        eof = n == 0;
-        // Parse up to the last newline; the incomplete tail waits for the next block.
-        let complete =
-            if eof { buf.len() } else { buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) };
-        let mut parser = Parser::new(&buf[..complete], options);
+    for_each_block(&mut input, BLOCK, |block, lines_before, read| {
+        bytes = read;
+        // One `Line` per block: it borrows from the block, and reuses its vectors within it.
         let mut line = Line::default();
+        let mut parser = Parser::new(block, options);
         while let Some(result) = parser.next_into(&mut line) {
             scratch.clear();
             match result {
@@ -81,9 +68,8 @@ fn parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
             }
             out.write_all(scratch.as_bytes())?;
         }
-        lines_before += parser.lines_read();
-        buf.drain(..complete);
-    }
+        Ok(())
+    })?;
     out.flush()?;
     if args.summary {
         let secs = started.elapsed().as_secs_f64();
@@ -95,20 +81,6 @@ fn parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(if rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
-}
-
-/// Reads until `buf` is full or the input ends.
-fn read_full(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match input.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 fn json_str(out: &mut String, s: &str) {

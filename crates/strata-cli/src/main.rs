@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod args;
+mod blocks;
 mod data_cmd;
 mod demo_cmd;
 mod gen_cmd;

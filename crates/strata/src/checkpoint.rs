@@ -147,12 +147,12 @@ fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
         ..Snapshot::default()
     };
     let series = get_u32(input)? as usize;
-    for _ in 0..series.min(input.len()) {
+    for _ in 0..series {
         let id = get_u32(input)?;
         snapshot.series.push((id, Arc::new(SeriesKey::decode(input)?)));
     }
     let with_chunks = get_u32(input)? as usize;
-    for _ in 0..with_chunks.min(input.len()) {
+    for _ in 0..with_chunks {
         let id = get_u32(input)?;
         let n = get_u32(input)? as usize;
         let mut chunks = Vec::with_capacity(n.min(input.len() / 16));
@@ -187,4 +187,39 @@ fn count(n: usize) -> u32 {
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync directory", dir))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests may panic")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let key =
+            Arc::new(SeriesKey::from_parts("m", "value", [("hostname", "a")].into_iter(), None).unwrap());
+        let mut bytes = Vec::new();
+        crate::hot::encode(&[1, 2, 3], &[0.5, 1.5, -0.0], &mut bytes);
+        let chunk = Chunk { window: 0, body: Body::Sealed(Sealed { bytes: bytes.into(), points: 3 }) };
+        let snapshot = Snapshot {
+            position: Position { segment: 3, offset: 99 },
+            series: vec![(0, key.clone())],
+            chunks: vec![(0, vec![chunk])],
+        };
+        let path = write(dir.path(), &snapshot).unwrap();
+        let (loaded_path, loaded) = load_newest(dir.path()).unwrap().unwrap();
+        assert_eq!(loaded_path, path);
+        assert_eq!(loaded.position, snapshot.position);
+        assert_eq!(loaded.series, snapshot.series);
+        let file = fs::read(&path).unwrap();
+        for cut in 0..file.len() {
+            assert!(decode(&file[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut flipped = file.clone();
+        flipped[40] ^= 1;
+        assert_eq!(decode(&flipped).unwrap_err(), "checksum mismatch");
+        fs::write(&path, &flipped).unwrap();
+        assert!(matches!(load_newest(dir.path()), Err(Error::Corrupt { .. })));
+    }
 }

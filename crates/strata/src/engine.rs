@@ -99,7 +99,8 @@ pub struct Selector {
     pub metric: String,
     /// The field; any field when `None`.
     pub field: Option<String>,
-    /// Tags that must be present with these values. `host` is read as `hostname`.
+    /// Tags that must be present with these values. `host` is read as `hostname` (by
+    /// [`Engine::read`], whichever way the selector was built).
     pub tags: Vec<(String, String)>,
 }
 
@@ -111,7 +112,6 @@ impl Selector {
 
     /// Adds a tag equality.
     pub fn tag(mut self, key: &str, value: &str) -> Selector {
-        let key = if key == "host" { "hostname" } else { key };
         self.tags.push((key.to_owned(), value.to_owned()));
         self
     }
@@ -145,7 +145,7 @@ impl Engine {
     /// As [`Engine::open`].
     pub fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Engine, Error> {
         let wal_dir = config.data_dir.join(WAL_DIR);
-        std::fs::create_dir_all(&wal_dir).map_err(io("create directory", &wal_dir))?;
+        // Creates the directory if needed.
         let storage = FsStorage::new(&wal_dir).map_err(io("open", &wal_dir))?;
         Engine::open_inner(config, clock, storage)
     }
@@ -173,7 +173,7 @@ impl Engine {
         let dir = config.data_dir.clone();
         let wal_dir = dir.join(WAL_DIR);
         let checkpoint_dir = dir.join(CHECKPOINT_DIR);
-        for d in [&dir, &wal_dir, &checkpoint_dir] {
+        for d in [&dir, &checkpoint_dir] {
             std::fs::create_dir_all(d).map_err(io("create directory", d))?;
         }
         let lock_path = dir.join("LOCK");

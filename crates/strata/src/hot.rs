@@ -433,8 +433,7 @@ pub(crate) fn encode(times: &[i64], values: &[f64], out: &mut Vec<u8>) {
         out.truncate(start);
         out.push(RAW);
         out.extend_from_slice(&u32::try_from(times.len()).unwrap_or(u32::MAX).to_le_bytes());
-        out.extend(times.iter().flat_map(|t| t.to_le_bytes()));
-        out.extend(values.iter().flat_map(|v| v.to_bits().to_le_bytes()));
+        crate::payload::put_columns(out, times, values);
     }
 }
 
@@ -457,13 +456,7 @@ fn decode_with(
             if rest.len() != n * 16 {
                 return Err(format!("raw chunk of {n} points has {} bytes of data", rest.len()));
             }
-            let (t, v) = rest.split_at(n * 8);
-            times.extend(t.chunks_exact(8).filter_map(|c| c.try_into().ok()).map(i64::from_le_bytes));
-            values.extend(
-                v.chunks_exact(8)
-                    .filter_map(|c| c.try_into().ok())
-                    .map(|b| f64::from_bits(u64::from_le_bytes(b))),
-            );
+            crate::payload::get_columns(rest, times, values);
             Ok(())
         }
         Some((tag, _)) => Err(format!("sealed chunk of unknown kind {tag}")),

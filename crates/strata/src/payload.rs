@@ -47,12 +47,7 @@ impl Batch {
         for id in &self.ids {
             out.extend_from_slice(&id.to_le_bytes());
         }
-        for t in &self.times {
-            out.extend_from_slice(&t.to_le_bytes());
-        }
-        for v in &self.values {
-            out.extend_from_slice(&v.to_bits().to_le_bytes());
-        }
+        put_columns(&mut out, &self.times, &self.values);
         out
     }
 
@@ -76,18 +71,27 @@ impl Batch {
         if input.len() != n * 20 {
             return Err(format!("{n} points need {} bytes, the record has {}", n * 20, input.len()));
         }
-        let (ids, rest) = input.split_at(n * 4);
-        let (times, values) = rest.split_at(n * 8);
+        let (ids, columns) = input.split_at(n * 4);
         batch.ids = ids.chunks_exact(4).filter_map(|c| c.try_into().ok()).map(u32::from_le_bytes).collect();
-        batch.times =
-            times.chunks_exact(8).filter_map(|c| c.try_into().ok()).map(i64::from_le_bytes).collect();
-        batch.values = values
-            .chunks_exact(8)
-            .filter_map(|c| c.try_into().ok())
-            .map(|b| f64::from_bits(u64::from_le_bytes(b)))
-            .collect();
+        get_columns(columns, &mut batch.times, &mut batch.values);
         Ok(batch)
     }
+}
+
+/// Appends the times, then the value bits, as little-endian arrays: the point columns of WAL
+/// records and of raw sealed chunks.
+pub(crate) fn put_columns(out: &mut Vec<u8>, times: &[i64], values: &[f64]) {
+    out.extend(times.iter().flat_map(|t| t.to_le_bytes()));
+    out.extend(values.iter().flat_map(|v| v.to_bits().to_le_bytes()));
+}
+
+/// Reads what [`put_columns`] wrote; `bytes` holds exactly 16 bytes per point (callers check).
+pub(crate) fn get_columns(bytes: &[u8], times: &mut Vec<i64>, values: &mut Vec<f64>) {
+    let (t, v) = bytes.split_at(bytes.len() / 2);
+    times.extend(t.chunks_exact(8).filter_map(|c| c.try_into().ok()).map(i64::from_le_bytes));
+    values.extend(
+        v.chunks_exact(8).filter_map(|c| c.try_into().ok()).map(|b| f64::from_bits(u64::from_le_bytes(b))),
+    );
 }
 
 fn len_u32(n: usize) -> u32 {
