@@ -10,6 +10,8 @@
 //! 32  .. u32 series count, then per series: u32 id, series key (SeriesKey::encode)
 //!     .. u32 count of series with chunks, then per series: u32 id, u32 chunk count, then per
 //!        chunk: i64 window start, u32 points, u32 byte length, the sealed chunk's bytes
+//!     .. (version 2) i64 evicted_until, u32 late point count, then per point: u32 id, i64 time,
+//!        f64 value bits
 //! end 4  CRC32C of every byte before it, u32 LE
 //! ```
 //!
@@ -31,7 +33,8 @@ use crate::hot::{Body, Chunk, Sealed};
 use crate::series::{SeriesId, SeriesKey, get_u32};
 
 const MAGIC: [u8; 8] = *b"STRATCKP";
-const VERSION: u32 = 1;
+/// Version 2 added the tier state (evicted_until and late points); version 1 files still load.
+const VERSION: u32 = 2;
 const SUFFIX: &str = ".ckpt";
 
 /// The contents of a checkpoint.
@@ -40,6 +43,10 @@ pub(crate) struct Snapshot {
     pub(crate) position: Position,
     pub(crate) series: Vec<(SeriesId, Arc<SeriesKey>)>,
     pub(crate) chunks: Vec<(SeriesId, Vec<Chunk>)>,
+    /// Windows before this are evicted to the tiers (`i64::MIN`: none).
+    pub(crate) evicted_until: i64,
+    /// Points waiting for the next warm flush.
+    pub(crate) late: Vec<crate::hot::LatePoint>,
 }
 
 fn name(position: Position) -> String {
@@ -80,6 +87,13 @@ pub(crate) fn write(dir: &Path, snapshot: &Snapshot) -> Result<PathBuf, Error> {
             out.extend_from_slice(&count(sealed.bytes.len()).to_le_bytes());
             out.extend_from_slice(&sealed.bytes);
         }
+    }
+    out.extend_from_slice(&snapshot.evicted_until.to_le_bytes());
+    out.extend_from_slice(&count(snapshot.late.len()).to_le_bytes());
+    for &(id, time, value) in &snapshot.late {
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&time.to_le_bytes());
+        out.extend_from_slice(&value.to_bits().to_le_bytes());
     }
     let crc = crc32c::crc32c(&out);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -138,12 +152,13 @@ fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
     }
     *input = magic.1;
     let version = get_u32(input)?;
-    if version != VERSION {
+    if version != VERSION && version != 1 {
         return Err(format!("checkpoint version {version}, this build reads {VERSION}"));
     }
     let _reserved = get_u32(input)?;
     let mut snapshot = Snapshot {
         position: Position { segment: get_u64(input)?, offset: get_u64(input)? },
+        evicted_until: i64::MIN,
         ..Snapshot::default()
     };
     let series = get_u32(input)? as usize;
@@ -168,6 +183,16 @@ fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
             chunks.push(Chunk { window, body: Body::Sealed(Sealed { bytes: data.into(), points }) });
         }
         snapshot.chunks.push((id, chunks));
+    }
+    if version >= 2 {
+        snapshot.evicted_until = get_u64(input)? as i64;
+        let late = get_u32(input)? as usize;
+        if late > input.len() / 20 {
+            return Err(format!("{late} late points claimed in {} bytes", input.len()));
+        }
+        for _ in 0..late {
+            snapshot.late.push((get_u32(input)?, get_u64(input)? as i64, f64::from_bits(get_u64(input)?)));
+        }
     }
     if !input.is_empty() {
         return Err(format!("{} unexpected bytes after the chunks", input.len()));
@@ -206,12 +231,15 @@ mod tests {
             position: Position { segment: 3, offset: 99 },
             series: vec![(0, key.clone())],
             chunks: vec![(0, vec![chunk])],
+            evicted_until: -5,
+            late: vec![(0, -7, 2.5)],
         };
         let path = write(dir.path(), &snapshot).unwrap();
         let (loaded_path, loaded) = load_newest(dir.path()).unwrap().unwrap();
         assert_eq!(loaded_path, path);
         assert_eq!(loaded.position, snapshot.position);
         assert_eq!(loaded.series, snapshot.series);
+        assert_eq!((loaded.evicted_until, &loaded.late), (-5, &snapshot.late));
         let file = fs::read(&path).unwrap();
         for cut in 0..file.len() {
             assert!(decode(&file[..cut]).is_err(), "cut at {cut}");

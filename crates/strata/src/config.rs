@@ -17,6 +17,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub wal: WalConfig,
     pub hot: HotConfig,
+    pub warm: TierConfig,
+    pub cold: TierConfig,
+    pub compactor: CompactorConfig,
+    pub object_store: ObjectStoreConfig,
     pub limits: LimitsConfig,
 }
 
@@ -48,6 +52,77 @@ pub struct HotConfig {
     pub chunk_duration: Span,
     /// How often sealed chunks are checkpointed so a restart replays only the WAL's tail.
     pub checkpoint_interval: Span,
+    /// Past this estimate of hot memory, the oldest hot data is evicted early (its warm rows
+    /// are made durable first); counted in `Stats::tiers`.
+    pub max_memory: ByteSize,
+}
+
+/// `[warm]` and `[cold]`: a downsampled tier in Parquet on the object store.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierConfig {
+    /// The bucket length of a row.
+    pub resolution: Span,
+    /// How long rows are kept; files past it are deleted.
+    pub retention: Span,
+}
+
+/// `[compactor]`: the background pass that writes tiers and applies retention.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompactorConfig {
+    /// How long a bucket waits for late points after it ends before it is written.
+    pub lateness: Span,
+    /// How often the background pass runs.
+    pub interval: Span,
+    /// Files of one tier, day and level that trigger a merge into one file of the next level.
+    pub merge_fanin: u32,
+}
+
+/// `[object_store]`: where tier files live.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObjectStoreConfig {
+    /// `file:///path` or `s3://bucket/prefix`; `file://<data_dir>/tiers` when unset.
+    pub url: Option<String>,
+    /// An S3-compatible server's URL (MinIO, Ceph RGW, Garage...); AWS when unset.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    /// Credentials; the usual `AWS_*` environment variables when unset.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Allows `http://` endpoints.
+    pub allow_http: bool,
+    /// How long one request may take before it counts as failed (and the pass is retried).
+    pub timeout: Span,
+}
+
+impl Default for ObjectStoreConfig {
+    fn default() -> Self {
+        ObjectStoreConfig {
+            url: None,
+            endpoint: None,
+            region: None,
+            access_key_id: None,
+            secret_access_key: None,
+            allow_http: false,
+            timeout: Span(Duration::from_secs(60)),
+        }
+    }
+}
+
+impl std::fmt::Debug for ObjectStoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectStoreConfig")
+            .field("url", &self.url)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "<redacted>"))
+            .field("allow_http", &self.allow_http)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// `[limits]`: explicit limits; passing one is an error that names it.
@@ -70,6 +145,10 @@ impl Default for Config {
             data_dir: PathBuf::from("strata-data"),
             wal: WalConfig::default(),
             hot: HotConfig::default(),
+            warm: TierConfig::warm(),
+            cold: TierConfig::cold(),
+            compactor: CompactorConfig::default(),
+            object_store: ObjectStoreConfig::default(),
             limits: LimitsConfig::default(),
         }
     }
@@ -87,6 +166,35 @@ impl Default for HotConfig {
             retention: Span(Duration::from_secs(6 * 3600)),
             chunk_duration: Span(Duration::from_secs(2 * 3600)),
             checkpoint_interval: Span(Duration::from_secs(10 * 60)),
+            max_memory: ByteSize(4 << 30),
+        }
+    }
+}
+
+const DAY: u64 = 24 * 3600;
+
+impl TierConfig {
+    fn warm() -> TierConfig {
+        TierConfig {
+            resolution: Span(Duration::from_secs(60)),
+            retention: Span(Duration::from_secs(30 * DAY)),
+        }
+    }
+
+    fn cold() -> TierConfig {
+        TierConfig {
+            resolution: Span(Duration::from_secs(3600)),
+            retention: Span(Duration::from_secs(365 * DAY)),
+        }
+    }
+}
+
+impl Default for CompactorConfig {
+    fn default() -> Self {
+        CompactorConfig {
+            lateness: Span(Duration::from_secs(5 * 60)),
+            interval: Span(Duration::from_secs(60)),
+            merge_fanin: 8,
         }
     }
 }
@@ -151,6 +259,11 @@ impl Config {
             ("hot.retention", self.hot.retention.0),
             ("hot.chunk_duration", self.hot.chunk_duration.0),
             ("hot.checkpoint_interval", self.hot.checkpoint_interval.0),
+            ("warm.resolution", self.warm.resolution.0),
+            ("warm.retention", self.warm.retention.0),
+            ("cold.resolution", self.cold.resolution.0),
+            ("cold.retention", self.cold.retention.0),
+            ("compactor.interval", self.compactor.interval.0),
         ];
         for (key, value) in positive {
             if value.is_zero() {
@@ -162,6 +275,45 @@ impl Config {
                 "hot.chunk_duration ({}) must not exceed hot.retention ({})",
                 self.hot.chunk_duration, self.hot.retention
             ));
+        }
+        let (warm, cold) = (self.warm.resolution.as_nanos_i64(), self.cold.resolution.as_nanos_i64());
+        if warm == 0 || cold % warm != 0 {
+            return Err(format!(
+                "cold.resolution ({}) must be a whole multiple of warm.resolution ({})",
+                self.cold.resolution, self.warm.resolution
+            ));
+        }
+        let chain = [
+            ("hot.retention", self.hot.retention, "warm.retention", self.warm.retention),
+            ("warm.retention", self.warm.retention, "cold.retention", self.cold.retention),
+        ];
+        for (short, short_value, long, long_value) in chain {
+            if long_value < short_value {
+                return Err(format!(
+                    "{long} ({long_value}) must be at least {short} ({short_value}): no tier would keep the time between them"
+                ));
+            }
+        }
+        for (key, retention, resolution) in [
+            ("warm", self.warm.retention, self.warm.resolution),
+            ("cold", self.cold.retention, self.cold.resolution),
+        ] {
+            if retention < resolution {
+                return Err(format!(
+                    "{key}.retention ({retention}) must be at least {key}.resolution ({resolution})"
+                ));
+            }
+        }
+        if self.compactor.merge_fanin < 2 {
+            return Err(format!("compactor.merge_fanin ({}) must be at least 2", self.compactor.merge_fanin));
+        }
+        if self.hot.max_memory.0 < (1 << 20) {
+            return Err(format!("hot.max_memory ({}) must be at least 1MiB", self.hot.max_memory));
+        }
+        if let Some(url) = &self.object_store.url
+            && !(url.starts_with("file://") || url.starts_with("s3://"))
+        {
+            return Err(format!("object_store.url {url:?} is neither file:///path nor s3://bucket/prefix"));
         }
         if self.wal.segment_size.0 < 4096 {
             return Err(format!("wal.segment_size ({}) must be at least 4KiB", self.wal.segment_size));
@@ -228,6 +380,52 @@ mod tests {
         assert_eq!(config.wal.segment_size, ByteSize(16 << 20));
         assert_eq!(config.hot.retention, Span(Duration::from_secs(7200)));
         assert_eq!(config.limits.max_series_per_metric, 100);
+    }
+
+    #[test]
+    fn tiers_from_the_issue_and_their_checks() {
+        let config = Config::from_toml(
+            r#"
+            [hot]
+            retention = "6h"
+            max_memory = "2GiB"
+            [warm]
+            resolution = "1m"
+            retention = "30d"
+            [cold]
+            resolution = "1h"
+            retention = "365d"
+            [compactor]
+            lateness = "5m"
+            [object_store]
+            url = "s3://bucket/prefix"
+            endpoint = "http://127.0.0.1:9000"
+            region = "us-east-1"
+            access_key_id = "AK"
+            secret_access_key = "SECRET"
+            allow_http = true
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.cold.resolution, Span(Duration::from_secs(3600)));
+        assert_eq!(config.object_store.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert!(!format!("{config:?}").contains("SECRET"), "the secret must not be printed");
+        let bad = |text: &str| Config::from_toml(text).unwrap_err().to_string();
+        let err = bad("[warm]\nresolution = \"7m\"\nretention = \"30d\"");
+        assert!(
+            err.contains("cold.resolution (1h) must be a whole multiple of warm.resolution (7m)"),
+            "{err}"
+        );
+        let err = bad("[warm]\nresolution = \"1m\"\nretention = \"1h\"");
+        assert!(err.contains("warm.retention (1h) must be at least hot.retention (6h)"), "{err}");
+        let err = bad("[cold]\nresolution = \"1h\"\nretention = \"7d\"");
+        assert!(err.contains("cold.retention (7d) must be at least warm.retention (30d)"), "{err}");
+        let err = bad("[warm]\nresolution = \"1m\"");
+        assert!(err.contains("missing field `retention`"), "{err}");
+        let err = bad("[object_store]\nurl = \"ftp://x\"");
+        assert!(err.contains("object_store.url \"ftp://x\" is neither"), "{err}");
+        let err = bad("[compactor]\nlatenes = \"5m\"");
+        assert!(err.contains("unknown field `latenes`"), "{err}");
     }
 
     #[test]

@@ -14,7 +14,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -26,11 +26,15 @@ use strata_wal::{FsStorage, Position, Truncation, Wal, WalOptions};
 
 use crate::checkpoint::{self, Snapshot};
 use crate::clock::{Clock, WallClock};
+use crate::compactor::{CompactReport, Flush};
 use crate::config::Config;
 use crate::error::{Error, io};
 use crate::hot::{HotStats, HotStore};
 use crate::payload::Batch;
 use crate::series::{SeriesId, SeriesIndex, SeriesKey};
+use crate::tier::file::{RowFilter, Tier};
+use crate::tier::state::TierState;
+use crate::tier::{Agg, Store};
 use crate::write::{Point, RejectReason, WriteOptions, WriteReport};
 
 /// A strata engine over one data directory. Cheap to share: clone the `Arc` it lives in, or use
@@ -39,34 +43,99 @@ use crate::write::{Point, RejectReason, WriteOptions, WriteReport};
 pub struct Engine {
     inner: Arc<Inner>,
     checkpointer: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
+    compactor: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
     recovery: Recovery,
 }
 
 #[derive(Debug)]
-struct Inner {
-    config: Config,
+pub(crate) struct Inner {
+    pub(crate) config: Config,
     clock: Arc<dyn Clock>,
     wal: Wal,
     index: RwLock<SeriesIndex>,
-    hot: HotStore,
-    order: Mutex<Applied>,
+    pub(crate) hot: HotStore,
+    pub(crate) order: Mutex<Applied>,
     turn: Condvar,
     poison: Mutex<Option<String>>,
     checkpoint_dir: PathBuf,
     /// Serializes checkpoints (the background one and explicit calls).
-    checkpointing: Mutex<()>,
+    pub(crate) checkpointing: Mutex<()>,
     accepted: AtomicU64,
     rejected: [AtomicU64; RejectReason::ALL.len()],
+    pub(crate) tiers: TierState,
+    /// Serializes compaction passes.
+    pub(crate) compacting: Mutex<()>,
+    /// A warm flush cut from hot whose commit failed, retried by the next pass.
+    pub(crate) inflight: Mutex<Option<Flush>>,
+    /// Set from a warm flush's cut to its commit; no checkpoint is taken meanwhile.
+    pub(crate) flush_open: AtomicBool,
+    status: Mutex<TierStatus>,
     _lock: File,
+}
+
+/// How the background compactor is doing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TierStatus {
+    /// Passes that ended well, and that failed, since open.
+    pub passes: u64,
+    pub failures: u64,
+    /// Failures in a row; the background pass backs off while this grows.
+    pub failing_for: u64,
+    /// The last failure's message, cleared by a good pass.
+    pub last_error: Option<String>,
+    /// Orphan files (uploaded, never committed) removed at open.
+    pub orphans_removed: u64,
+    /// Points evicted from hot, and early because of `hot.max_memory`.
+    pub evicted_points: u64,
+    pub evicted_early: u64,
+}
+
+/// What the tiers hold, from the live manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TierStats {
+    pub warm: TierSummary,
+    pub cold: TierSummary,
+    /// Warm buckets are written up to here (ns).
+    pub warm_until: Option<i64>,
+    /// Cold buckets are rolled up to here (ns).
+    pub cold_until: Option<i64>,
+    /// Late points (replacing a tiered point with another value) whose tier rows keep the old value.
+    pub conflicts: u64,
+    /// Files dropped from the manifest that a reader may still read.
+    pub files_waiting_for_readers: u64,
+    pub status: TierStatus,
+}
+
+/// One tier's files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TierSummary {
+    pub files: u64,
+    pub rows: u64,
+    pub points: u64,
+    pub bytes: u64,
+    /// Earliest and latest bucket start (ns).
+    pub min_time: Option<i64>,
+    pub max_time: Option<i64>,
+    /// The most files any one day holds.
+    pub max_files_per_day: u64,
+}
+
+/// Downsampled rows of one series from a tier, partial rows of a bucket merged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierSeries {
+    pub key: Arc<SeriesKey>,
+    /// Bucket starts (ns), ascending.
+    pub times: Vec<i64>,
+    pub aggs: Vec<Agg>,
 }
 
 /// Where the apply sequence stands.
 #[derive(Debug)]
-struct Applied {
+pub(crate) struct Applied {
     /// Sequence number (from the WAL) of the next record to apply.
     next: u64,
     /// End of the last applied record: a checkpoint taken now covers the log up to here.
-    position: Position,
+    pub(crate) position: Position,
 }
 
 /// What opening the engine found and did.
@@ -90,6 +159,7 @@ pub struct Stats {
     /// Rejected lines per reason, since the engine was opened.
     pub rejected: Vec<(RejectReason, u64)>,
     pub hot: HotStats,
+    pub tiers: TierStats,
 }
 
 /// Which series a raw query reads.
@@ -147,7 +217,25 @@ impl Engine {
         let wal_dir = config.data_dir.join(WAL_DIR);
         // Creates the directory if needed.
         let storage = FsStorage::new(&wal_dir).map_err(io("open", &wal_dir))?;
-        Engine::open_inner(config, clock, storage)
+        Engine::open_inner(config, clock, storage, None)
+    }
+
+    /// Like [`Engine::open_with_clock`], with the tiers in `store` under `prefix` instead of
+    /// where `object_store.url` points: any `object_store` backend (GCS, Azure, a wrapper).
+    ///
+    /// # Errors
+    /// As [`Engine::open`].
+    pub fn open_with_object_store(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn object_store::ObjectStore>,
+        prefix: &str,
+    ) -> Result<Engine, Error> {
+        let wal_dir = config.data_dir.join(WAL_DIR);
+        let storage = FsStorage::new(&wal_dir).map_err(io("open", &wal_dir))?;
+        let url = format!("{store}/{prefix}");
+        let store = Store::with_object_store(store, prefix, &url, config.object_store.timeout.0)?;
+        Engine::open_inner(config, clock, storage, Some(store))
     }
 
     /// Opens the engine with its WAL in `storage`, a simulated disk that tests crash and fail.
@@ -161,13 +249,14 @@ impl Engine {
         clock: Arc<dyn Clock>,
         storage: impl strata_wal::Storage,
     ) -> Result<Engine, Error> {
-        Engine::open_inner(config, clock, storage)
+        Engine::open_inner(config, clock, storage, None)
     }
 
     fn open_inner(
         config: Config,
         clock: Arc<dyn Clock>,
         storage: impl strata_wal::Storage,
+        store: Option<Store>,
     ) -> Result<Engine, Error> {
         config.validate().map_err(|message| crate::ConfigError::Invalid { path: None, message })?;
         let dir = config.data_dir.clone();
@@ -182,10 +271,24 @@ impl Engine {
             return Err(Error::Locked { path: dir });
         }
 
+        let store = match store {
+            Some(store) => store,
+            None => Store::open(&config)?,
+        };
+        let (tiers, orphans) = TierState::open(
+            store,
+            config.warm.resolution.as_nanos_i64(),
+            config.cold.resolution.as_nanos_i64(),
+        )?;
+        let manifest = tiers.manifest();
+        let cut = manifest.wal_cut.map(|(segment, offset)| Position { segment, offset });
+        let warm_until = manifest.warm_until.unwrap_or(i64::MIN);
+
         let hot = HotStore::new(config.hot.chunk_duration.as_nanos_i64());
         let mut recovery = Recovery::default();
         let mut index = SeriesIndex::default();
         let mut from = Position::START;
+        let mut evicted_until = i64::MIN;
         if let Some((path, snapshot)) = checkpoint::load_newest(&checkpoint_dir)? {
             let corrupt = |reason: String| Error::Corrupt { path: path.clone(), reason };
             for (id, key) in snapshot.series {
@@ -197,7 +300,20 @@ impl Engine {
                 }
             }
             from = snapshot.position;
+            evicted_until = snapshot.evicted_until;
+            // Late points the checkpoint holds went into the last committed flush if the
+            // checkpoint is older than that flush's cut.
+            if cut.is_none_or(|cut| snapshot.position >= cut) {
+                hot.load_late(snapshot.late);
+            }
             recovery.checkpoint = Some(path);
+        }
+        // Records before the last flush's cut are in the tiers as far as they are late: replay
+        // them as plain hot points. From the cut on, points before warm_until are late again.
+        let before_cut = |position: Position| cut.is_some_and(|cut| position <= cut);
+        if !before_cut(from) || from == Position::START && cut.is_none() {
+            hot.set_tiered_until(warm_until);
+            hot.set_evicted_until(evicted_until);
         }
 
         let options = WalOptions {
@@ -216,6 +332,10 @@ impl Engine {
             for (id, key) in &batch.definitions {
                 index.define(*id, key.clone()).map_err(corrupt)?;
             }
+            if !before_cut(end) {
+                hot.set_tiered_until(warm_until);
+                hot.set_evicted_until(evicted_until);
+            }
             hot.apply(&batch).map_err(corrupt)?;
             recovery.records += 1;
             recovery.points += batch.len() as u64;
@@ -223,6 +343,10 @@ impl Engine {
         }
         let (wal, report) = replay.finish()?;
         recovery.truncated = report.truncated;
+        hot.set_tiered_until(warm_until);
+        hot.set_evicted_until(evicted_until);
+        // Replay before the cut may have put back windows that were evicted.
+        hot.evict(evicted_until);
 
         let inner = Arc::new(Inner {
             clock,
@@ -236,12 +360,21 @@ impl Engine {
             checkpointing: Mutex::new(()),
             accepted: AtomicU64::new(0),
             rejected: Default::default(),
+            tiers,
+            compacting: Mutex::new(()),
+            inflight: Mutex::new(None),
+            flush_open: AtomicBool::new(false),
+            status: Mutex::new(TierStatus { orphans_removed: orphans, ..TierStatus::default() }),
             _lock: lock,
             config,
         });
         let checkpointer = spawn_checkpointer(&inner)
             .map_err(io("start the checkpoint thread for", &inner.config.data_dir))?;
-        Ok(Engine { inner, checkpointer: Some(checkpointer), recovery })
+        let mut engine = Engine { inner, checkpointer: Some(checkpointer), compactor: None, recovery };
+        let compactor = spawn_compactor(&engine.inner)
+            .map_err(io("start the compactor thread for", &engine.inner.config.data_dir))?;
+        engine.compactor = Some(compactor);
+        Ok(engine)
     }
 
     /// What opening found: the checkpoint loaded, the records replayed, a torn tail cut.
@@ -508,11 +641,7 @@ impl Engine {
     pub fn read(&self, selector: &Selector, from: i64, to: i64) -> Result<Vec<SeriesPoints>, Error> {
         let keys: Vec<(SeriesId, Arc<SeriesKey>)> = {
             let index = self.inner.read_index();
-            let tags: Vec<(String, String)> = selector
-                .tags
-                .iter()
-                .map(|(k, v)| (if k == "host" { "hostname".to_owned() } else { k.clone() }, v.clone()))
-                .collect();
+            let tags = selector_tags(selector);
             index
                 .select(&selector.metric, selector.field.as_deref(), &tags)
                 .into_iter()
@@ -569,6 +698,7 @@ impl Engine {
                 .filter_map(|r| Some((r, inner.rejected.get(r as usize)?.load(Ordering::Relaxed))))
                 .collect(),
             hot: inner.hot.stats(),
+            tiers: inner.tier_stats(),
         }
     }
 
@@ -578,25 +708,100 @@ impl Engine {
     /// # Errors
     /// I/O errors of the final checkpoint or of closing the WAL.
     pub fn close(mut self) -> Result<(), Error> {
-        self.stop_checkpointer();
-        if self.inner.poison.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
+        self.stop_threads();
+        // With a warm flush not committed, the WAL keeps what it cut: the next open replays it.
+        let open_flush = self.inner.flush_open.load(Ordering::SeqCst);
+        if self.inner.poison.lock().unwrap_or_else(|p| p.into_inner()).is_none() && !open_flush {
             self.inner.checkpoint()?;
         }
         self.inner.wal.sync()?;
         Ok(())
     }
 
-    fn stop_checkpointer(&mut self) {
-        if let Some((stop, handle)) = self.checkpointer.take() {
+    fn stop_threads(&mut self) {
+        for (stop, handle) in [self.compactor.take(), self.checkpointer.take()].into_iter().flatten() {
             drop(stop);
             let _ = handle.join();
         }
     }
+
+    /// Runs one compaction pass now, as of the engine's clock.
+    ///
+    /// # Errors
+    /// Object store and I/O errors; what the pass committed before stays committed, and a
+    /// warm flush that could not be committed is retried by the next pass.
+    pub fn compact(&self) -> Result<CompactReport, Error> {
+        self.compact_at(self.inner.clock.now_nanos())
+    }
+
+    /// Runs one compaction pass as of `now` (ns): `strata compact --now`, backfills, tests.
+    ///
+    /// # Errors
+    /// As [`Engine::compact`].
+    pub fn compact_at(&self, now: i64) -> Result<CompactReport, Error> {
+        self.inner.run_pass(now)
+    }
+
+    /// The downsampled rows of `tier` for every series matching `selector`, buckets starting
+    /// in `[from, to)`, partial rows of a bucket merged. Series without rows are left out.
+    ///
+    /// # Errors
+    /// Object store errors, or a damaged tier file (named).
+    pub fn read_tier(
+        &self,
+        tier: Tier,
+        selector: &Selector,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<TierSeries>, Error> {
+        use rayon::prelude::*;
+        let guard = self.inner.tiers.read();
+        let tags = selector_tags(selector);
+        let filter = RowFilter {
+            metric: Some(&selector.metric),
+            from,
+            to,
+            field: selector.field.as_deref(),
+            tags: &tags,
+        };
+        let files: Vec<_> =
+            guard.manifest.files(tier).filter(|f| f.max_time >= from && f.min_time < to).collect();
+        let per_file: Vec<Vec<crate::tier::Row>> = files
+            .par_iter()
+            .map(|f| self.inner.read_file(f, &filter).map(|(_, rows)| rows))
+            .collect::<Result<_, Error>>()?;
+        let mut rows: Vec<crate::tier::Row> = per_file.into_iter().flatten().collect();
+        crate::tier::file::sort_and_merge(&mut rows);
+        let mut out: Vec<TierSeries> = Vec::new();
+        for group in rows.chunk_by(|a, b| a.key == b.key) {
+            let Some(first) = group.first() else { continue };
+            out.push(TierSeries {
+                key: first.key.clone(),
+                times: group.iter().map(|r| r.time).collect(),
+                aggs: group.iter().map(|r| r.agg).collect(),
+            });
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// The live manifest: files per tier and how far each tier is written.
+    pub fn manifest(&self) -> Arc<crate::tier::Manifest> {
+        self.inner.tiers.manifest()
+    }
+}
+
+fn selector_tags(selector: &Selector) -> Vec<(String, String)> {
+    selector
+        .tags
+        .iter()
+        .map(|(k, v)| (if k == "host" { "hostname".to_owned() } else { k.clone() }, v.clone()))
+        .collect()
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        self.stop_checkpointer();
+        self.stop_threads();
     }
 }
 
@@ -615,7 +820,7 @@ impl TimeWindow {
             Err((
                 RejectReason::TooOld,
                 format!(
-                    "timestamp {} is more than hot.retention ({}) before now ({})",
+                    "timestamp {} is more than cold.retention ({}) before now ({}): no tier keeps it",
                     format_time(time),
                     self.retention,
                     format_time(self.now)
@@ -637,7 +842,7 @@ impl TimeWindow {
     }
 }
 
-fn format_time(nanos: i64) -> String {
+pub(crate) fn format_time(nanos: i64) -> String {
     let secs = nanos.div_euclid(1_000_000_000);
     match u64::try_from(secs) {
         Ok(secs) => {
@@ -658,7 +863,7 @@ fn raw_key(out: &mut Vec<u8>, cluster: Option<&str>, series_text: &str, field: &
 }
 
 impl Inner {
-    fn read_index(&self) -> std::sync::RwLockReadGuard<'_, SeriesIndex> {
+    pub(crate) fn read_index(&self) -> std::sync::RwLockReadGuard<'_, SeriesIndex> {
         self.index.read().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -675,7 +880,8 @@ impl Inner {
 
     fn window(&self) -> TimeWindow {
         let now = self.clock.now_nanos();
-        let retention = self.config.hot.retention;
+        // Older than hot but inside the tiers' retention is backfill: it goes to the tiers.
+        let retention = self.config.cold.retention;
         let tolerance = self.config.limits.future_tolerance;
         TimeWindow {
             now,
@@ -688,6 +894,9 @@ impl Inner {
 
     fn checkpoint(&self) -> Result<PathBuf, Error> {
         let _one_at_a_time = self.checkpointing.lock().unwrap_or_else(|p| p.into_inner());
+        if self.flush_open.load(Ordering::SeqCst) {
+            return Err(Error::FlushPending);
+        }
         // Hold the apply order while copying: the copy then holds exactly the records before
         // `position`. Sealed chunks are shared, so this is quick.
         let snapshot = {
@@ -695,12 +904,92 @@ impl Inner {
             let index = self.read_index();
             let series =
                 index.all().filter(|(id, _)| index.is_logged(*id)).map(|(id, k)| (id, k.clone())).collect();
-            Snapshot { position: applied.position, series, chunks: self.hot.snapshot() }
+            Snapshot {
+                position: applied.position,
+                series,
+                chunks: self.hot.snapshot(),
+                evicted_until: self.hot.evicted_until(),
+                late: self.hot.late_points(),
+            }
         };
         let path = checkpoint::write(&self.checkpoint_dir, &snapshot)?;
         self.wal.remove_segments_before(snapshot.position)?;
         Ok(path)
     }
+}
+
+impl Inner {
+    /// One compaction pass, recorded in the status.
+    fn run_pass(&self, now: i64) -> Result<CompactReport, Error> {
+        let outcome = self.compact(now);
+        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        match &outcome {
+            Ok(report) => {
+                status.passes += 1;
+                status.failing_for = 0;
+                status.last_error = None;
+                status.evicted_points += report.evicted_points;
+                status.evicted_early += report.evicted_early;
+            }
+            Err(e) => {
+                status.failures += 1;
+                status.failing_for += 1;
+                status.last_error = Some(e.to_string());
+            }
+        }
+        outcome
+    }
+
+    fn tier_stats(&self) -> TierStats {
+        let manifest = self.tiers.manifest();
+        let summary = |tier: Tier| {
+            let mut s = TierSummary::default();
+            let mut per_day: std::collections::BTreeMap<&str, u64> = Default::default();
+            for f in manifest.files(tier) {
+                s.files += 1;
+                s.rows += f.rows;
+                s.points += f.points;
+                s.bytes += f.bytes;
+                s.min_time = Some(s.min_time.map_or(f.min_time, |t| t.min(f.min_time)));
+                s.max_time = Some(s.max_time.map_or(f.max_time, |t| t.max(f.max_time)));
+                *per_day.entry(&f.day).or_default() += 1;
+            }
+            s.max_files_per_day = per_day.values().copied().max().unwrap_or(0);
+            s
+        };
+        TierStats {
+            warm: summary(Tier::Warm),
+            cold: summary(Tier::Cold),
+            warm_until: manifest.warm_until,
+            cold_until: manifest.cold_until,
+            conflicts: self.hot.conflicts(),
+            files_waiting_for_readers: self.tiers.doomed() as u64,
+            status: self.status.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+}
+
+/// Runs a compaction pass every `compactor.interval`, backing off while passes fail (the
+/// status records why).
+fn spawn_compactor(inner: &Arc<Inner>) -> std::io::Result<(mpsc::Sender<()>, JoinHandle<()>)> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    let every = inner.config.compactor.interval.0;
+    let weak = Arc::downgrade(inner);
+    let handle = std::thread::Builder::new().name("strata-compactor".into()).spawn(move || {
+        let mut wait = every;
+        while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
+            let Some(inner) = weak.upgrade() else { return };
+            wait = match inner.run_pass(inner.clock.now_nanos()) {
+                Ok(_) => every,
+                // Double the wait per failure in a row, up to 32 intervals or an hour.
+                Err(_) => {
+                    let failing = inner.status.lock().unwrap_or_else(|p| p.into_inner()).failing_for;
+                    every.saturating_mul(1 << failing.min(5)).min(Duration::from_secs(3600).max(every))
+                }
+            };
+        }
+    })?;
+    Ok((stop, handle))
 }
 
 fn spawn_checkpointer(inner: &Arc<Inner>) -> std::io::Result<(mpsc::Sender<()>, JoinHandle<()>)> {

@@ -22,6 +22,16 @@ pub enum Error {
     Poisoned { cause: String },
     #[error("the data directory {path} is in use by another engine")]
     Locked { path: PathBuf },
+    #[error("object store: cannot {op} {path}: {message}")]
+    ObjectStore { op: &'static str, path: String, message: String },
+    #[error(
+        "manifest generation {generation} at {url} was committed by someone else: two engines write to one object_store prefix"
+    )]
+    ManifestConflict { url: String, generation: u64 },
+    #[error("the tiers at {url} were written with {key} = {found}, but the config says {configured}")]
+    TierMismatch { url: String, key: &'static str, found: String, configured: String },
+    #[error("a warm flush is cut but not yet committed; no checkpoint until it is (the WAL keeps its data)")]
+    FlushPending,
     #[error("invalid query: {0}")]
     Query(String),
 }

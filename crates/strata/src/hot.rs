@@ -13,6 +13,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::payload::Batch;
@@ -25,6 +26,14 @@ pub(crate) struct HotStore {
     shards: Box<[Mutex<Shard>]>,
     /// Window length in nanoseconds.
     window: i64,
+    /// Warm buckets before this time are written to the tiers: a point before it is late and
+    /// is also kept in its shard's `late` list until the next warm flush takes it.
+    tiered_until: AtomicI64,
+    /// Windows before this time have been evicted (their rows are in the tiers): a point
+    /// before it goes to the `late` list only (backfill).
+    evicted_until: AtomicI64,
+    /// Late points that replaced, with a different value, a point already written to a tier.
+    conflicts: AtomicU64,
 }
 
 /// The series whose id modulo `SHARDS` is this shard's index, densely by `id / SHARDS`: ids
@@ -32,6 +41,27 @@ pub(crate) struct HotStore {
 #[derive(Debug, Default)]
 struct Shard {
     series: Vec<SeriesHot>,
+    /// Points for buckets already written to warm, in arrival order, for the next flush.
+    late: Vec<LatePoint>,
+}
+
+/// A point that arrived after its warm bucket was written: series, time, value.
+pub(crate) type LatePoint = (SeriesId, i64, f64);
+
+/// What a warm flush takes from the hot store: copies of every series' data in the flushed
+/// range, and the late points.
+#[derive(Debug, Default)]
+pub(crate) struct Cut {
+    pub(crate) series: Vec<(SeriesId, Copied)>,
+    pub(crate) late: Vec<LatePoint>,
+}
+
+/// One series' data in a time range, copied under the shard lock: pointers to sealed chunks
+/// and copies of unsealed points. Decoded after the lock is released.
+#[derive(Debug, Default)]
+pub(crate) struct Copied {
+    parts: Vec<(i64, Body)>,
+    open: Vec<(i64, f64)>,
 }
 
 /// One series: its newest window inline (appends touch one buffer), older windows as chunks.
@@ -77,6 +107,10 @@ pub struct HotStats {
     pub sealed_points: u64,
     /// Bytes of sealed chunk data.
     pub sealed_bytes: u64,
+    /// Points waiting for the next warm flush (late points and backfill).
+    pub late_points: u64,
+    /// An estimate of the memory all this takes, which `hot.max_memory` bounds.
+    pub memory_bytes: u64,
 }
 
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
@@ -87,7 +121,42 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
 
 impl HotStore {
     pub(crate) fn new(window: i64) -> HotStore {
-        HotStore { shards: (0..SHARDS).map(|_| Mutex::default()).collect(), window: window.max(1) }
+        HotStore {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            window: window.max(1),
+            tiered_until: AtomicI64::new(i64::MIN),
+            evicted_until: AtomicI64::new(i64::MIN),
+            conflicts: AtomicU64::new(0),
+        }
+    }
+
+    /// Where the tiers stand: warm buckets before `tiered_until` are written, windows before
+    /// `evicted_until` are evicted. Set at open (from the manifest and checkpoint) and by
+    /// warm flushes and eviction, while no write is being applied.
+    pub(crate) fn set_tiered_until(&self, time: i64) {
+        self.tiered_until.store(time, Ordering::SeqCst);
+    }
+
+    pub(crate) fn tiered_until(&self) -> i64 {
+        self.tiered_until.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_evicted_until(&self, time: i64) {
+        self.evicted_until.store(time, Ordering::SeqCst);
+    }
+
+    /// The start of what the hot store still holds: hot answers queries from here on.
+    pub(crate) fn evicted_until(&self) -> i64 {
+        self.evicted_until.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn conflicts(&self) -> u64 {
+        self.conflicts.load(Ordering::Relaxed)
+    }
+
+    /// The window length (ns).
+    pub(crate) fn window(&self) -> i64 {
+        self.window
     }
 
     fn shard_of(&self, id: SeriesId) -> (&Mutex<Shard>, usize) {
@@ -106,6 +175,7 @@ impl HotStore {
             }
         }
         let mut touched: Vec<usize> = Vec::new();
+        let (tiered_until, evicted_until) = (self.tiered_until(), self.evicted_until());
         for (shard, points) in self.shards.iter().zip(&by_shard) {
             if points.is_empty() {
                 continue;
@@ -119,13 +189,22 @@ impl HotStore {
                 else {
                     continue;
                 };
+                if t < evicted_until {
+                    // Backfill older than what hot keeps: for the tiers only.
+                    shard.late.push((id, t, v));
+                    continue;
+                }
                 let local = id as usize / SHARDS;
                 if shard.series.len() <= local {
                     shard.series.resize_with(local + 1, SeriesHot::default);
                 }
                 let Some(series) = shard.series.get_mut(local) else { continue };
-                if series.insert(self.window, t, v)? {
+                let (older, replaced) = series.insert(self.window, t, v)?;
+                if older {
                     touched.push(local);
+                }
+                if t < tiered_until {
+                    self.note_late(&mut shard, (id, t, v), replaced);
                 }
             }
             touched.sort_unstable();
@@ -137,6 +216,101 @@ impl HotStore {
             }
         }
         Ok(())
+    }
+
+    /// Keeps a late point for the next warm flush. A point that replaced one of the same value
+    /// changes nothing; one that replaced a point still waiting replaces it there too.
+    fn note_late(&self, shard: &mut Shard, point: LatePoint, replaced: Option<f64>) {
+        match replaced {
+            None => shard.late.push(point),
+            Some(old) if old.to_bits() == point.2.to_bits() => {}
+            Some(_) => match shard.late.iter_mut().rev().find(|p| p.0 == point.0 && p.1 == point.1) {
+                Some(waiting) => waiting.2 = point.2,
+                // The old value is in a tier file already; the tier keeps it.
+                None => {
+                    self.conflicts.fetch_add(1, Ordering::Relaxed);
+                }
+            },
+        }
+    }
+
+    /// Late points loaded from a checkpoint.
+    pub(crate) fn load_late(&self, late: Vec<LatePoint>) {
+        for point in late {
+            if let Some(shard) = self.shards.get(point.0 as usize % SHARDS) {
+                lock(shard).late.push(point);
+            }
+        }
+    }
+
+    /// Takes what a warm flush of `[from, to)` writes: every series' points in the range and
+    /// every late point; then points before `to` count as late. The caller holds the
+    /// engine's apply order, so no write is half applied.
+    pub(crate) fn cut(&self, from: i64, to: i64) -> Cut {
+        let mut cut = Cut::default();
+        for (index, shard) in self.shards.iter().enumerate() {
+            let mut shard = lock(shard);
+            cut.late.append(&mut shard.late);
+            for (local, series) in shard.series.iter().enumerate() {
+                let Ok(id) = SeriesId::try_from(local * SHARDS + index) else { continue };
+                let copied = self.copy_range(series, from, to);
+                if !copied.parts.is_empty() || !copied.open.is_empty() {
+                    cut.series.push((id, copied));
+                }
+            }
+        }
+        self.set_tiered_until(to);
+        cut
+    }
+
+    /// Drops every window that ends at or before `until` (rounded down to a window start),
+    /// whose rows the tiers hold. Returns the points dropped.
+    pub(crate) fn evict(&self, until: i64) -> u64 {
+        let until = until.div_euclid(self.window).saturating_mul(self.window).max(self.evicted_until());
+        let mut dropped = 0u64;
+        for shard in self.shards.iter() {
+            let mut shard = lock(shard);
+            for series in &mut shard.series {
+                let keep = series.older.partition_point(|c| c.window.saturating_add(self.window) <= until);
+                for chunk in series.older.drain(..keep) {
+                    dropped += chunk.body.points();
+                }
+                if !series.open.is_empty() && series.open_window.saturating_add(self.window) <= until {
+                    dropped += series.open.len() as u64;
+                    series.open = Vec::new();
+                }
+            }
+        }
+        self.set_evicted_until(until);
+        dropped
+    }
+
+    /// The start of the oldest window any series holds.
+    pub(crate) fn oldest_window(&self) -> Option<i64> {
+        let mut oldest: Option<i64> = None;
+        for shard in self.shards.iter() {
+            let shard = lock(shard);
+            for series in &shard.series {
+                let first = series
+                    .older
+                    .first()
+                    .map(|c| c.window)
+                    .or((!series.open.is_empty()).then_some(series.open_window));
+                if let Some(w) = first {
+                    oldest = Some(oldest.map_or(w, |o| o.min(w)));
+                }
+            }
+        }
+        oldest
+    }
+
+    /// Every late point waiting for a flush, for a checkpoint.
+    pub(crate) fn late_points(&self) -> Vec<LatePoint> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            out.extend_from_slice(&lock(shard).late);
+        }
+        out
     }
 
     /// Puts a sealed chunk loaded from a checkpoint.
@@ -163,12 +337,19 @@ impl HotStore {
     ) -> Result<(), String> {
         // Copy what is needed under the lock (open points, or a pointer to sealed bytes) and
         // decode after releasing it.
-        let mut parts: Vec<(i64, Body)> = Vec::new();
-        let mut open: Vec<(i64, f64)> = Vec::new();
-        {
+        let copied = {
             let (shard, local) = self.shard_of(id);
             let shard = lock(shard);
             let Some(series) = shard.series.get(local) else { return Ok(()) };
+            self.copy_range(series, from, to)
+        };
+        self.decode_copied(copied, from, to, times, values)
+    }
+
+    fn copy_range(&self, series: &SeriesHot, from: i64, to: i64) -> Copied {
+        let mut parts: Vec<(i64, Body)> = Vec::new();
+        let mut open: Vec<(i64, f64)> = Vec::new();
+        {
             for chunk in &series.older {
                 if chunk.window >= to || chunk.window.saturating_add(self.window) <= from {
                     continue;
@@ -192,6 +373,19 @@ impl HotStore {
             );
             open.extend_from_slice(series.open.get(a..b).unwrap_or_default());
         }
+        Copied { parts, open }
+    }
+
+    /// Appends the points of a copy that lie in `[from, to)`, in time order.
+    pub(crate) fn decode_copied(
+        &self,
+        copied: Copied,
+        from: i64,
+        to: i64,
+        times: &mut Vec<i64>,
+        values: &mut Vec<f64>,
+    ) -> Result<(), String> {
+        let Copied { parts, open } = copied;
         // Reserve the result once: growing it chunk by chunk copies it and faults in new pages.
         let upper: usize = open.len()
             + parts
@@ -265,14 +459,23 @@ impl HotStore {
 
     pub(crate) fn stats(&self) -> HotStats {
         let mut stats = HotStats::default();
+        let mut capacity = 0u64;
         for shard in self.shards.iter() {
             let shard = lock(shard);
+            stats.late_points += shard.late.len() as u64;
+            capacity += (shard.late.capacity() * size_of::<LatePoint>()) as u64
+                + (shard.series.capacity() * size_of::<SeriesHot>()) as u64;
             for series in shard.series.iter().filter(|s| !s.older.is_empty() || !s.open.is_empty()) {
                 stats.series += 1;
                 stats.open_points += series.open.len() as u64;
+                capacity +=
+                    (series.open.capacity() * 16 + series.older.capacity() * size_of::<Chunk>()) as u64;
                 for chunk in &series.older {
                     match &chunk.body {
-                        Body::Open { times, .. } => stats.open_points += times.len() as u64,
+                        Body::Open { times, .. } => {
+                            stats.open_points += times.len() as u64;
+                            capacity += times.capacity() as u64 * 16;
+                        }
                         Body::Sealed(s) => {
                             stats.sealed_points += u64::from(s.points);
                             stats.sealed_bytes += s.bytes.len() as u64;
@@ -281,6 +484,7 @@ impl HotStore {
                 }
             }
         }
+        stats.memory_bytes = capacity + stats.sealed_bytes;
         stats
     }
 }
@@ -294,6 +498,13 @@ fn unreachable_shard() -> ! {
 }
 
 impl Body {
+    fn points(&self) -> u64 {
+        match self {
+            Body::Sealed(sealed) => u64::from(sealed.points),
+            Body::Open { times, .. } => times.len() as u64,
+        }
+    }
+
     fn sealed(&self) -> Sealed {
         match self {
             Body::Sealed(sealed) => sealed.clone(),
@@ -308,20 +519,17 @@ impl SeriesHot {
         if self.open.is_empty() { self.older.last().map(|c| c.window) } else { Some(self.open_window) }
     }
 
-    /// Inserts one point; returns whether an older window was changed (and needs sealing).
+    /// Inserts one point; returns whether an older window was changed (and needs sealing),
+    /// and the value of a point at the same time that it replaced.
     #[inline]
-    fn insert(&mut self, window: i64, t: i64, v: f64) -> Result<bool, String> {
+    fn insert(&mut self, window: i64, t: i64, v: f64) -> Result<(bool, Option<f64>), String> {
         // The common case, checked without a division: a point in the open window.
         if !self.open.is_empty() && t >= self.open_window && t - self.open_window < window {
-            insert_pair(&mut self.open, t, v);
-            return Ok(false);
+            return Ok((false, insert_pair(&mut self.open, t, v)));
         }
         let start = t.div_euclid(window).saturating_mul(window);
         match self.newest() {
-            Some(newest) if start < newest => {
-                self.insert_older(start, t, v)?;
-                Ok(true)
-            }
+            Some(newest) if start < newest => Ok((true, self.insert_older(start, t, v)?)),
             Some(newest) if start == newest => {
                 // The newest window is the last older chunk (loaded from a checkpoint, or the
                 // open window was just sealed): make it the open window again.
@@ -333,8 +541,7 @@ impl SeriesHot {
                 }
                 self.open = times.into_iter().zip(values).collect();
                 self.open_window = start;
-                insert_pair(&mut self.open, t, v);
-                Ok(false)
+                Ok((false, insert_pair(&mut self.open, t, v)))
             }
             _ => {
                 // A new window: the open one is complete, seal it.
@@ -347,13 +554,13 @@ impl SeriesHot {
                 self.open = Vec::with_capacity(capacity);
                 self.open_window = start;
                 self.open.push((t, v));
-                Ok(false)
+                Ok((false, None))
             }
         }
     }
 
     /// Inserts a late point into an older window, opening its chunk (or creating one).
-    fn insert_older(&mut self, start: i64, t: i64, v: f64) -> Result<(), String> {
+    fn insert_older(&mut self, start: i64, t: i64, v: f64) -> Result<Option<f64>, String> {
         let at = self.older.partition_point(|c| c.window < start);
         if self.older.get(at).is_none_or(|c| c.window != start) {
             self.older.insert(
@@ -371,7 +578,7 @@ impl SeriesHot {
             match times.binary_search(&t) {
                 Ok(i) => {
                     if let Some(slot) = values.get_mut(i) {
-                        *slot = v;
+                        return Ok(Some(std::mem::replace(slot, v)));
                     }
                 }
                 Err(i) => {
@@ -380,7 +587,7 @@ impl SeriesHot {
                 }
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     fn seal_older(&mut self) {
@@ -392,19 +599,22 @@ impl SeriesHot {
     }
 }
 
-/// Appends `(t, v)` in time order, replacing the value of an existing point at `t`.
+/// Appends `(t, v)` in time order, replacing the value of an existing point at `t`; returns
+/// the value replaced.
 #[inline]
-fn insert_pair(points: &mut Vec<(i64, f64)>, t: i64, v: f64) {
+fn insert_pair(points: &mut Vec<(i64, f64)>, t: i64, v: f64) -> Option<f64> {
     match points.last() {
         Some(&(last, _)) if last >= t => match points.binary_search_by_key(&t, |&(x, _)| x) {
-            Ok(i) => {
-                if let Some(slot) = points.get_mut(i) {
-                    slot.1 = v;
-                }
+            Ok(i) => points.get_mut(i).map(|slot| std::mem::replace(&mut slot.1, v)),
+            Err(i) => {
+                points.insert(i, (t, v));
+                None
             }
-            Err(i) => points.insert(i, (t, v)),
         },
-        _ => points.push((t, v)),
+        _ => {
+            points.push((t, v));
+            None
+        }
     }
 }
 

@@ -28,21 +28,30 @@
 mod batches;
 mod checkpoint;
 mod clock;
+mod compactor;
 mod config;
 mod engine;
 mod error;
 mod hot;
 mod payload;
 mod series;
+pub mod tier;
 mod units;
 mod write;
 
 pub use clock::{Clock, ManualClock, WallClock};
-pub use config::{Config, ConfigError, DurabilityConfig, HotConfig, LimitsConfig, WalConfig};
-pub use engine::{Engine, Recovery, Selector, SeriesPoints, Stats};
+pub use compactor::CompactReport;
+pub use config::{
+    CompactorConfig, Config, ConfigError, DurabilityConfig, HotConfig, LimitsConfig, ObjectStoreConfig,
+    TierConfig, WalConfig,
+};
+pub use engine::{
+    Engine, Recovery, Selector, SeriesPoints, Stats, TierSeries, TierStats, TierStatus, TierSummary,
+};
 pub use error::Error;
 pub use hot::HotStats;
 pub use series::SeriesKey;
 pub use strata_lp::Precision;
+pub use tier::{Agg, Tier};
 pub use units::{ByteSize, Span};
 pub use write::{Point, RejectReason, Rejection, WriteOptions, WriteReport};

@@ -17,8 +17,20 @@ impl Span {
 }
 
 impl fmt::Display for Span {
+    /// In the largest unit that divides it, as a config would say it: `365d`, `6h`, `90s`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", humantime::format_duration(self.0))
+        const UNITS: [(&str, u128); 5] = [
+            ("d", 86_400_000_000_000),
+            ("h", 3_600_000_000_000),
+            ("m", 60_000_000_000),
+            ("s", 1_000_000_000),
+            ("ms", 1_000_000),
+        ];
+        let nanos = self.0.as_nanos();
+        match UNITS.iter().find(|(_, unit)| nanos > 0 && nanos.is_multiple_of(*unit)) {
+            Some((name, unit)) => write!(f, "{}{name}", nanos / unit),
+            None => write!(f, "{}", humantime::format_duration(self.0)),
+        }
     }
 }
 

@@ -18,10 +18,13 @@ const BASE: u64 = 1_763_769_600;
 
 fn config(dir: &Path) -> Config {
     Config::from_toml(&format!(
-        "data_dir = {dir:?}\n[hot]\nretention = \"3650d\"\nchunk_duration = \"1h\"\n[wal]\nsegment_size = \"256KiB\"\n"
+        "data_dir = {dir:?}\n[hot]\nretention = \"3650d\"\nchunk_duration = \"1h\"\n[wal]\nsegment_size = \"256KiB\"\n{TIERS}"
     ))
     .unwrap()
 }
+
+/// The data is older than the default retentions; keep it hot, and no compaction on its own.
+const TIERS: &str = "[warm]\nresolution = \"1m\"\nretention = \"3650d\"\n[cold]\nresolution = \"1h\"\nretention = \"3650d\"\n[compactor]\ninterval = \"1000d\"\n";
 
 fn value(batch: u64, host: u64) -> f64 {
     // Few decimals and a sign, as metrics have; distinct for every point.

@@ -122,7 +122,7 @@ fn rejections_are_explained_and_valid_lines_still_stored() {
          m,hostname=c value=5 {s}\n\
          m,host=d,hostname=e value=6 {s}\n\
          m value=7\n",
-        old = s - 7 * 3600,
+        old = s - 366 * 86400,
         future = s + 3600
     );
     let report = engine.write_lp(body.as_bytes(), &WriteOptions::cc_metric_store("fritz")).unwrap();
@@ -133,7 +133,7 @@ fn rejections_are_explained_and_valid_lines_still_stored() {
         [
             "line 2, column 20: field \"value\" has an invalid value \"oops\": expected a number (float, or integer with suffix i or u), a boolean or a quoted string",
             "line 3: field \"value\" is a string: strata stores numbers (float, integer or unsigned fields) only",
-            "line 4: timestamp 2025-11-21T17:00:00Z is more than hot.retention (6h) before now (2025-11-22T00:00:00Z)",
+            "line 4: timestamp 2024-11-21T00:00:00Z is more than cold.retention (365d) before now (2025-11-22T00:00:00Z): no tier keeps it",
             "line 5: timestamp 2025-11-22T01:00:00Z is more than limits.future_tolerance (10m) after now (2025-11-22T00:00:00Z)",
             "line 7: a new series would pass a limit: metric \"m\" has limits.max_series_per_metric = 2 series already",
             "line 8: tag \"hostname\" is given twice (\"host\" is read as \"hostname\")",

@@ -1,0 +1,504 @@
+//! Tier files: downsampled rows as Parquet that DuckDB, Spark, Trino or pyarrow read without
+//! strata. The schema, encodings and sort order are specified in `docs/FORMATS.md`.
+//!
+//! **Invariant:** a tier file is never changed after it is written; merges write new files.
+//! **Invariant:** rows are sorted by series key columns in schema order, then time, and a file
+//! holds at most one row per (series, bucket).
+
+#![deny(clippy::indexing_slicing, clippy::unwrap_used)]
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type, TimestampNanosecondType};
+use arrow_array::{
+    Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray,
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use bytes::Bytes;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+
+use super::agg::Agg;
+use crate::series::SeriesKey;
+
+/// The version in every file's `strata.schema_version` key; readers refuse others.
+pub(crate) const SCHEMA_VERSION: &str = "1";
+
+/// Tags stored in their own columns, in sort order after `metric` and `field`. Every other tag
+/// goes to the `tags` column.
+pub const TAG_COLUMNS: [&str; 6] = ["cluster", "hostname", "type", "type_id", "stype", "stype_id"];
+
+/// One downsampled row: a series, the start of its bucket (ns), and the bucket's aggregate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub key: Arc<SeriesKey>,
+    pub time: i64,
+    pub agg: Agg,
+}
+
+/// Which tier a file belongs to, named in its metadata and path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Warm,
+    Cold,
+}
+
+impl Tier {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Warm => "warm",
+            Tier::Cold => "cold",
+        }
+    }
+}
+
+impl std::fmt::Display for Tier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The Arrow schema of tier files.
+pub fn schema() -> SchemaRef {
+    let time = || DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
+    let mut fields =
+        vec![Field::new("metric", DataType::Utf8, false), Field::new("field", DataType::Utf8, false)];
+    fields.extend(TAG_COLUMNS.iter().map(|name| Field::new(*name, DataType::Utf8, true)));
+    fields.extend([
+        Field::new("tags", DataType::Utf8, true),
+        Field::new("time", time(), false),
+        Field::new("count", DataType::Int64, false),
+        Field::new("sum", DataType::Float64, false),
+        Field::new("sum_lo", DataType::Float64, false),
+        Field::new("min", DataType::Float64, false),
+        Field::new("max", DataType::Float64, false),
+        Field::new("first", DataType::Float64, false),
+        Field::new("first_time", time(), false),
+        Field::new("last", DataType::Float64, false),
+        Field::new("last_time", time(), false),
+    ]);
+    Arc::new(Schema::new(fields))
+}
+
+/// Orders series keys as tier files sort them: metric, field, the tag columns (absent first),
+/// then the other tags.
+pub fn cmp_keys(a: &SeriesKey, b: &SeriesKey) -> Ordering {
+    if std::ptr::eq(a, b) {
+        return Ordering::Equal;
+    }
+    a.measurement
+        .cmp(&b.measurement)
+        .then_with(|| a.field.cmp(&b.field))
+        .then_with(|| {
+            TAG_COLUMNS.iter().map(|t| a.tag(t).cmp(&b.tag(t))).find(|o| o.is_ne()).unwrap_or(Ordering::Equal)
+        })
+        .then_with(|| other_tags(a).cmp(other_tags(b)))
+}
+
+fn other_tags(key: &SeriesKey) -> impl Iterator<Item = &(String, String)> {
+    key.tags.iter().filter(|(k, _)| !TAG_COLUMNS.contains(&k.as_str()))
+}
+
+/// Sorts rows into file order and merges rows of the same series and bucket.
+pub fn sort_and_merge(rows: &mut Vec<Row>) {
+    rows.sort_by(|a, b| cmp_keys(&a.key, &b.key).then(a.time.cmp(&b.time)));
+    rows.dedup_by(|later, kept| {
+        if kept.time == later.time && cmp_keys(&kept.key, &later.key).is_eq() {
+            kept.agg.merge(&later.agg);
+            true
+        } else {
+            false
+        }
+    });
+}
+
+/// What a file's metadata says of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    pub tier: Tier,
+    /// Bucket length in nanoseconds.
+    pub resolution: i64,
+}
+
+/// Encodes rows (sorted and merged, see [`sort_and_merge`]) as a Parquet file.
+pub fn write(rows: &[Row], info: &FileInfo) -> Result<Bytes, String> {
+    let schema = schema();
+    let batch = to_batch(&schema, rows)?;
+    let mut out = Vec::with_capacity(rows.len() * 16 + 4096);
+    let mut writer = ArrowWriter::try_new(&mut out, schema, Some(properties(info)))
+        .map_err(|e| format!("cannot start a Parquet file: {e}"))?;
+    writer.write(&batch).map_err(|e| format!("cannot write rows: {e}"))?;
+    writer.close().map_err(|e| format!("cannot finish a Parquet file: {e}"))?;
+    Ok(Bytes::from(out))
+}
+
+/// Rows per row group: big enough for good compression, small enough that a query for a few
+/// series skips most of a file by statistics.
+const ROW_GROUP_ROWS: usize = 256 * 1024;
+/// Rows per data page: the page index then narrows a one-host query to a few pages.
+const PAGE_ROWS: usize = 8 * 1024;
+
+fn properties(info: &FileInfo) -> WriterProperties {
+    let zstd = Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default());
+    let mut props = WriterProperties::builder()
+        .set_compression(zstd)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        .set_sorting_columns(Some(sorting_columns()))
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new("strata.schema_version".to_owned(), SCHEMA_VERSION.to_owned()),
+            KeyValue::new("strata.tier".to_owned(), info.tier.name().to_owned()),
+            KeyValue::new("strata.resolution_ns".to_owned(), info.resolution.to_string()),
+        ]));
+    // Times and counts: deltas of sorted or regular integers, no dictionary.
+    for name in ["time", "first_time", "last_time", "count"] {
+        let path = ColumnPath::from(name);
+        props = props
+            .set_column_dictionary_enabled(path.clone(), false)
+            .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
+    }
+    // Values: byte-stream split groups the bytes of each float, which zstd then compresses far
+    // better than plain doubles (see docs/BENCHMARKS.md).
+    for name in ["sum", "min", "max", "first", "last"] {
+        let path = ColumnPath::from(name);
+        props = props
+            .set_column_dictionary_enabled(path.clone(), false)
+            .set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT);
+    }
+    props.build()
+}
+
+fn sorting_columns() -> Vec<SortingColumn> {
+    // metric, field, the tag columns, tags, time: the first 10 columns in schema order.
+    (0..10).map(|column_idx| SortingColumn { column_idx, descending: false, nulls_first: true }).collect()
+}
+
+fn to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, String> {
+    let text = |f: &dyn Fn(&SeriesKey) -> Option<String>| -> ArrayRef {
+        Arc::new(rows.iter().map(|r| f(&r.key)).collect::<StringArray>())
+    };
+    let times = |f: &dyn Fn(&Row) -> i64| -> ArrayRef {
+        Arc::new(TimestampNanosecondArray::from_iter_values(rows.iter().map(f)).with_timezone("UTC"))
+    };
+    let floats = |f: &dyn Fn(&Agg) -> f64| -> ArrayRef {
+        Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| f(&r.agg))))
+    };
+    let mut columns: Vec<ArrayRef> =
+        vec![text(&|k| Some(k.measurement.clone())), text(&|k| Some(k.field.clone()))];
+    for tag in TAG_COLUMNS {
+        columns.push(text(&|k| k.tag(tag).map(str::to_owned)));
+    }
+    columns.push(text(&|k| encode_other_tags(k)));
+    columns.push(times(&|r| r.time));
+    columns.push(Arc::new(Int64Array::from_iter_values(
+        rows.iter().map(|r| i64::try_from(r.agg.count).unwrap_or(i64::MAX)),
+    )));
+    columns.push(floats(&|a| a.sum));
+    columns.push(floats(&|a| a.sum_lo));
+    columns.push(floats(&|a| a.min));
+    columns.push(floats(&|a| a.max));
+    columns.push(floats(&|a| a.first));
+    columns.push(times(&|r| r.agg.first_time));
+    columns.push(floats(&|a| a.last));
+    columns.push(times(&|r| r.agg.last_time));
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| format!("cannot build a record batch: {e}"))
+}
+
+/// Tags without a column of their own, as `key=value` pairs joined by `,`; `\`, `,` and `=`
+/// inside keys and values are escaped with `\`. `None` when there are none.
+fn encode_other_tags(key: &SeriesKey) -> Option<String> {
+    let mut out = String::new();
+    for (k, v) in other_tags(key) {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        escape_into(&mut out, k);
+        out.push('=');
+        escape_into(&mut out, v);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        if matches!(c, '\\' | ',' | '=') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+}
+
+fn decode_other_tags(text: &str, tags: &mut Vec<(String, String)>) -> Result<(), String> {
+    let (mut key, mut current, mut escaped, mut in_value) = (String::new(), String::new(), false, false);
+    let bad = || format!("tags column {text:?} is not key=value pairs");
+    for c in text.chars() {
+        match c {
+            _ if escaped => {
+                current.push(c);
+                escaped = false;
+            }
+            '\\' => escaped = true,
+            '=' if !in_value => {
+                key = std::mem::take(&mut current);
+                in_value = true;
+            }
+            ',' if in_value => {
+                tags.push((std::mem::take(&mut key), std::mem::take(&mut current)));
+                in_value = false;
+            }
+            '=' | ',' => return Err(bad()),
+            _ => current.push(c),
+        }
+    }
+    if !in_value || escaped {
+        return Err(bad());
+    }
+    tags.push((key, current));
+    Ok(())
+}
+
+/// Which rows a read keeps.
+#[derive(Debug, Clone, Default)]
+pub struct RowFilter<'a> {
+    /// Only this metric, when set.
+    pub metric: Option<&'a str>,
+    /// Only buckets starting in `[from, to)`.
+    pub from: i64,
+    pub to: i64,
+    /// Only series with this field, when set.
+    pub field: Option<&'a str>,
+    /// Tags that must be present with these values.
+    pub tags: &'a [(String, String)],
+}
+
+impl RowFilter<'_> {
+    /// Every row of a file.
+    pub fn all() -> RowFilter<'static> {
+        RowFilter { metric: None, from: i64::MIN, to: i64::MAX, field: None, tags: &[] }
+    }
+
+    fn keeps_key(&self, key: &SeriesKey) -> bool {
+        self.metric.is_none_or(|m| key.measurement == m)
+            && self.field.is_none_or(|f| key.field == f)
+            && self.tags.iter().all(|(k, v)| key.tag(k) == Some(v.as_str()))
+    }
+}
+
+/// Reads the rows of a tier file that `filter` keeps, in file order, checking its metadata.
+pub fn read(bytes: Bytes, filter: &RowFilter<'_>) -> Result<(FileInfo, Vec<Row>), String> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| format!("not Parquet: {e}"))?;
+    let info = file_info(builder.metadata().file_metadata().key_value_metadata())?;
+    let reader = builder.with_batch_size(64 * 1024).build().map_err(|e| format!("cannot read: {e}"))?;
+    let mut rows = Vec::new();
+    let mut last_key: Option<Arc<SeriesKey>> = None;
+    for batch in reader {
+        let batch = batch.map_err(|e| format!("cannot read rows: {e}"))?;
+        read_batch(&batch, filter, &mut last_key, &mut rows)?;
+    }
+    Ok((info, rows))
+}
+
+fn file_info(metadata: Option<&Vec<KeyValue>>) -> Result<FileInfo, String> {
+    let get = |name: &str| {
+        metadata
+            .and_then(|kv| kv.iter().find(|e| e.key == name))
+            .and_then(|e| e.value.clone())
+            .ok_or_else(|| format!("no {name} in the file's metadata: not a strata tier file"))
+    };
+    let version = get("strata.schema_version")?;
+    if version != SCHEMA_VERSION {
+        return Err(format!("schema version {version}, but this strata reads version {SCHEMA_VERSION} only"));
+    }
+    let tier = match get("strata.tier")?.as_str() {
+        "warm" => Tier::Warm,
+        "cold" => Tier::Cold,
+        other => return Err(format!("unknown tier {other:?}")),
+    };
+    let resolution = get("strata.resolution_ns")?
+        .parse::<i64>()
+        .ok()
+        .filter(|r| *r > 0)
+        .ok_or("strata.resolution_ns is not a positive integer")?;
+    Ok(FileInfo { tier, resolution })
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, String> {
+    batch.column_by_name(name).ok_or_else(|| format!("no column {name:?}"))
+}
+
+fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray, String> {
+    column(batch, name)?.as_string_opt::<i32>().ok_or_else(|| format!("column {name:?} is not UTF-8"))
+}
+
+fn read_batch(
+    batch: &RecordBatch,
+    filter: &RowFilter<'_>,
+    last_key: &mut Option<Arc<SeriesKey>>,
+    rows: &mut Vec<Row>,
+) -> Result<(), String> {
+    let metric = strings(batch, "metric")?;
+    let field = strings(batch, "field")?;
+    let tag_columns: Vec<&StringArray> =
+        TAG_COLUMNS.iter().map(|name| strings(batch, name)).collect::<Result<_, _>>()?;
+    let other = strings(batch, "tags")?;
+    let ints = |name: &str| -> Result<&[i64], String> {
+        let array = column(batch, name)?;
+        if array.null_count() > 0 {
+            return Err(format!("column {name:?} has nulls"));
+        }
+        if let Some(t) = array.as_primitive_opt::<TimestampNanosecondType>() {
+            return Ok(t.values());
+        }
+        array
+            .as_primitive_opt::<Int64Type>()
+            .map(|a| a.values().as_ref())
+            .ok_or_else(|| format!("column {name:?} is not a 64-bit integer"))
+    };
+    let floats = |name: &str| -> Result<&[f64], String> {
+        let array = column(batch, name)?;
+        if array.null_count() > 0 {
+            return Err(format!("column {name:?} has nulls"));
+        }
+        array
+            .as_primitive_opt::<Float64Type>()
+            .map(|a| a.values().as_ref())
+            .ok_or_else(|| format!("column {name:?} is not a double"))
+    };
+    let (time, count, first_time, last_time) =
+        (ints("time")?, ints("count")?, ints("first_time")?, ints("last_time")?);
+    let (sum, sum_lo, min, max, first, last) = (
+        floats("sum")?,
+        floats("sum_lo")?,
+        floats("min")?,
+        floats("max")?,
+        floats("first")?,
+        floats("last")?,
+    );
+    fn value(a: &StringArray, i: usize) -> Option<&str> {
+        (!a.is_null(i)).then(|| a.value(i))
+    }
+    for i in 0..batch.num_rows() {
+        let t = time.get(i).copied().ok_or("short time column")?;
+        if t < filter.from || t >= filter.to {
+            continue;
+        }
+        let same = last_key.as_ref().is_some_and(|k| {
+            value(metric, i) == Some(k.measurement.as_str())
+                && value(field, i) == Some(k.field.as_str())
+                && TAG_COLUMNS.iter().zip(&tag_columns).all(|(name, col)| value(col, i) == k.tag(name))
+                && value(other, i) == encode_other_tags(k).as_deref()
+        });
+        if !same {
+            let mut tags = Vec::new();
+            for (name, col) in TAG_COLUMNS.iter().zip(&tag_columns) {
+                if let Some(v) = value(col, i) {
+                    tags.push(((*name).to_owned(), v.to_owned()));
+                }
+            }
+            if let Some(text) = value(other, i) {
+                decode_other_tags(text, &mut tags)?;
+            }
+            tags.sort();
+            if tags.windows(2).any(|w| matches!(w, [a, b] if a.0 == b.0)) {
+                return Err(format!("row {i} names a tag twice"));
+            }
+            let key = SeriesKey {
+                measurement: value(metric, i).ok_or("null metric")?.to_owned(),
+                field: value(field, i).ok_or("null field")?.to_owned(),
+                tags,
+            };
+            *last_key = Some(Arc::new(key));
+        }
+        let Some(key) = last_key.as_ref() else { continue };
+        if !filter.keeps_key(key) {
+            continue;
+        }
+        let at = |column: &[f64]| column.get(i).copied().unwrap_or(f64::NAN);
+        let agg = Agg {
+            count: count.get(i).and_then(|c| u64::try_from(*c).ok()).ok_or("negative count")?,
+            sum: at(sum),
+            sum_lo: at(sum_lo),
+            min: at(min),
+            max: at(max),
+            first: at(first),
+            first_time: first_time.get(i).copied().unwrap_or_default(),
+            last: at(last),
+            last_time: last_time.get(i).copied().unwrap_or_default(),
+        };
+        rows.push(Row { key: key.clone(), time: t, agg });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests may panic")]
+mod tests {
+    use super::*;
+
+    fn key(host: &str, extra: &[(&str, &str)]) -> Arc<SeriesKey> {
+        let mut tags: Vec<(String, String)> = [("cluster", "fritz"), ("hostname", host), ("type", "node")]
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        tags.sort();
+        Arc::new(SeriesKey { measurement: "cpu_load".into(), field: "value".into(), tags })
+    }
+
+    #[test]
+    fn rows_round_trip_with_odd_tags() {
+        let keys = [
+            key("f0101", &[]),
+            key("f0102", &[("rack", "r=1,\\b")]),
+            key("..", &[("a/b", "..\\x"), ("z", "")]),
+        ];
+        let mut rows: Vec<Row> = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            for t in 0..3 {
+                let mut agg = Agg::point(t * 60 + 1, i as f64 + 0.5);
+                agg.push_sorted(t * 60 + 2, -1.25);
+                rows.push(Row { key: k.clone(), time: t * 60, agg });
+            }
+        }
+        rows.reverse();
+        sort_and_merge(&mut rows);
+        let info = FileInfo { tier: Tier::Warm, resolution: 60 };
+        let bytes = write(&rows, &info).unwrap();
+        let (read_info, back) = read(bytes.clone(), &RowFilter::all()).unwrap();
+        assert_eq!(read_info, info);
+        assert_eq!(back, rows);
+        let tags = [("hostname".to_owned(), "..".to_owned())];
+        let filter = RowFilter { from: 60, to: 120, tags: &tags, ..RowFilter::all() };
+        let (_, some) = read(bytes, &filter).unwrap();
+        assert_eq!(some.len(), 1);
+        assert_eq!(some[0].key.tag("a/b"), Some("..\\x"));
+    }
+
+    #[test]
+    fn partial_rows_of_one_bucket_merge() {
+        let k = key("f0101", &[]);
+        let mut rows = vec![
+            Row { key: k.clone(), time: 0, agg: Agg::point(5, 2.0) },
+            Row { key: k.clone(), time: 0, agg: Agg::point(1, 7.0) },
+        ];
+        sort_and_merge(&mut rows);
+        assert_eq!(rows.len(), 1);
+        let a = rows[0].agg;
+        assert_eq!((a.count, a.sum, a.min, a.max, a.first, a.last), (2, 9.0, 2.0, 7.0, 7.0, 2.0));
+    }
+
+    #[test]
+    fn foreign_files_are_refused_by_name() {
+        let err = read(Bytes::from_static(b"not parquet at all"), &RowFilter::all()).unwrap_err();
+        assert!(err.starts_with("not Parquet"), "{err}");
+    }
+}

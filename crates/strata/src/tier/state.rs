@@ -1,0 +1,147 @@
+//! The engine's live view of the tiers: the committed manifest, which manifest generations
+//! readers still hold, and files that left the manifest but may still be read.
+//!
+//! **Invariant:** a file dropped from the manifest at generation `g` is deleted from the store
+//! only when no reader holds a generation before `g`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use super::manifest::{self, Manifest};
+use super::store::Store;
+use crate::error::Error;
+
+#[derive(Debug)]
+pub(crate) struct TierState {
+    pub(crate) store: Store,
+    current: RwLock<Arc<Manifest>>,
+    /// Readers per manifest generation.
+    readers: Arc<Mutex<BTreeMap<u64, usize>>>,
+    /// Files dropped from the manifest, with the generation that dropped them.
+    doomed: Mutex<Vec<(u64, String)>>,
+}
+
+/// A reader's hold on one manifest: the files it lists stay in the store while it lives.
+#[derive(Debug)]
+pub(crate) struct ReadGuard {
+    pub(crate) manifest: Arc<Manifest>,
+    readers: Arc<Mutex<BTreeMap<u64, usize>>>,
+}
+
+impl Drop for ReadGuard {
+    fn drop(&mut self) {
+        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        let generation = self.manifest.generation;
+        if let Some(count) = readers.get_mut(&generation) {
+            *count -= 1;
+            if *count == 0 {
+                readers.remove(&generation);
+            }
+        }
+    }
+}
+
+impl TierState {
+    /// Loads the live manifest (or starts an empty one) and removes orphans: files in the
+    /// store that no manifest lists, left by a commit that did not finish.
+    pub(crate) fn open(
+        store: Store,
+        warm_resolution: i64,
+        cold_resolution: i64,
+    ) -> Result<(TierState, u64), Error> {
+        let manifest = match manifest::load(&store)? {
+            Some(m) => m,
+            None => Manifest::empty(warm_resolution, cold_resolution),
+        };
+        for (key, found, configured) in [
+            ("warm.resolution", manifest.warm_resolution, warm_resolution),
+            ("cold.resolution", manifest.cold_resolution, cold_resolution),
+        ] {
+            if found != configured {
+                return Err(Error::TierMismatch {
+                    url: store.url().to_owned(),
+                    key,
+                    found: format!("{found} ns"),
+                    configured: format!("{configured} ns"),
+                });
+            }
+        }
+        let live = manifest.live();
+        let mut orphans = 0;
+        for dir in ["warm", "cold"] {
+            for (path, _) in store.list(dir)? {
+                if !live.contains(path.as_str()) {
+                    store.delete(&path)?;
+                    orphans += 1;
+                }
+            }
+        }
+        let state = TierState {
+            store,
+            current: RwLock::new(Arc::new(manifest)),
+            readers: Arc::default(),
+            doomed: Mutex::default(),
+        };
+        Ok((state, orphans))
+    }
+
+    /// The committed manifest, without holding its files.
+    pub(crate) fn manifest(&self) -> Arc<Manifest> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The committed manifest, holding its files in the store until the guard is dropped.
+    pub(crate) fn read(&self) -> ReadGuard {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        *readers.entry(current.generation).or_default() += 1;
+        ReadGuard { manifest: current.clone(), readers: self.readers.clone() }
+    }
+
+    /// Commits `next` (its generation one past the current) and schedules the files it no
+    /// longer lists for deletion.
+    pub(crate) fn commit(&self, next: Manifest) -> Result<(), Error> {
+        manifest::commit(&self.store, &next)?;
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        let live = next.live();
+        let dropped: Vec<String> = current
+            .files
+            .iter()
+            .filter(|f| !live.contains(f.path.as_str()))
+            .map(|f| f.path.clone())
+            .collect();
+        if !dropped.is_empty() {
+            let mut doomed = self.doomed.lock().unwrap_or_else(|p| p.into_inner());
+            doomed.extend(dropped.into_iter().map(|p| (next.generation, p)));
+        }
+        *current = Arc::new(next);
+        Ok(())
+    }
+
+    /// Deletes dropped files that no reader can still need. Returns how many were deleted.
+    pub(crate) fn delete_unread(&self) -> Result<u64, Error> {
+        let oldest_reader = self.readers.lock().unwrap_or_else(|p| p.into_inner()).keys().next().copied();
+        let ready: Vec<(u64, String)> = {
+            let mut doomed = self.doomed.lock().unwrap_or_else(|p| p.into_inner());
+            let (ready, wait) = doomed.drain(..).partition(|(g, _)| oldest_reader.is_none_or(|r| r >= *g));
+            *doomed = wait;
+            ready
+        };
+        let mut deleted = 0;
+        for (i, (_, path)) in ready.iter().enumerate() {
+            if let Err(e) = self.store.delete(path) {
+                // Keep what is left for the next pass.
+                let mut doomed = self.doomed.lock().unwrap_or_else(|p| p.into_inner());
+                doomed.extend(ready.get(i..).unwrap_or_default().iter().cloned());
+                return Err(e);
+            }
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
+    /// Files waiting for their last reader.
+    pub(crate) fn doomed(&self) -> usize {
+        self.doomed.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}

@@ -1,0 +1,230 @@
+//! Object storage for tier files and manifests, through the `object_store` crate: the local
+//! file system or any S3-compatible server, one code path for both.
+//!
+//! `object_store` is async. The engine runs every request on a small tokio runtime of its own
+//! (threads named `strata-io`) and waits for the answer on the calling thread, so it never
+//! blocks or nests an embedding server's runtime. The rule for embedders: call the engine from
+//! plain threads or from `tokio::task::spawn_blocking`, as for any blocking I/O.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::TryStreamExt as _;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
+
+use crate::config::{Config, ObjectStoreConfig};
+use crate::error::Error;
+
+/// The engine's view of its object store: paths relative to a prefix, blocking calls.
+#[derive(Debug, Clone)]
+pub struct Store {
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
+    url: String,
+    runtime: Arc<IoRuntime>,
+    timeout: Duration,
+}
+
+/// A tokio runtime that shuts down without waiting, so dropping the engine inside another
+/// runtime's task does not panic.
+#[derive(Debug)]
+struct IoRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for IoRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Store {
+    /// Opens the store the config names: `object_store.url`, or `file://<data_dir>/tiers`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a URL that is not `file://` or `s3://`, or an S3 setup the client
+    /// refuses; I/O errors creating a local directory.
+    pub fn open(config: &Config) -> Result<Store, Error> {
+        let os = &config.object_store;
+        let invalid = |message: String| -> Error {
+            crate::ConfigError::Invalid { path: None, message: format!("object_store.url: {message}") }.into()
+        };
+        let url = match &os.url {
+            Some(url) => url.clone(),
+            None => {
+                let dir = std::path::absolute(config.data_dir.join("tiers"))
+                    .map_err(crate::error::io("resolve", config.data_dir.join("tiers")))?;
+                format!("file://{}", dir.display())
+            }
+        };
+        let (store, prefix): (Arc<dyn ObjectStore>, String) = if let Some(path) = url.strip_prefix("file://")
+        {
+            std::fs::create_dir_all(path).map_err(crate::error::io("create directory", path))?;
+            let local = LocalFileSystem::new_with_prefix(path)
+                .map_err(|e| invalid(format!("{url:?}: {e}")))?
+                .with_automatic_cleanup(true);
+            (Arc::new(local), String::new())
+        } else if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(invalid(format!("{url:?} names no bucket")));
+            }
+            let mut builder = AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .with_allow_http(os.allow_http)
+                .with_client_options(
+                    ClientOptions::new()
+                        .with_timeout(os.timeout.0)
+                        .with_connect_timeout(Duration::from_secs(5))
+                        .with_allow_http(os.allow_http),
+                );
+            if let Some(endpoint) = &os.endpoint {
+                builder = builder.with_endpoint(endpoint).with_virtual_hosted_style_request(false);
+            }
+            if let Some(region) = &os.region {
+                builder = builder.with_region(region);
+            }
+            if let Some(key) = &os.access_key_id {
+                builder = builder.with_access_key_id(key);
+            }
+            if let Some(secret) = &os.secret_access_key {
+                builder = builder.with_secret_access_key(secret);
+            }
+            let s3 = builder.build().map_err(|e| invalid(format!("{url:?}: {e}")))?;
+            (Arc::new(s3), prefix.trim_matches('/').to_owned())
+        } else {
+            return Err(invalid(format!("{url:?} is neither file:///path nor s3://bucket/prefix")));
+        };
+        Store::with_object_store(store, &prefix, &url, os.timeout.0)
+    }
+
+    /// Uses `store` under `prefix`: any `ObjectStore` an embedder builds (GCS, Azure, a
+    /// wrapper that injects faults in tests).
+    ///
+    /// # Errors
+    /// I/O errors starting the runtime's threads.
+    pub fn with_object_store(
+        store: Arc<dyn ObjectStore>,
+        prefix: &str,
+        url: &str,
+        timeout: Duration,
+    ) -> Result<Store, Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("strata-io")
+            .enable_all()
+            .build()
+            .map_err(crate::error::io("start the object store runtime for", url))?;
+        Ok(Store {
+            store,
+            prefix: prefix.trim_matches('/').to_owned(),
+            url: url.to_owned(),
+            runtime: Arc::new(IoRuntime(Some(runtime))),
+            timeout,
+        })
+    }
+
+    /// The URL the store was opened with, for messages.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn path(&self, relative: &str) -> ObjectPath {
+        if self.prefix.is_empty() {
+            ObjectPath::from(relative)
+        } else {
+            ObjectPath::from(format!("{}/{relative}", self.prefix))
+        }
+    }
+
+    /// Runs `op` on the I/O runtime and waits for it, with a timeout.
+    fn run<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        path: &str,
+        future: impl Future<Output = object_store::Result<T>> + Send + 'static,
+    ) -> Result<T, Error> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let Some(runtime) = self.runtime.0.as_ref() else {
+            return Err(self.error(op, path, "the I/O runtime is shut down".into()));
+        };
+        let timeout = self.timeout;
+        runtime.spawn(async move {
+            let outcome = tokio::time::timeout(timeout, future).await;
+            let _ = tx.send(outcome);
+        });
+        match rx.recv() {
+            Ok(Ok(Ok(value))) => Ok(value),
+            Ok(Ok(Err(e))) => Err(self.error(op, path, e.to_string())),
+            Ok(Err(_)) => Err(self.error(op, path, format!("no answer within {timeout:?}"))),
+            Err(_) => Err(self.error(op, path, "the I/O runtime stopped".into())),
+        }
+    }
+
+    fn error(&self, op: &'static str, path: &str, message: String) -> Error {
+        Error::ObjectStore { op, path: format!("{}/{path}", self.url.trim_end_matches('/')), message }
+    }
+
+    /// Writes an object, replacing any object at `path`.
+    pub fn put(&self, path: &str, bytes: Bytes) -> Result<(), Error> {
+        let (store, location) = (self.store.clone(), self.path(path));
+        self.run("put", path, async move { store.put(&location, PutPayload::from(bytes)).await.map(|_| ()) })
+    }
+
+    /// Writes an object only if none exists at `path`. `Ok(false)` when one does.
+    pub fn put_new(&self, path: &str, bytes: Bytes) -> Result<bool, Error> {
+        let (store, location) = (self.store.clone(), self.path(path));
+        self.run("put", path, async move {
+            let options = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+            match store.put_opts(&location, PutPayload::from(bytes), options).await {
+                Ok(_) => Ok(true),
+                Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// Reads a whole object.
+    pub fn get(&self, path: &str) -> Result<Bytes, Error> {
+        let (store, location) = (self.store.clone(), self.path(path));
+        self.run("get", path, async move { store.get(&location).await?.bytes().await })
+    }
+
+    /// Removes an object; one that is already gone is not an error.
+    pub fn delete(&self, path: &str) -> Result<(), Error> {
+        let (store, location) = (self.store.clone(), self.path(path));
+        self.run("delete", path, async move {
+            match store.delete(&location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// Every object under `dir`, as paths relative to the store's prefix, with sizes.
+    pub fn list(&self, dir: &str) -> Result<Vec<(String, u64)>, Error> {
+        let (store, location) = (self.store.clone(), self.path(dir));
+        let strip = if self.prefix.is_empty() { 0 } else { self.prefix.len() + 1 };
+        self.run("list", dir, async move {
+            let objects: Vec<_> = store.list(Some(&location)).try_collect().await?;
+            Ok(objects
+                .into_iter()
+                .map(|meta| {
+                    let full = meta.location.to_string();
+                    (full.get(strip..).unwrap_or_default().to_owned(), meta.size)
+                })
+                .collect())
+        })
+    }
+}
+
+impl ObjectStoreConfig {
+    /// Whether the tiers are on the local file system.
+    pub fn is_local(&self) -> bool {
+        self.url.as_deref().is_none_or(|u| u.starts_with("file://"))
+    }
+}
