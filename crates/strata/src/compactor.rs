@@ -372,8 +372,9 @@ fn downsample(
     Ok(per_series.into_iter().flatten().collect())
 }
 
-/// Rows of one series' points in time order: one per bucket with points.
-pub(crate) fn rows_of_sorted(key: &Arc<SeriesKey>, times: &[i64], values: &[f64], res: i64) -> Vec<Row> {
+/// Rows of one series' points in time order: one per bucket of `res` nanoseconds with points.
+/// The compactor's inner loop; public for benchmarks.
+pub fn rows_of_sorted(key: &Arc<SeriesKey>, times: &[i64], values: &[f64], res: i64) -> Vec<Row> {
     let mut rows = Vec::new();
     let mut current: Option<(i64, Agg)> = None;
     for (&t, &v) in times.iter().zip(values) {

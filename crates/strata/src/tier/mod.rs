@@ -18,6 +18,8 @@ pub use file::{Row, Tier};
 pub use manifest::{FileEntry, Manifest};
 pub use store::Store;
 
+pub use crate::compactor::rows_of_sorted as downsample;
+
 /// The start of the bucket of length `resolution` that holds `time`.
 pub(crate) fn bucket(time: i64, resolution: i64) -> i64 {
     time.div_euclid(resolution).saturating_mul(resolution)
