@@ -444,7 +444,8 @@ fn encode_by_day(
                 rows: rows.len() as u64,
                 points: rows.iter().map(|r| r.agg.count).sum(),
                 bytes: bytes.len() as u64,
-                min_time: rows.first().map_or(0, |r| r.time),
+                // Rows are sorted by series first: the times' extremes are anywhere.
+                min_time: rows.iter().map(|r| r.time).min().unwrap_or(0),
                 max_time: rows.iter().map(|r| r.time).max().unwrap_or(0),
                 series: rows.chunk_by(|a, b| Arc::ptr_eq(&a.key, &b.key) || a.key == b.key).count() as u64,
             };

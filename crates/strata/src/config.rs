@@ -22,6 +22,25 @@ pub struct Config {
     pub compactor: CompactorConfig,
     pub object_store: ObjectStoreConfig,
     pub limits: LimitsConfig,
+    /// `[metrics.<name>]`: per-metric settings, as cc-metric-store's metric config.
+    pub metrics: std::collections::BTreeMap<String, MetricConfig>,
+}
+
+/// `[metrics.<name>]`: how a metric is read.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricConfig {
+    /// How a query aggregates the matched series into one (scope aggregation): `"sum"` (e.g.
+    /// flops_any over a node's hardware threads) or `"avg"` (e.g. cpu_user).
+    pub aggregation: ScopeAggregation,
+}
+
+/// Scope aggregation across series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScopeAggregation {
+    Sum,
+    Avg,
 }
 
 /// `[wal]`: the write-ahead log.
@@ -150,6 +169,7 @@ impl Default for Config {
             compactor: CompactorConfig::default(),
             object_store: ObjectStoreConfig::default(),
             limits: LimitsConfig::default(),
+            metrics: Default::default(),
         }
     }
 }
@@ -277,6 +297,12 @@ impl Config {
             ));
         }
         let (warm, cold) = (self.warm.resolution.as_nanos_i64(), self.cold.resolution.as_nanos_i64());
+        if warm > 0 && self.hot.chunk_duration.as_nanos_i64() % warm != 0 {
+            return Err(format!(
+                "hot.chunk_duration ({}) must be a whole multiple of warm.resolution ({}): hot hands whole windows to warm",
+                self.hot.chunk_duration, self.warm.resolution
+            ));
+        }
         if warm == 0 || cold % warm != 0 {
             return Err(format!(
                 "cold.resolution ({}) must be a whole multiple of warm.resolution ({})",

@@ -785,6 +785,16 @@ impl Engine {
         Ok(out)
     }
 
+    /// Where the hot store's data starts: every point from here on is in hot.
+    pub fn hot_start(&self) -> i64 {
+        self.inner.hot.evicted_until()
+    }
+
+    /// The engine's clock, now (ns).
+    pub fn now(&self) -> i64 {
+        self.inner.clock.now_nanos()
+    }
+
     /// The live manifest: files per tier and how far each tier is written.
     pub fn manifest(&self) -> Arc<crate::tier::Manifest> {
         self.inner.tiers.manifest()

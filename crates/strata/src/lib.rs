@@ -34,6 +34,7 @@ mod engine;
 mod error;
 mod hot;
 mod payload;
+mod query;
 mod series;
 pub mod tier;
 mod units;
@@ -42,14 +43,15 @@ mod write;
 pub use clock::{Clock, ManualClock, WallClock};
 pub use compactor::CompactReport;
 pub use config::{
-    CompactorConfig, Config, ConfigError, DurabilityConfig, HotConfig, LimitsConfig, ObjectStoreConfig,
-    TierConfig, WalConfig,
+    CompactorConfig, Config, ConfigError, DurabilityConfig, HotConfig, LimitsConfig, MetricConfig,
+    ObjectStoreConfig, ScopeAggregation, TierConfig, WalConfig,
 };
 pub use engine::{
     Engine, Recovery, Selector, SeriesPoints, Stats, TierSeries, TierStats, TierStatus, TierSummary,
 };
 pub use error::Error;
 pub use hot::HotStats;
+pub use query::{Aggregate, Query, QueryResult, QuerySeries, RangeStats, Resolution, Scope, Served, Source};
 pub use series::SeriesKey;
 pub use strata_lp::Precision;
 pub use tier::{Agg, Tier};

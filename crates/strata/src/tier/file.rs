@@ -213,6 +213,11 @@ fn to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, String> {
     RecordBatch::try_new(schema.clone(), columns).map_err(|e| format!("cannot build a record batch: {e}"))
 }
 
+/// The `tags` column's text for a key: its tags without a column of their own.
+pub fn other_tags_text(key: &SeriesKey) -> Option<String> {
+    encode_other_tags(key)
+}
+
 /// Tags without a column of their own, as `key=value` pairs joined by `,`; `\`, `,` and `=`
 /// inside keys and values are escaped with `\`. `None` when there are none.
 fn encode_other_tags(key: &SeriesKey) -> Option<String> {
