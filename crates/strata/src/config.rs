@@ -114,6 +114,9 @@ pub struct ObjectStoreConfig {
     pub allow_http: bool,
     /// How long one request may take before it counts as failed (and the pass is retried).
     pub timeout: Span,
+    /// Tier files kept in memory (with their parsed footers) for queries, least recently used
+    /// out first. Files never change, so the cache is never stale.
+    pub cache_size: ByteSize,
 }
 
 impl Default for ObjectStoreConfig {
@@ -126,6 +129,7 @@ impl Default for ObjectStoreConfig {
             secret_access_key: None,
             allow_http: false,
             timeout: Span(Duration::from_secs(60)),
+            cache_size: ByteSize(256 << 20),
         }
     }
 }
@@ -140,6 +144,7 @@ impl std::fmt::Debug for ObjectStoreConfig {
             .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "<redacted>"))
             .field("allow_http", &self.allow_http)
             .field("timeout", &self.timeout)
+            .field("cache_size", &self.cache_size)
             .finish()
     }
 }
@@ -438,6 +443,13 @@ mod tests {
         assert!(!format!("{config:?}").contains("SECRET"), "the secret must not be printed");
         let bad = |text: &str| Config::from_toml(text).unwrap_err().to_string();
         let err = bad("[warm]\nresolution = \"7m\"\nretention = \"30d\"");
+        assert!(
+            err.contains("hot.chunk_duration (2h) must be a whole multiple of warm.resolution (7m)"),
+            "{err}"
+        );
+        let err = bad(
+            "[hot]\nretention = \"7h\"\nchunk_duration = \"7h\"\n[warm]\nresolution = \"7m\"\nretention = \"30d\"",
+        );
         assert!(
             err.contains("cold.resolution (1h) must be a whole multiple of warm.resolution (7m)"),
             "{err}"

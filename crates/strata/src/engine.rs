@@ -279,6 +279,7 @@ impl Engine {
             store,
             config.warm.resolution.as_nanos_i64(),
             config.cold.resolution.as_nanos_i64(),
+            config.object_store.cache_size.0,
         )?;
         let manifest = tiers.manifest();
         let cut = manifest.wal_cut.map(|(segment, offset)| Position { segment, offset });
@@ -768,7 +769,13 @@ impl Engine {
             guard.manifest.files(tier).filter(|f| f.max_time >= from && f.min_time < to).collect();
         let per_file: Vec<Vec<crate::tier::Row>> = files
             .par_iter()
-            .map(|f| self.inner.read_file(f, &filter).map(|(_, rows)| rows))
+            .map(|f| {
+                let file = self.inner.tiers.open_file(f)?;
+                file.read(&filter).map_err(|reason| Error::Corrupt {
+                    path: format!("{}/{}", self.inner.tiers.store.url(), f.path).into(),
+                    reason,
+                })
+            })
             .collect::<Result<_, Error>>()?;
         let mut rows: Vec<crate::tier::Row> = per_file.into_iter().flatten().collect();
         crate::tier::file::sort_and_merge(&mut rows);

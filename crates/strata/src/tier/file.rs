@@ -18,7 +18,9 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::metadata::SortingColumn;
@@ -300,16 +302,85 @@ impl RowFilter<'_> {
 
 /// Reads the rows of a tier file that `filter` keeps, in file order, checking its metadata.
 pub fn read(bytes: Bytes, filter: &RowFilter<'_>) -> Result<(FileInfo, Vec<Row>), String> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| format!("not Parquet: {e}"))?;
-    let info = file_info(builder.metadata().file_metadata().key_value_metadata())?;
-    let reader = builder.with_batch_size(64 * 1024).build().map_err(|e| format!("cannot read: {e}"))?;
-    let mut rows = Vec::new();
-    let mut last_key: Option<Arc<SeriesKey>> = None;
-    for batch in reader {
-        let batch = batch.map_err(|e| format!("cannot read rows: {e}"))?;
-        read_batch(&batch, filter, &mut last_key, &mut rows)?;
+    let file = OpenFile::new(bytes)?;
+    let rows = file.read(filter)?;
+    Ok((file.info, rows))
+}
+
+/// A tier file in memory with its parsed metadata: what queries cache, so a repeated query
+/// neither fetches nor parses the footer again.
+#[derive(Debug)]
+pub struct OpenFile {
+    bytes: Bytes,
+    metadata: ArrowReaderMetadata,
+    pub info: FileInfo,
+}
+
+impl OpenFile {
+    /// Parses the footer and checks the file's strata metadata.
+    pub fn new(bytes: Bytes) -> Result<OpenFile, String> {
+        let metadata = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::new())
+            .map_err(|e| format!("not Parquet: {e}"))?;
+        let info = file_info(metadata.metadata().file_metadata().key_value_metadata())?;
+        Ok(OpenFile { bytes, metadata, info })
     }
-    Ok((info, rows))
+
+    /// Bytes held.
+    pub fn size(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The rows `filter` keeps, decoding only the row groups whose statistics (metric,
+    /// hostname, time) may hold some.
+    pub fn read(&self, filter: &RowFilter<'_>) -> Result<Vec<Row>, String> {
+        let groups = self.row_groups(filter);
+        let mut rows = Vec::new();
+        if groups.is_empty() {
+            return Ok(rows);
+        }
+        let reader =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(self.bytes.clone(), self.metadata.clone())
+                .with_row_groups(groups)
+                .with_batch_size(64 * 1024)
+                .build()
+                .map_err(|e| format!("cannot read: {e}"))?;
+        let mut last_key: Option<Arc<SeriesKey>> = None;
+        for batch in reader {
+            let batch = batch.map_err(|e| format!("cannot read rows: {e}"))?;
+            read_batch(&batch, filter, &mut last_key, &mut rows)?;
+        }
+        Ok(rows)
+    }
+
+    fn row_groups(&self, filter: &RowFilter<'_>) -> Vec<usize> {
+        let md = self.metadata.metadata();
+        let schema = md.file_metadata().schema_descr();
+        let index = |name: &str| schema.columns().iter().position(|c| c.name() == name);
+        let host = filter.tags.iter().find(|(k, _)| k == "hostname").map(|(_, v)| v.as_str());
+        let (metric_col, host_col, time_col) = (index("metric"), index("hostname"), index("time"));
+        (0..md.num_row_groups())
+            .filter(|&i| {
+                let group = md.row_group(i);
+                let stats = |col: Option<usize>| {
+                    col.and_then(|c| group.columns().get(c)).and_then(|c| c.statistics())
+                };
+                let text_may_hold = |col: Option<usize>, value: Option<&str>| {
+                    let (Some(value), Some(stats)) = (value, stats(col)) else { return true };
+                    let v = value.as_bytes();
+                    stats.min_bytes_opt().is_none_or(|min| min <= v)
+                        && stats.max_bytes_opt().is_none_or(|max| v <= max)
+                };
+                let time_may_hold = match stats(time_col) {
+                    Some(parquet::file::statistics::Statistics::Int64(t)) => {
+                        t.min_opt().is_none_or(|&min| min < filter.to)
+                            && t.max_opt().is_none_or(|&max| max >= filter.from)
+                    }
+                    _ => true,
+                };
+                time_may_hold && text_may_hold(metric_col, filter.metric) && text_may_hold(host_col, host)
+            })
+            .collect()
+    }
 }
 
 fn file_info(metadata: Option<&Vec<KeyValue>>) -> Result<FileInfo, String> {

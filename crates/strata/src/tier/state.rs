@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::manifest::{self, Manifest};
+use super::file::OpenFile;
+use super::manifest::{self, FileEntry, Manifest};
 use super::store::Store;
 use crate::error::Error;
 
@@ -19,6 +20,47 @@ pub(crate) struct TierState {
     readers: Arc<Mutex<BTreeMap<u64, usize>>>,
     /// Files dropped from the manifest, with the generation that dropped them.
     doomed: Mutex<Vec<(u64, String)>>,
+    cache: Mutex<FileCache>,
+}
+
+/// Tier files in memory for queries, least recently used out first.
+#[derive(Debug, Default)]
+struct FileCache {
+    files: std::collections::HashMap<String, (Arc<OpenFile>, u64)>,
+    bytes: usize,
+    capacity: usize,
+    clock: u64,
+}
+
+impl FileCache {
+    fn get(&mut self, path: &str) -> Option<Arc<OpenFile>> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.files.get_mut(path).map(|(file, used)| {
+            *used = clock;
+            file.clone()
+        })
+    }
+
+    fn insert(&mut self, path: &str, file: Arc<OpenFile>) {
+        if file.size() > self.capacity {
+            return;
+        }
+        self.clock += 1;
+        self.bytes += file.size();
+        if let Some((old, _)) = self.files.insert(path.to_owned(), (file, self.clock)) {
+            self.bytes -= old.size();
+        }
+        while self.bytes > self.capacity {
+            let Some(oldest) = self.files.iter().min_by_key(|(_, (_, used))| *used).map(|(p, _)| p.clone())
+            else {
+                break;
+            };
+            if let Some((gone, _)) = self.files.remove(&oldest) {
+                self.bytes -= gone.size();
+            }
+        }
+    }
 }
 
 /// A reader's hold on one manifest: the files it lists stay in the store while it lives.
@@ -48,6 +90,7 @@ impl TierState {
         store: Store,
         warm_resolution: i64,
         cold_resolution: i64,
+        cache_size: u64,
     ) -> Result<(TierState, u64), Error> {
         let manifest = match manifest::load(&store)? {
             Some(m) => m,
@@ -81,8 +124,26 @@ impl TierState {
             current: RwLock::new(Arc::new(manifest)),
             readers: Arc::default(),
             doomed: Mutex::default(),
+            cache: Mutex::new(FileCache {
+                capacity: usize::try_from(cache_size).unwrap_or(usize::MAX),
+                ..FileCache::default()
+            }),
         };
         Ok((state, orphans))
+    }
+
+    /// A tier file for a query: from the cache, or fetched, parsed and cached.
+    pub(crate) fn open_file(&self, entry: &FileEntry) -> Result<Arc<OpenFile>, Error> {
+        if let Some(file) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&entry.path) {
+            return Ok(file);
+        }
+        let bytes = self.store.get(&entry.path)?;
+        let file = Arc::new(OpenFile::new(bytes).map_err(|reason| Error::Corrupt {
+            path: format!("{}/{}", self.store.url(), entry.path).into(),
+            reason,
+        })?);
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(&entry.path, file.clone());
+        Ok(file)
     }
 
     /// The committed manifest, without holding its files.
