@@ -302,13 +302,31 @@ impl Engine {
         }
         let mut notes = Vec::new();
         let (parts, from, to) = self.plan(query, &mut notes)?;
-        let mut per_series: BTreeMap<Arc<SeriesKey>, BTreeMap<i64, Agg>> = BTreeMap::new();
         let keep = |key: &SeriesKey| {
             (query.hosts.is_empty()
                 || key.tag("hostname").is_some_and(|h| query.hosts.iter().any(|x| x == h)))
                 && (query.type_ids.is_empty()
                     || key.tag("type_id").is_some_and(|t| query.type_ids.iter().any(|x| x == t)))
         };
+        if query.resolution == Resolution::Raw {
+            // Points straight from hot: no buckets to merge.
+            let mut series = Vec::new();
+            for part in &parts {
+                for s in self.read(&query.selector, part.from, part.to)? {
+                    if keep(&s.key) {
+                        let aggs =
+                            s.times.iter().zip(&s.values).map(|(&t, &v)| Some(Agg::point(t, v))).collect();
+                        series.push(columns_of(Some(s.key), s.times, aggs, &query.aggregates));
+                    }
+                }
+            }
+            let served = parts
+                .iter()
+                .map(|p| Served { from: p.from, to: p.to, source: p.source, resolution: 0 })
+                .collect();
+            return Ok(QueryResult { series, served, notes });
+        }
+        let mut per_series: BTreeMap<Arc<SeriesKey>, BTreeMap<i64, Agg>> = BTreeMap::new();
         for part in &parts {
             match part.source {
                 Source::Hot => {
@@ -318,8 +336,7 @@ impl Engine {
                         }
                         let buckets = per_series.entry(s.key.clone()).or_default();
                         for (&t, &v) in s.times.iter().zip(&s.values) {
-                            let b = if part.resolution == 0 { t } else { bucket(t, part.resolution) };
-                            add(buckets, b, &Agg::point(t, v));
+                            add(buckets, bucket(t, part.resolution), &Agg::point(t, v));
                         }
                     }
                 }
@@ -337,16 +354,7 @@ impl Engine {
                 }
             }
         }
-        let series = if query.resolution == Resolution::Raw {
-            per_series
-                .into_iter()
-                .map(|(key, points)| {
-                    let (times, aggs): (Vec<i64>, Vec<Option<Agg>>) =
-                        points.into_iter().map(|(t, a)| (t, Some(a))).unzip();
-                    columns_of(Some(key), times, aggs, &query.aggregates)
-                })
-                .collect()
-        } else {
+        let series = {
             let grid = grid(&parts, from, to);
             let filled: Vec<(Arc<SeriesKey>, Vec<Option<Agg>>)> = per_series
                 .into_iter()
