@@ -111,15 +111,70 @@ fn other_tags(key: &SeriesKey) -> impl Iterator<Item = &(String, String)> {
 
 /// Sorts rows into file order and merges rows of the same series and bucket.
 pub fn sort_and_merge(rows: &mut Vec<Row>) {
-    rows.sort_by(|a, b| cmp_keys(&a.key, &b.key).then(a.time.cmp(&b.time)));
-    rows.dedup_by(|later, kept| {
-        if kept.time == later.time && cmp_keys(&kept.key, &later.key).is_eq() {
-            kept.agg.merge(&later.agg);
-            true
-        } else {
-            false
-        }
+    // Rank each distinct key once (comparing keys is the costly part), then sort rows by
+    // (rank, time) as integers. Rows of one series mostly come together: the pointer check
+    // skips the hash lookup for them.
+    let mut keys: Vec<Arc<SeriesKey>> = Vec::new();
+    let mut ids: rustc_hash::FxHashMap<Arc<SeriesKey>, u32> = rustc_hash::FxHashMap::default();
+    let mut row_ids: Vec<u32> = Vec::with_capacity(rows.len());
+    let mut last: Option<(*const SeriesKey, u32)> = None;
+    for row in rows.iter() {
+        let id = match last {
+            Some((ptr, id)) if std::ptr::eq(ptr, Arc::as_ptr(&row.key)) => id,
+            _ => {
+                let next = u32::try_from(keys.len()).unwrap_or(u32::MAX);
+                let id = *ids.entry(row.key.clone()).or_insert_with(|| {
+                    keys.push(row.key.clone());
+                    next
+                });
+                last = Some((Arc::as_ptr(&row.key), id));
+                id
+            }
+        };
+        row_ids.push(id);
+    }
+    let mut by_key: Vec<u32> = (0..u32::try_from(keys.len()).unwrap_or(u32::MAX)).collect();
+    by_key.sort_by(|&a, &b| match (keys.get(a as usize), keys.get(b as usize)) {
+        (Some(a), Some(b)) => cmp_keys(a, b),
+        _ => Ordering::Equal,
     });
+    let mut rank = vec![0u32; keys.len()];
+    for (r, &k) in by_key.iter().enumerate() {
+        if let Some(slot) = rank.get_mut(k as usize) {
+            *slot = u32::try_from(r).unwrap_or(u32::MAX);
+        }
+    }
+    let mut order: Vec<(u32, i64, u32)> = row_ids
+        .iter()
+        .zip(rows.iter())
+        .enumerate()
+        .map(|(i, (&id, row))| {
+            (
+                rank.get(id as usize).copied().unwrap_or(u32::MAX),
+                row.time,
+                u32::try_from(i).unwrap_or(u32::MAX),
+            )
+        })
+        .collect();
+    // Stable within equal (rank, time) by the original index: partial rows merge in order.
+    order.sort_unstable();
+    let mut taken: Vec<Option<Row>> = std::mem::take(rows).into_iter().map(Some).collect();
+    let mut previous: Option<(u32, i64)> = None;
+    for (r, time, i) in order {
+        let Some(row) = taken.get_mut(i as usize).and_then(Option::take) else { continue };
+        match (previous, rows.last_mut()) {
+            (Some(p), Some(kept)) if p == (r, time) => kept.agg.merge(&row.agg),
+            _ => {
+                // Rows of one key share one Arc, which keeps later grouping by pointer cheap.
+                let key = keys
+                    .get(by_key.get(r as usize).copied().unwrap_or(0) as usize)
+                    .cloned()
+                    .unwrap_or(row.key);
+                rows.push(Row { key, ..row });
+            }
+        }
+        previous = Some((r, time));
+    }
 }
 
 /// What a file's metadata says of it.
@@ -185,8 +240,13 @@ fn sorting_columns() -> Vec<SortingColumn> {
 }
 
 fn to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, String> {
-    let text = |f: &dyn Fn(&SeriesKey) -> Option<String>| -> ArrayRef {
-        Arc::new(rows.iter().map(|r| f(&r.key)).collect::<StringArray>())
+    // Key columns repeat one value per series: append borrowed text, no allocation per row.
+    let text = |f: &dyn Fn(&SeriesKey) -> Option<&str>| -> ArrayRef {
+        let mut builder = arrow_array::builder::StringBuilder::with_capacity(rows.len(), rows.len() * 8);
+        for r in rows {
+            builder.append_option(f(&r.key));
+        }
+        Arc::new(builder.finish())
     };
     let times = |f: &dyn Fn(&Row) -> i64| -> ArrayRef {
         Arc::new(TimestampNanosecondArray::from_iter_values(rows.iter().map(f)).with_timezone("UTC"))
@@ -195,11 +255,20 @@ fn to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, String> {
         Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| f(&r.agg))))
     };
     let mut columns: Vec<ArrayRef> =
-        vec![text(&|k| Some(k.measurement.clone())), text(&|k| Some(k.field.clone()))];
+        vec![text(&|k| Some(k.measurement.as_str())), text(&|k| Some(k.field.as_str()))];
     for tag in TAG_COLUMNS {
-        columns.push(text(&|k| k.tag(tag).map(str::to_owned)));
+        columns.push(text(&|k| k.tag(tag)));
     }
-    columns.push(text(&|k| encode_other_tags(k)));
+    let mut other = arrow_array::builder::StringBuilder::with_capacity(rows.len(), 0);
+    let mut last: Option<(*const SeriesKey, Option<String>)> = None;
+    for r in rows {
+        let ptr = Arc::as_ptr(&r.key);
+        if last.as_ref().is_none_or(|(p, _)| !std::ptr::eq(*p, ptr)) {
+            last = Some((ptr, encode_other_tags(&r.key)));
+        }
+        other.append_option(last.as_ref().and_then(|(_, text)| text.as_deref()));
+    }
+    columns.push(Arc::new(other.finish()));
     columns.push(times(&|r| r.time));
     columns.push(Arc::new(Int64Array::from_iter_values(
         rows.iter().map(|r| i64::try_from(r.agg.count).unwrap_or(i64::MAX)),
@@ -462,6 +531,7 @@ fn read_batch(
     fn value(a: &StringArray, i: usize) -> Option<&str> {
         (!a.is_null(i)).then(|| a.value(i))
     }
+    let mut last_other: Option<String> = last_key.as_ref().and_then(|k| encode_other_tags(k));
     for i in 0..batch.num_rows() {
         let t = time.get(i).copied().ok_or("short time column")?;
         if t < filter.from || t >= filter.to {
@@ -471,7 +541,7 @@ fn read_batch(
             value(metric, i) == Some(k.measurement.as_str())
                 && value(field, i) == Some(k.field.as_str())
                 && TAG_COLUMNS.iter().zip(&tag_columns).all(|(name, col)| value(col, i) == k.tag(name))
-                && value(other, i) == encode_other_tags(k).as_deref()
+                && value(other, i) == last_other.as_deref()
         });
         if !same {
             let mut tags = Vec::new();
@@ -492,6 +562,7 @@ fn read_batch(
                 field: value(field, i).ok_or("null field")?.to_owned(),
                 tags,
             };
+            last_other = encode_other_tags(&key);
             *last_key = Some(Arc::new(key));
         }
         let Some(key) = last_key.as_ref() else { continue };
