@@ -204,13 +204,18 @@ impl Inner {
         let res = self.config.cold.resolution.as_nanos_i64();
         let from = manifest.cold_until.unwrap_or(i64::MIN);
         let to = bucket(warm_until, res).max(from);
-        let late_files = manifest.files(Tier::Warm).any(|f| f.flush > manifest.cold_flushes);
-        if to == from && !late_files {
+        // Warm files written since the last rollup; only those with rows before `from` hold
+        // late rows for cold.
+        let unrolled = manifest.files(Tier::Warm).any(|f| f.flush > manifest.cold_flushes);
+        if to == from && !unrolled {
             return Ok(());
         }
         let inputs: Vec<&FileEntry> = manifest
             .files(Tier::Warm)
-            .filter(|f| (f.max_time >= from && f.min_time < to) || f.flush > manifest.cold_flushes)
+            .filter(|f| {
+                (f.max_time >= from && f.min_time < to)
+                    || (f.flush > manifest.cold_flushes && f.min_time < from)
+            })
             .collect();
         let per_file: Vec<Vec<Row>> = inputs
             .par_iter()
@@ -423,13 +428,15 @@ fn encode_by_day(
     level: u32,
     flush: u64,
 ) -> Result<Vec<(FileEntry, Bytes)>, Error> {
-    let mut by_day: BTreeMap<String, Vec<Row>> = BTreeMap::new();
+    const DAY: i64 = 86_400 * 1_000_000_000;
+    let mut by_day: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
     for row in rows {
-        by_day.entry(day(row.time)).or_default().push(row);
+        by_day.entry(row.time.div_euclid(DAY)).or_default().push(row);
     }
     by_day
         .into_par_iter()
-        .map(|(day, mut rows)| {
+        .map(|(number, mut rows)| {
+            let day = day(number.saturating_mul(DAY));
             file::sort_and_merge(&mut rows);
             let bytes = file::write(&rows, info).map_err(|reason| Error::Corrupt {
                 path: format!("new {} file", info.tier).into(),
