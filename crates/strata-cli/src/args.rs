@@ -1,6 +1,60 @@
-//! Parsing of time and duration arguments shared by the commands.
+//! Arguments shared by the commands: where the engine's data and config are, times, durations.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use clap::Args;
+use strata::{Config, Engine, ManualClock};
+
+/// Where the data lives: `--data-dir`, else the config's `data_dir`, else the default.
+#[derive(Debug, Args)]
+pub(crate) struct EngineArgs {
+    /// Data directory (overrides the config's data_dir).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// TOML config file (docs/CONFIG.md).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+impl EngineArgs {
+    pub(crate) fn config(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+        Ok(config)
+    }
+
+    /// Opens the engine; its clock reads `now` (Unix seconds) when given, else the wall clock.
+    pub(crate) fn open(&self, now: Option<i64>) -> anyhow::Result<Engine> {
+        open(self.config()?, now)
+    }
+}
+
+/// Opens the engine on `config`, reporting a torn WAL tail that opening cut off.
+pub(crate) fn open(config: Config, now: Option<i64>) -> anyhow::Result<Engine> {
+    let dir = config.data_dir.clone();
+    let engine = match now {
+        Some(secs) => {
+            Engine::open_with_clock(config, Arc::new(ManualClock::new(secs.saturating_mul(1_000_000_000))))
+        }
+        None => Engine::open(config),
+    };
+    let engine = engine.with_context(|| format!("cannot open the engine in {}", dir.display()))?;
+    if let Some(cut) = &engine.recovery().truncated {
+        eprintln!(
+            "note: cut a torn WAL tail left by a crash: {} bytes at segment {} offset {} (never acknowledged)",
+            cut.dropped_bytes, cut.segment, cut.offset
+        );
+    }
+    Ok(engine)
+}
 
 /// A point in time given as Unix seconds (`1763769600`), RFC 3339 (`2025-11-22T00:00:00Z`),
 /// `now` or `now-<duration>` (`now-1h`); returns Unix seconds.

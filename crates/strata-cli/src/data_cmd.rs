@@ -3,58 +3,13 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use strata::{Config, Engine, ManualClock, Precision, Selector, SeriesPoints, WriteOptions};
+use strata::{Precision, Selector, SeriesKey, Tier, WriteOptions};
 
-use crate::args::parse_time;
+use crate::args::{EngineArgs, parse_time};
 use crate::blocks::{for_each_block, open_input};
-
-/// Where the data lives: `--data-dir`, else the config's `data_dir`, else the default.
-#[derive(Debug, Args)]
-pub(crate) struct EngineArgs {
-    /// Data directory (overrides the config's data_dir).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// TOML config file (docs/CONFIG.md).
-    #[arg(long)]
-    config: Option<PathBuf>,
-}
-
-impl EngineArgs {
-    fn config(&self) -> anyhow::Result<Config> {
-        let mut config = match &self.config {
-            Some(path) => Config::from_file(path)?,
-            None => Config::default(),
-        };
-        if let Some(dir) = &self.data_dir {
-            config.data_dir = dir.clone();
-        }
-        Ok(config)
-    }
-
-    fn open(&self, now: Option<i64>) -> anyhow::Result<Engine> {
-        let config = self.config()?;
-        let dir = config.data_dir.clone();
-        let engine = match now {
-            Some(secs) => Engine::open_with_clock(
-                config,
-                Arc::new(ManualClock::new(secs.saturating_mul(1_000_000_000))),
-            ),
-            None => Engine::open(config),
-        };
-        let engine = engine.with_context(|| format!("cannot open the engine in {}", dir.display()))?;
-        if let Some(cut) = &engine.recovery().truncated {
-            eprintln!(
-                "note: cut a torn WAL tail left by a crash: {} bytes at segment {} offset {} (never acknowledged)",
-                cut.dropped_bytes, cut.segment, cut.offset
-            );
-        }
-        Ok(engine)
-    }
-}
+use crate::output::{Cell, Format, write_rows};
 
 #[derive(Debug, Args)]
 pub(crate) struct WriteArgs {
@@ -114,11 +69,15 @@ pub(crate) fn write(args: WriteArgs) -> anyhow::Result<ExitCode> {
     Ok(if rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    Table,
-    Csv,
-    Json,
+/// Which data `query` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TierArg {
+    /// Raw points in memory.
+    Hot,
+    /// Downsampled rows (warm.resolution buckets).
+    Warm,
+    /// Downsampled rows (cold.resolution buckets).
+    Cold,
 }
 
 #[derive(Debug, Args)]
@@ -142,12 +101,16 @@ pub(crate) struct QueryArgs {
     /// Any tag equality, as key=value.
     #[arg(long = "tag", value_parser = parse_tag)]
     tags: Vec<(String, String)>,
-    /// Start (inclusive): Unix seconds, RFC 3339 or now-1h.
+    /// Start (inclusive): Unix seconds, RFC 3339 or now-1h. For warm and cold, of bucket starts.
     #[arg(long, value_parser = parse_time)]
     from: i64,
     /// End (exclusive).
     #[arg(long, value_parser = parse_time)]
     to: i64,
+    /// hot: raw points (time, value); warm or cold: one row per bucket (time is the bucket's
+    /// start; count, sum, min, max, avg, last).
+    #[arg(long, value_enum, default_value = "hot")]
+    tier: TierArg,
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
 }
@@ -157,132 +120,112 @@ fn parse_tag(s: &str) -> Result<(String, String), String> {
     Ok((k.to_owned(), v.to_owned()))
 }
 
+impl QueryArgs {
+    /// One selector, or one per `--type-id` (their union).
+    fn selectors(&self) -> Vec<Selector> {
+        let mut base = Selector::metric(&self.metric);
+        for (key, value) in [("cluster", &self.cluster), ("hostname", &self.host), ("type", &self.kind)] {
+            if let Some(value) = value {
+                base = base.tag(key, value);
+            }
+        }
+        for (k, v) in &self.tags {
+            base = base.tag(k, v);
+        }
+        if self.type_ids.is_empty() {
+            vec![base]
+        } else {
+            self.type_ids.iter().map(|id| base.clone().tag("type-id", id)).collect()
+        }
+    }
+}
+
 pub(crate) fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.from < args.to, "--from must be before --to");
     let engine = args.engine.open(None)?;
-    let mut base = Selector::metric(&args.metric);
-    for (key, value) in [("cluster", &args.cluster), ("hostname", &args.host), ("type", &args.kind)] {
-        if let Some(value) = value {
-            base = base.tag(key, value);
-        }
-    }
-    for (k, v) in &args.tags {
-        base = base.tag(k, v);
-    }
     let (from, to) = (args.from.saturating_mul(1_000_000_000), args.to.saturating_mul(1_000_000_000));
-    let mut series: Vec<SeriesPoints> = Vec::new();
-    if args.type_ids.is_empty() {
-        series = engine.read(&base, from, to)?;
-    } else {
-        for id in &args.type_ids {
-            series.extend(engine.read(&base.clone().tag("type-id", id), from, to)?);
-        }
-    }
-    drop(engine);
-    let keyed = series.len() > 1;
-    let key_columns: Vec<String> = if keyed {
-        let mut names: Vec<String> =
-            series.iter().flat_map(|s| s.key.tags.iter().map(|(k, _)| k.clone())).collect();
-        names.sort();
-        names.dedup();
-        names
-    } else {
-        Vec::new()
-    };
     let mut out = io::BufWriter::new(io::stdout().lock());
-    let mut header: Vec<String> = Vec::new();
-    if keyed {
-        header.push("metric".into());
-        header.extend(key_columns.iter().cloned());
-    }
-    header.push("time".into());
-    header.push("value".into());
-    let rows = series.iter().flat_map(|s| {
-        let keys: Vec<String> = if keyed {
-            std::iter::once(s.key.measurement.clone())
-                .chain(key_columns.iter().map(|k| s.key.tag(k).unwrap_or_default().to_owned()))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        s.times.iter().zip(&s.values).map(move |(&t, &v)| (keys.clone(), t, v))
-    });
-    match args.format {
-        Format::Csv => {
-            writeln!(out, "{}", header.join(","))?;
-            for (keys, t, v) in rows {
-                for k in &keys {
-                    write!(out, "{},", csv_field(k))?;
-                }
-                writeln!(out, "{},{v}", unix_seconds(t))?;
+    let tier = match args.tier {
+        TierArg::Hot => None,
+        TierArg::Warm => Some(Tier::Warm),
+        TierArg::Cold => Some(Tier::Cold),
+    };
+    match tier {
+        None => {
+            let mut series = Vec::new();
+            for selector in args.selectors() {
+                series.extend(engine.read(&selector, from, to)?);
             }
-        }
-        Format::Json => {
-            write!(out, "[")?;
-            for (n, (keys, t, v)) in rows.enumerate() {
-                write!(out, "{}{{", if n == 0 { "" } else { ",\n " })?;
-                for (name, k) in header.iter().zip(&keys) {
-                    write!(out, "{}:{},", serde_json::to_string(name)?, serde_json::to_string(k)?)?;
-                }
-                write!(out, "\"time\":{},\"value\":{}}}", unix_seconds(t), serde_json::to_string(&v)?)?;
-            }
-            writeln!(out, "]")?;
-        }
-        Format::Table => {
-            let rows: Vec<Vec<String>> = rows
-                .map(|(keys, t, v)| keys.into_iter().chain([unix_seconds(t), v.to_string()]).collect())
-                .collect();
-            let widths: Vec<usize> = (0..header.len())
-                .map(|c| {
-                    rows.iter()
-                        .map(|r| r.get(c).map_or(0, String::len))
-                        .chain([header[c].len()])
-                        .max()
-                        .unwrap_or(0)
-                })
-                .collect();
-            let line = |cells: &[String]| {
-                cells
+            drop(engine);
+            let keys = KeyColumns::of(series.iter().map(|s| &*s.key));
+            let rows = series.iter().flat_map(|s| {
+                let key = keys.cells(&s.key);
+                s.times
                     .iter()
-                    .zip(&widths)
-                    .map(|(c, w)| format!("{c:<w$}"))
-                    .collect::<Vec<_>>()
-                    .join("  ")
-                    .trim_end()
-                    .to_owned()
-            };
-            writeln!(out, "{}", line(&header))?;
-            for row in &rows {
-                writeln!(out, "{}", line(row))?;
+                    .zip(&s.values)
+                    .map(move |(&t, &v)| key.iter().cloned().chain([Cell::Time(t), Cell::Float(v)]).collect())
+            });
+            write_rows(&mut out, args.format, &keys.header(&["time", "value"]), rows)?;
+        }
+        Some(tier) => {
+            let mut series = Vec::new();
+            for selector in args.selectors() {
+                series.extend(engine.read_tier(tier, &selector, from, to)?);
             }
+            drop(engine);
+            let keys = KeyColumns::of(series.iter().map(|s| &*s.key));
+            let rows = series.iter().flat_map(|s| {
+                let key = keys.cells(&s.key);
+                s.times.iter().zip(&s.aggs).map(move |(&t, a)| {
+                    let values = [
+                        Cell::Time(t),
+                        Cell::Int(a.count),
+                        Cell::Float(a.sum),
+                        Cell::Float(a.min),
+                        Cell::Float(a.max),
+                        Cell::Float(a.avg()),
+                        Cell::Float(a.last),
+                    ];
+                    key.iter().cloned().chain(values).collect()
+                })
+            });
+            let header = keys.header(&["time", "count", "sum", "min", "max", "avg", "last"]);
+            write_rows(&mut out, args.format, &header, rows)?;
         }
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Unix seconds, with a fraction only when the time has one.
-fn unix_seconds(nanos: i64) -> String {
-    let sign = if nanos < 0 { "-" } else { "" };
-    let (secs, frac) = (nanos.unsigned_abs() / 1_000_000_000, nanos.unsigned_abs() % 1_000_000_000);
-    if frac == 0 {
-        format!("{sign}{secs}")
-    } else {
-        format!("{sign}{secs}.{frac:09}").trim_end_matches('0').to_owned()
+/// The series key columns a result shows: none for one series; for several, `metric` and every
+/// tag any of them has (sorted by name).
+struct KeyColumns {
+    tags: Option<Vec<String>>,
+}
+
+impl KeyColumns {
+    fn of<'a>(keys: impl Iterator<Item = &'a SeriesKey> + Clone) -> KeyColumns {
+        if keys.clone().count() <= 1 {
+            return KeyColumns { tags: None };
+        }
+        let mut names: Vec<String> = keys.flat_map(|k| k.tags.iter().map(|(name, _)| name.clone())).collect();
+        names.sort();
+        names.dedup();
+        KeyColumns { tags: Some(names) }
     }
-}
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
-}
+    fn header(&self, values: &[&str]) -> Vec<String> {
+        let keys = self
+            .tags
+            .iter()
+            .flat_map(|tags| std::iter::once("metric").chain(tags.iter().map(String::as_str)));
+        keys.chain(values.iter().copied()).map(str::to_owned).collect()
+    }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn unix_seconds() {
-        assert_eq!(super::unix_seconds(1_763_769_600_000_000_000), "1763769600");
-        assert_eq!(super::unix_seconds(1_763_769_600_250_000_000), "1763769600.25");
-        assert_eq!(super::unix_seconds(-1), "-0.000000001");
-        assert_eq!(super::unix_seconds(-1_500_000_000), "-1.5");
+    fn cells(&self, key: &SeriesKey) -> Vec<Cell> {
+        let Some(tags) = &self.tags else { return Vec::new() };
+        std::iter::once(Cell::Text(key.measurement.clone()))
+            .chain(tags.iter().map(|t| Cell::Text(key.tag(t).unwrap_or_default().to_owned())))
+            .collect()
     }
 }

@@ -6,10 +6,13 @@ use clap::{Parser, Subcommand};
 
 mod args;
 mod blocks;
+mod compact_cmd;
 mod data_cmd;
 mod demo_cmd;
 mod gen_cmd;
+mod inspect_cmd;
 mod lp_cmd;
+mod output;
 
 /// strata: a columnar time-series storage engine with retention tiers.
 #[derive(Debug, Parser)]
@@ -30,8 +33,12 @@ enum Command {
     Gen(gen_cmd::GenArgs),
     /// Write line protocol into the engine; exit status 1 if any line was rejected.
     Write(data_cmd::WriteArgs),
-    /// Read the raw points of a metric's series.
+    /// Read a metric's series: raw points from hot, or downsampled rows from warm or cold.
     Query(data_cmd::QueryArgs),
+    /// Run one compaction pass (warm flush, cold rollup, merges, retention) and print its report.
+    Compact(compact_cmd::CompactArgs),
+    /// Show what each tier holds: span, files, rows, bytes, series per metric.
+    Inspect(inspect_cmd::InspectArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +49,8 @@ fn main() -> ExitCode {
         Command::Gen(args) => gen_cmd::run(args),
         Command::Write(args) => data_cmd::write(args),
         Command::Query(args) => data_cmd::query(args),
+        Command::Compact(args) => compact_cmd::run(args),
+        Command::Inspect(args) => inspect_cmd::run(args),
     };
     match result {
         Ok(code) => code,

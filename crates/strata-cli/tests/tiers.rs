@@ -1,0 +1,153 @@
+//! `strata compact`, `strata inspect` and `strata query --tier`, on data written and compacted
+//! with the CLI, checked against the aggregates of the points written.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, UNIX_EPOCH};
+
+use common::{Expected, close, expected, run_ok, strata, tiered};
+
+/// Rows of `query --tier .. --format json` (several series: with key columns) by (host, time).
+fn by_host_and_time(rows: &[serde_json::Value]) -> BTreeMap<(String, i64), (Expected, f64)> {
+    rows.iter()
+        .map(|r| {
+            assert_eq!(r["metric"], "cpu_load");
+            assert_eq!((r["cluster"].as_str(), r["type"].as_str()), (Some("fritz"), Some("node")));
+            let float = |name: &str| r[name].as_f64().unwrap_or_else(|| panic!("{name} in {r}"));
+            let agg = Expected {
+                count: r["count"].as_u64().unwrap(),
+                sum: float("sum"),
+                min: float("min"),
+                max: float("max"),
+                last: float("last"),
+            };
+            ((r["hostname"].as_str().unwrap().to_owned(), r["time"].as_i64().unwrap()), (agg, float("avg")))
+        })
+        .collect()
+}
+
+fn assert_matches(tier: &str, key: &(String, i64), got: &(Expected, f64), want: &Expected) {
+    let (agg, avg) = got;
+    assert_eq!(
+        (agg.count, agg.min, agg.max, agg.last),
+        (want.count, want.min, want.max, want.last),
+        "{tier} {key:?}"
+    );
+    assert!(close(agg.sum, want.sum), "{tier} {key:?}: sum {} != {}", agg.sum, want.sum);
+    assert!(close(*avg, want.sum / want.count as f64), "{tier} {key:?}: avg {avg}");
+}
+
+#[test]
+fn compact_then_query_warm_and_cold() {
+    let data = tiered();
+    assert!(data.reports[0].starts_with("as of "), "{}", data.reports[0]);
+    assert!(data.reports[0].contains("(0 late points)"), "{}", data.reports[0]);
+    // Two hours of one point a minute for three hosts, backfilled.
+    assert!(data.reports[1].contains("(360 late points)"), "{}", data.reports[1]);
+
+    // Warm: every minute with points, merged from both passes' rows.
+    let warm = by_host_and_time(&data.query_json("warm", &[]));
+    let want = expected(&data.points, 60);
+    assert_eq!(warm.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    for (key, got) in &warm {
+        assert_matches("warm", key, got, &want[key]);
+    }
+    let first = (common::HOSTS[0].to_owned(), data.start);
+    assert_eq!(warm[&first].0.count, 3, "the backfilled point joined the bucket");
+
+    // Cold: hours rolled up (every hour before the one compaction reached); each is whole.
+    let cold = by_host_and_time(&data.query_json("cold", &[]));
+    let want = expected(&data.points, 3600);
+    for host in common::HOSTS {
+        let hours: Vec<i64> = cold.keys().filter(|(h, _)| h == host).map(|(_, t)| *t).collect();
+        assert!(hours.len() >= 4, "{host}: cold hours {hours:?}");
+        assert_eq!(hours.first(), Some(&data.start));
+    }
+    for (key, got) in &cold {
+        assert_eq!(got.0.count, 180, "{key:?}: a rolled-up hour holds all its points");
+        assert_matches("cold", key, got, &want[key]);
+    }
+
+    // One series: no key columns; --tier hot is the default and reads raw points.
+    let (from, to) = (data.start.to_string(), (data.start + 120).to_string());
+    let one = ["--metric", "cpu_load", "--host", "f0102", "--from", &from, "--to", &to, "--format", "csv"];
+    let csv = data.run("query", &[&one[..], &["--tier", "warm"]].concat());
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert_eq!(lines[0], "time,count,sum,min,max,avg,last");
+    assert!(lines[1].starts_with(&format!("{},3,", data.start)), "{csv}");
+    let hot = data.run("query", &one);
+    assert_eq!(hot, "time,value\n", "the first hours were evicted from hot");
+}
+
+#[test]
+fn inspect_shows_each_tier() {
+    let data = tiered();
+    let json: serde_json::Value = serde_json::from_str(&data.run("inspect", &["--format", "json"])).unwrap();
+    let total = data.points.len() as u64;
+    let rfc3339 = |secs: i64| {
+        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs as u64)).to_string()
+    };
+    for tier in ["hot", "warm", "cold"] {
+        let t = &json[tier];
+        assert_eq!(t["series"], 3, "{tier}: {t}");
+        assert_eq!(t["series_per_metric"], serde_json::json!({ "cpu_load": 3 }), "{tier}");
+        assert_eq!(t["series_in_other_metrics"], 0, "{tier}");
+        let per_point = t["bytes"].as_f64().unwrap() / t["points"].as_f64().unwrap();
+        assert_eq!(t["bytes_per_point"].as_f64(), Some(per_point), "{tier}");
+    }
+    let (hot, warm, cold) = (&json["hot"], &json["warm"], &json["cold"]);
+    assert_eq!((hot["resolution"].as_str(), &hot["files"]), (Some("raw"), &serde_json::Value::Null));
+    let hot_points = hot["points"].as_u64().unwrap();
+    assert!(hot_points > 0 && hot_points < total, "hot keeps the last 2 to 2.5 h: {hot}");
+    assert_eq!(hot["rows"], hot["points"]);
+
+    assert_eq!(warm["resolution"], "1m");
+    assert_eq!(warm["resolution_ns"], 60_000_000_000_i64);
+    assert_eq!(warm["points"], total, "every point is in warm");
+    assert_eq!(warm["oldest"].as_str(), Some(rfc3339(data.start).as_str()));
+    // The backfill wrote a second file (per day); its partial rows count as rows.
+    assert!(warm["files"].as_u64().unwrap() >= 2, "{warm}");
+    let warm_buckets = expected(&data.points, 60).len() as u64;
+    assert_eq!(warm["rows"], warm_buckets + 2 * 60 * 3, "one partial row per backfilled point");
+
+    assert_eq!(cold["resolution"], "1h");
+    assert_eq!(cold["oldest"].as_str(), Some(rfc3339(data.start).as_str()));
+    assert_eq!(cold["points"].as_u64().unwrap() % 180, 0, "cold holds whole hours: {cold}");
+    assert!(cold["max_files_per_day"].as_u64().unwrap() >= 1);
+
+    let table = data.run("inspect", &[]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("tier  resolution  oldest"), "{table}");
+    assert!(lines[1].starts_with("hot   raw "), "{table}");
+    assert!(lines[2].starts_with("warm  1m "), "{table}");
+    assert!(lines[3].starts_with("cold  1h "), "{table}");
+    assert!(lines.iter().any(|l| l.split_whitespace().eq(["cpu_load", "3", "3", "3"])), "{table}");
+}
+
+#[test]
+fn compact_as_of_a_time_and_its_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let report = run_ok(&["compact", "--data-dir", data_dir, "--now", "2025-11-22T00:00:00Z"], "");
+    assert_eq!(
+        report,
+        "as of 2025-11-22T00:00:00Z\n\
+         warm: 0 rows in 0 files (0 late points); written up to 2025-11-21T23:55:00Z\n\
+         cold: 0 rows in 0 files; rolled up to 2025-11-21T23:00:00Z\n\
+         merges: 0 files into 0\n\
+         retention: 0 files expired, 0 files deleted\n\
+         hot: 0 points evicted, 0 of them early (hot.max_memory)\n"
+    );
+    let missing = dir.path().join("missing.toml");
+    let failed = strata(&["compact", "--data-dir", data_dir, "--config", missing.to_str().unwrap()], "");
+    assert_eq!(failed.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.starts_with("error: cannot read config file") && stderr.contains("missing.toml"),
+        "{stderr}"
+    );
+    let bad = strata(&["compact", "--data-dir", data_dir, "--now", "soon"], "");
+    assert_eq!(bad.status.code(), Some(2), "clap refuses the time");
+}
