@@ -103,7 +103,7 @@ pub struct Query {
     pub selector: Selector,
     /// Only these hosts, when not empty.
     pub hosts: Vec<String>,
-    /// Only these `type_id`s, when not empty.
+    /// Only these `type-id`s, when not empty.
     pub type_ids: Vec<String>,
     /// `[from, to)` in nanoseconds.
     pub from: i64,
@@ -238,8 +238,11 @@ impl QueryResult {
     pub fn to_batches(&self) -> Result<Vec<RecordBatch>, Error> {
         let time = DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
         let mut fields = vec![Field::new("time", time, false)];
-        let key_columns: Vec<&str> =
-            ["metric", "field"].into_iter().chain(TAG_COLUMNS).chain(["tags"]).collect();
+        let key_columns: Vec<&str> = ["metric", "field"]
+            .into_iter()
+            .chain(TAG_COLUMNS.iter().map(|(c, _)| *c))
+            .chain(["tags"])
+            .collect();
         fields.extend(key_columns.iter().map(|name| Field::new(*name, DataType::Utf8, true)));
         let aggregates: Vec<Aggregate> =
             self.series.first().map(|s| s.columns.iter().map(|(a, _)| *a).collect()).unwrap_or_default();
@@ -258,7 +261,11 @@ impl QueryResult {
                     "metric" => Some(k.measurement.clone()),
                     "field" => Some(k.field.clone()),
                     "tags" => crate::tier::file::other_tags_text(k),
-                    tag => k.tag(tag).map(str::to_owned),
+                    column => TAG_COLUMNS
+                        .iter()
+                        .find(|(c, _)| *c == column)
+                        .and_then(|(_, tag)| k.tag(tag))
+                        .map(str::to_owned),
                 });
                 columns.push(Arc::new(StringArray::from(vec![value; n])));
             }
@@ -306,7 +313,7 @@ impl Engine {
             (query.hosts.is_empty()
                 || key.tag("hostname").is_some_and(|h| query.hosts.iter().any(|x| x == h)))
                 && (query.type_ids.is_empty()
-                    || key.tag("type_id").is_some_and(|t| query.type_ids.iter().any(|x| x == t)))
+                    || key.tag("type-id").is_some_and(|t| query.type_ids.iter().any(|x| x == t)))
         };
         if query.resolution == Resolution::Raw {
             // Points straight from hot: no buckets to merge.

@@ -33,9 +33,21 @@ use crate::series::SeriesKey;
 /// The version in every file's `strata.schema_version` key; readers refuse others.
 pub(crate) const SCHEMA_VERSION: &str = "1";
 
-/// Tags stored in their own columns, in sort order after `metric` and `field`. Every other tag
-/// goes to the `tags` column.
-pub const TAG_COLUMNS: [&str; 6] = ["cluster", "hostname", "type", "type_id", "stype", "stype_id"];
+/// Tags stored in their own columns, in sort order after `metric` and `field`: (column, tag).
+/// cc-metric-store's `type-id` and `stype-id` tags get SQL-friendly column names. Every other
+/// tag goes to the `tags` column.
+pub const TAG_COLUMNS: [(&str, &str); 6] = [
+    ("cluster", "cluster"),
+    ("hostname", "hostname"),
+    ("type", "type"),
+    ("type_id", "type-id"),
+    ("stype", "stype"),
+    ("stype_id", "stype-id"),
+];
+
+fn is_column_tag(tag: &str) -> bool {
+    TAG_COLUMNS.iter().any(|(_, t)| *t == tag)
+}
 
 /// One downsampled row: a series, the start of its bucket (ns), and the bucket's aggregate.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +85,7 @@ pub fn schema() -> SchemaRef {
     let time = || DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
     let mut fields =
         vec![Field::new("metric", DataType::Utf8, false), Field::new("field", DataType::Utf8, false)];
-    fields.extend(TAG_COLUMNS.iter().map(|name| Field::new(*name, DataType::Utf8, true)));
+    fields.extend(TAG_COLUMNS.iter().map(|(name, _)| Field::new(*name, DataType::Utf8, true)));
     fields.extend([
         Field::new("tags", DataType::Utf8, true),
         Field::new("time", time(), false),
@@ -100,13 +112,17 @@ pub fn cmp_keys(a: &SeriesKey, b: &SeriesKey) -> Ordering {
         .cmp(&b.measurement)
         .then_with(|| a.field.cmp(&b.field))
         .then_with(|| {
-            TAG_COLUMNS.iter().map(|t| a.tag(t).cmp(&b.tag(t))).find(|o| o.is_ne()).unwrap_or(Ordering::Equal)
+            TAG_COLUMNS
+                .iter()
+                .map(|(_, t)| a.tag(t).cmp(&b.tag(t)))
+                .find(|o| o.is_ne())
+                .unwrap_or(Ordering::Equal)
         })
         .then_with(|| other_tags(a).cmp(other_tags(b)))
 }
 
 fn other_tags(key: &SeriesKey) -> impl Iterator<Item = &(String, String)> {
-    key.tags.iter().filter(|(k, _)| !TAG_COLUMNS.contains(&k.as_str()))
+    key.tags.iter().filter(|(k, _)| !is_column_tag(k))
 }
 
 /// Sorts rows into file order and merges rows of the same series and bucket.
@@ -251,7 +267,7 @@ fn to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, String> {
     };
     let mut columns: Vec<ArrayRef> =
         vec![text(&|k| Some(k.measurement.as_str())), text(&|k| Some(k.field.as_str()))];
-    for tag in TAG_COLUMNS {
+    for (_, tag) in TAG_COLUMNS {
         columns.push(text(&|k| k.tag(tag)));
     }
     let mut other = arrow_array::builder::StringBuilder::with_capacity(rows.len(), 0);
@@ -488,7 +504,7 @@ fn read_batch(
     let metric = strings(batch, "metric")?;
     let field = strings(batch, "field")?;
     let tag_columns: Vec<&StringArray> =
-        TAG_COLUMNS.iter().map(|name| strings(batch, name)).collect::<Result<_, _>>()?;
+        TAG_COLUMNS.iter().map(|(name, _)| strings(batch, name)).collect::<Result<_, _>>()?;
     let other = strings(batch, "tags")?;
     let ints = |name: &str| -> Result<&[i64], String> {
         let array = column(batch, name)?;
@@ -535,12 +551,12 @@ fn read_batch(
         let same = last_key.as_ref().is_some_and(|k| {
             value(metric, i) == Some(k.measurement.as_str())
                 && value(field, i) == Some(k.field.as_str())
-                && TAG_COLUMNS.iter().zip(&tag_columns).all(|(name, col)| value(col, i) == k.tag(name))
+                && TAG_COLUMNS.iter().zip(&tag_columns).all(|((_, tag), col)| value(col, i) == k.tag(tag))
                 && value(other, i) == last_other.as_deref()
         });
         if !same {
             let mut tags = Vec::new();
-            for (name, col) in TAG_COLUMNS.iter().zip(&tag_columns) {
+            for ((_, name), col) in TAG_COLUMNS.iter().zip(&tag_columns) {
                 if let Some(v) = value(col, i) {
                     tags.push(((*name).to_owned(), v.to_owned()));
                 }
@@ -623,6 +639,24 @@ mod tests {
         let (_, some) = read(bytes, &filter).unwrap();
         assert_eq!(some.len(), 1);
         assert_eq!(some[0].key.tag("a/b"), Some("..\\x"));
+    }
+
+    #[test]
+    fn cc_metric_store_type_ids_get_their_columns() {
+        let k = key("f0101", &[("type-id", "3"), ("stype-id", "7")]);
+        let rows = vec![Row { key: k.clone(), time: 0, agg: Agg::point(1, 2.0) }];
+        let bytes = write(&rows, &FileInfo { tier: Tier::Warm, resolution: 60 }).unwrap();
+        let batch = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
+            .unwrap()
+            .build()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let column = |name: &str| strings(&batch, name).unwrap().value(0).to_owned();
+        assert_eq!((column("type_id"), column("stype_id")), ("3".to_owned(), "7".to_owned()));
+        assert!(strings(&batch, "tags").unwrap().is_null(0));
+        assert_eq!(read(bytes, &RowFilter::all()).unwrap().1, rows);
     }
 
     #[test]
