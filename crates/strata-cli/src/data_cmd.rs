@@ -111,6 +111,24 @@ pub(crate) struct QueryArgs {
     /// start; count, sum, min, max, avg, last).
     #[arg(long, value_enum, default_value = "hot")]
     tier: TierArg,
+    /// Answer across tiers at this resolution: `raw`, a duration (`1m`, `1h`) or `auto` (at
+    /// most --max-points buckets per series). The planner picks hot, warm or cold per part of
+    /// the range and says which on standard error.
+    #[arg(long)]
+    resolution: Option<String>,
+    /// Buckets per series for `--resolution auto`.
+    #[arg(long, default_value_t = 1000)]
+    max_points: u32,
+    /// Per-bucket aggregates, comma separated: avg, min, max, sum, count, last (default avg).
+    #[arg(long = "agg", value_delimiter = ',')]
+    aggs: Vec<String>,
+    /// One result across the matched series, summed or averaged as `[metrics.<name>]
+    /// aggregation` says (averaged when unset).
+    #[arg(long)]
+    aggregate: bool,
+    /// Print min, avg and max over the whole range per result series instead of the buckets.
+    #[arg(long)]
+    stats: bool,
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
 }
@@ -142,6 +160,13 @@ impl QueryArgs {
 
 pub(crate) fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.from < args.to, "--from must be before --to");
+    if args.resolution.is_some() || !args.aggs.is_empty() || args.aggregate || args.stats {
+        anyhow::ensure!(
+            matches!(args.tier, TierArg::Hot),
+            "--tier reads one tier as stored; --resolution, --agg, --aggregate and --stats go through the planner: use one or the other"
+        );
+        return planned_query(&args);
+    }
     let engine = args.engine.open(None)?;
     let (from, to) = (args.from.saturating_mul(1_000_000_000), args.to.saturating_mul(1_000_000_000));
     let mut out = io::BufWriter::new(io::stdout().lock());
@@ -192,6 +217,100 @@ pub(crate) fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
             let header = keys.header(&["time", "count", "sum", "min", "max", "avg", "last"]);
             write_rows(&mut out, args.format, &header, rows)?;
         }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `strata query --resolution ...`: one question across tiers (`Engine::query`).
+fn planned_query(args: &QueryArgs) -> anyhow::Result<ExitCode> {
+    let resolution = match args.resolution.as_deref().unwrap_or("raw") {
+        "raw" => strata::Resolution::Raw,
+        "auto" => strata::Resolution::Auto(args.max_points),
+        other => {
+            let every =
+                crate::args::parse_duration(other).map_err(|e| anyhow::anyhow!("--resolution: {e}"))?;
+            let nanos = i64::try_from(every.as_nanos()).unwrap_or(i64::MAX);
+            anyhow::ensure!(nanos > 0, "--resolution must be raw, auto or a positive duration");
+            strata::Resolution::Every(nanos)
+        }
+    };
+    let aggregates = if args.aggs.is_empty() {
+        vec![strata::Aggregate::Avg]
+    } else {
+        args.aggs
+            .iter()
+            .map(|a| strata::Aggregate::parse(a.trim()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)?
+    };
+    let engine = args.engine.open(None)?;
+    let (from, to) = (args.from.saturating_mul(1_000_000_000), args.to.saturating_mul(1_000_000_000));
+    let mut query = strata::Query::new(&args.metric, from, to, resolution);
+    let mut selector = Selector::metric(&args.metric);
+    for (key, value) in [("cluster", &args.cluster), ("hostname", &args.host), ("type", &args.kind)] {
+        if let Some(value) = value {
+            selector = selector.tag(key, value);
+        }
+    }
+    for (k, v) in &args.tags {
+        selector = selector.tag(k, v);
+    }
+    query.selector = selector;
+    query.type_ids = args.type_ids.clone();
+    query.aggregates = aggregates.clone();
+    query.scope = if args.aggregate { strata::Scope::Aggregate } else { strata::Scope::Series };
+    let result = engine.query(&query)?;
+    drop(engine);
+    for part in &result.served {
+        let resolution = if part.resolution == 0 {
+            "raw".to_owned()
+        } else {
+            strata::Span(std::time::Duration::from_nanos(part.resolution.unsigned_abs())).to_string()
+        };
+        eprintln!(
+            "served by {} at {resolution}: [{}, {})",
+            part.source.name(),
+            crate::output::unix_seconds(part.from),
+            crate::output::unix_seconds(part.to)
+        );
+    }
+    for note in &result.notes {
+        eprintln!("note: {note}");
+    }
+    let keys = KeyColumns::of(result.series.iter().filter_map(|s| s.key.as_deref()));
+    let key_cells = |s: &strata::QuerySeries| match &s.key {
+        Some(key) => keys.cells(key),
+        None => keys.header(&[]).iter().map(|_| Cell::Null).collect(),
+    };
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    if args.stats {
+        let rows = result.series.iter().filter_map(|s| {
+            let stats = s.stats()?;
+            let values = [
+                Cell::Float(stats.min),
+                Cell::Float(stats.avg),
+                Cell::Float(stats.max),
+                Cell::Int(stats.count),
+            ];
+            Some(key_cells(s).into_iter().chain(values).collect())
+        });
+        write_rows(&mut out, args.format, &keys.header(&["min", "avg", "max", "count"]), rows)?;
+    } else {
+        let names: Vec<&str> = std::iter::once("time").chain(aggregates.iter().map(|a| a.name())).collect();
+        let rows = result.series.iter().flat_map(|s| {
+            let key = key_cells(s);
+            s.times.iter().enumerate().map(move |(i, &t)| {
+                let values =
+                    s.columns.iter().map(|(a, column)| match (a, column.get(i).copied().flatten()) {
+                        (_, None) => Cell::Null,
+                        (strata::Aggregate::Count, Some(v)) => Cell::Int(v as u64),
+                        (_, Some(v)) => Cell::Float(v),
+                    });
+                key.iter().cloned().chain(std::iter::once(Cell::Time(t))).chain(values).collect()
+            })
+        });
+        write_rows(&mut out, args.format, &keys.header(&names), rows)?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -19,6 +19,8 @@ pub(crate) enum Cell {
     Time(i64),
     Int(u64),
     Float(f64),
+    /// No value (a bucket without points): empty in a table or CSV, `null` in JSON.
+    Null,
 }
 
 impl Cell {
@@ -29,6 +31,7 @@ impl Cell {
             Cell::Time(t) => unix_seconds(*t),
             Cell::Int(n) => n.to_string(),
             Cell::Float(v) => v.to_string(),
+            Cell::Null => String::new(),
         }
     }
 
@@ -40,6 +43,7 @@ impl Cell {
             Cell::Time(t) => Ok(unix_seconds(*t)),
             Cell::Int(n) => Ok(n.to_string()),
             Cell::Float(v) => serde_json::to_string(v),
+            Cell::Null => Ok("null".to_owned()),
         }
     }
 }

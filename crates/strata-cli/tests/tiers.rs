@@ -151,3 +151,62 @@ fn compact_as_of_a_time_and_its_errors() {
     let bad = strata(&["compact", "--data-dir", data_dir, "--now", "soon"], "");
     assert_eq!(bad.status.code(), Some(2), "clap refuses the time");
 }
+
+/// `--resolution` goes through the planner: the same buckets as the tier holds, a scope
+/// aggregate across hosts, and stats over the range.
+#[test]
+fn query_across_tiers_with_a_resolution() {
+    let data = tiered();
+    let (from, to) = (data.start.to_string(), (data.start + 7200).to_string());
+    let base = ["--metric", "cpu_load", "--from", &from, "--to", &to, "--format", "json"];
+    let hourly = data
+        .run("query", &[&base[..], &["--resolution", "1h", "--agg", "count,sum,min,max,avg,last"]].concat());
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&hourly).unwrap();
+    let got = by_host_and_time(&rows);
+    let want = expected(&data.points, 3600);
+    assert_eq!(got.len(), 2 * common::HOSTS.len(), "{hourly}");
+    for (key, got) in &got {
+        assert_matches("planned", key, got, &want[key]);
+    }
+
+    // One series for all hosts: counts add, the avg is the mean of the hosts' averages.
+    let scoped = data
+        .run("query", &[&base[..], &["--resolution", "1h", "--agg", "count,avg", "--aggregate"]].concat());
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&scoped).unwrap();
+    assert_eq!(rows.len(), 2, "{scoped}");
+    let hour = data.start;
+    let per_host: Vec<&Expected> = common::HOSTS.iter().map(|h| &want[&(h.to_string(), hour)]).collect();
+    assert_eq!(rows[0]["count"].as_u64(), Some(per_host.iter().map(|e| e.count).sum::<u64>()));
+    let mean = per_host.iter().map(|e| e.sum / e.count as f64).sum::<f64>() / per_host.len() as f64;
+    assert!(close(rows[0]["avg"].as_f64().unwrap(), mean), "{scoped}");
+
+    // Stats over the range: exact min and max over both hours of one host.
+    let stats =
+        data.run("query", &[&base[..], &["--host", "f0101", "--resolution", "1h", "--stats"]].concat());
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&stats).unwrap();
+    let mine: Vec<&Expected> = [hour, hour + 3600].iter().map(|t| &want[&("f0101".to_owned(), *t)]).collect();
+    assert_eq!(rows[0]["min"].as_f64(), Some(mine.iter().map(|e| e.min).fold(f64::INFINITY, f64::min)));
+    assert_eq!(rows[0]["max"].as_f64(), Some(mine.iter().map(|e| e.max).fold(f64::NEG_INFINITY, f64::max)));
+
+    // --tier and --resolution do not mix.
+    let out = strata(
+        &[
+            "query",
+            "--data-dir",
+            "x",
+            "--metric",
+            "m",
+            "--from",
+            "0",
+            "--to",
+            "1",
+            "--tier",
+            "warm",
+            "--resolution",
+            "1m",
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use one or the other"));
+}
