@@ -434,6 +434,10 @@ impl Engine {
         };
         let (from, to) = (bucket(query.from, res), round_up(query.to, res));
         let mut parts = Vec::new();
+        // At a whole multiple of cold's resolution, cold answers alike and holds the fewest
+        // rows: it serves everything it has rolled up, warm only what lies between.
+        let cold_until = manifest.cold_until.unwrap_or(i64::MIN);
+        let warm_lo = if res % cold_res == 0 { cold_until.max(warm_lo) } else { warm_lo };
         let coarser = |tier_res: i64, name: &str, notes: &mut Vec<String>| -> i64 {
             if res % tier_res == 0 {
                 res
@@ -452,13 +456,14 @@ impl Engine {
             let resolution = coarser(cold_res, "cold", notes);
             parts.push(Part { resolution, ..cold });
         }
-        let warm =
-            Part { from: from.max(warm_lo), to: to.min(hot_start), source: Source::Warm, resolution: 0 };
+        // Hot serves from its start, but never what cold already served.
+        let hot_lo = hot_start.max(warm_lo);
+        let warm = Part { from: from.max(warm_lo), to: to.min(hot_lo), source: Source::Warm, resolution: 0 };
         if warm.from < warm.to {
             let resolution = coarser(warm_res, "warm", notes);
             parts.push(Part { resolution, ..warm });
         }
-        let hot = Part { from: from.max(hot_start), to, source: Source::Hot, resolution: res };
+        let hot = Part { from: from.max(hot_lo), to, source: Source::Hot, resolution: res };
         if hot.from < hot.to {
             parts.push(hot);
         }

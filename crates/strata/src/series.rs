@@ -150,6 +150,8 @@ pub(crate) struct SeriesIndex {
     keys: Vec<Option<Arc<SeriesKey>>>,
     ids: FxHashMap<Arc<SeriesKey>, SeriesId>,
     by_metric: FxHashMap<String, Vec<SeriesId>>,
+    /// The series of a metric on one host: a query for one node looks at its series only.
+    by_host: FxHashMap<(String, String), Vec<SeriesId>>,
     /// Whether the record that defines a series has been applied, so later records may refer
     /// to its id alone. Until then every record that uses the id carries the definition too.
     /// Atomic so the applying thread marks them under the index's read lock.
@@ -256,6 +258,9 @@ impl SeriesIndex {
             *entry = Some(key.clone());
         }
         self.by_metric.entry(key.measurement.clone()).or_default().push(id);
+        if let Some(host) = key.tag("hostname") {
+            self.by_host.entry((key.measurement.clone(), host.to_owned())).or_default().push(id);
+        }
         self.ids.insert(key, id);
     }
 
@@ -267,7 +272,12 @@ impl SeriesIndex {
         field: Option<&str>,
         tags: &[(String, String)],
     ) -> Vec<SeriesId> {
-        let Some(ids) = self.by_metric.get(measurement) else { return Vec::new() };
+        let host = tags.iter().find(|(k, _)| k == "hostname").map(|(_, v)| v);
+        let ids = match host {
+            Some(host) => self.by_host.get(&(measurement.to_owned(), host.clone())),
+            None => self.by_metric.get(measurement),
+        };
+        let Some(ids) = ids else { return Vec::new() };
         ids.iter()
             .copied()
             .filter(|&id| {

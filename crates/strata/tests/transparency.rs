@@ -146,11 +146,13 @@ fn run(case: &Case) {
     assert!(all_hot.served.iter().all(|s| s.source == Source::Hot));
 
     engine.compact().unwrap();
-    let sources = |engine: &Engine| -> Vec<Source> {
-        let whole = Query::new("cpu", T0 - 2 * HOUR, now, Resolution::Every(HOUR));
+    let sources = |engine: &Engine, res: i64| -> Vec<Source> {
+        let whole = Query::new("cpu", T0 - 2 * HOUR, now, Resolution::Every(res));
         engine.query(&whole).unwrap().served.iter().map(|s| s.source).collect()
     };
-    assert_eq!(sources(&engine), [Source::Warm, Source::Hot]);
+    // Whole hours come from cold where it is rolled up; minutes from warm; the rest from hot.
+    assert_eq!(sources(&engine, HOUR), [Source::Cold, Source::Hot]);
+    assert_eq!(sources(&engine, MIN), [Source::Warm, Source::Hot]);
     check(&engine, &model, &case.queries, false, "hot, warm and cold");
 
     // Late points at new times (some into evicted windows: backfill), then a pass.
@@ -171,7 +173,7 @@ fn run(case: &Case) {
     clock.set(now + DAY + HOUR);
     engine.compact().unwrap();
     assert_eq!(engine.stats().tiers.warm.files, 0);
-    assert_eq!(sources(&engine), [Source::Cold]);
+    assert_eq!(sources(&engine, HOUR), [Source::Cold]);
     check(&engine, &model, &case.queries, true, "cold only");
 }
 
