@@ -333,7 +333,9 @@ impl Engine {
                 .collect();
             return Ok(QueryResult { series, served, notes });
         }
-        let mut per_series: BTreeMap<Arc<SeriesKey>, BTreeMap<i64, Agg>> = BTreeMap::new();
+        // Parts come oldest first and each yields a series' buckets in time order, so a series'
+        // buckets arrive in order: equal neighbours merge, no map per bucket.
+        let mut per_series: BTreeMap<Arc<SeriesKey>, Vec<(i64, Agg)>> = BTreeMap::new();
         for part in &parts {
             match part.source {
                 Source::Hot => {
@@ -365,7 +367,17 @@ impl Engine {
             let grid = grid(&parts, from, to);
             let filled: Vec<(Arc<SeriesKey>, Vec<Option<Agg>>)> = per_series
                 .into_iter()
-                .map(|(key, buckets)| (key, grid.iter().map(|t| buckets.get(t).copied()).collect()))
+                .map(|(key, buckets)| {
+                    let mut next = buckets.iter().peekable();
+                    let filled = grid
+                        .iter()
+                        .map(|&t| {
+                            while next.next_if(|(b, _)| *b < t).is_some() {}
+                            next.next_if(|(b, _)| *b == t).map(|(_, agg)| *agg)
+                        })
+                        .collect();
+                    (key, filled)
+                })
                 .collect();
             match query.scope {
                 Scope::Series => filled
@@ -471,8 +483,20 @@ impl Engine {
     }
 }
 
-fn add(buckets: &mut BTreeMap<i64, Agg>, at: i64, agg: &Agg) {
-    buckets.entry(at).and_modify(|a| a.merge(agg)).or_insert(*agg);
+fn add(buckets: &mut Vec<(i64, Agg)>, at: i64, agg: &Agg) {
+    match buckets.last_mut() {
+        Some((last, merged)) if *last == at => merged.merge(agg),
+        // Out of order only if a tier returned rows unsorted: keep the order by inserting.
+        Some((last, _)) if *last > at => match buckets.binary_search_by_key(&at, |(b, _)| *b) {
+            Ok(i) => {
+                if let Some((_, merged)) = buckets.get_mut(i) {
+                    merged.merge(agg);
+                }
+            }
+            Err(i) => buckets.insert(i, (at, *agg)),
+        },
+        _ => buckets.push((at, *agg)),
+    }
 }
 
 fn round_up(t: i64, res: i64) -> i64 {
