@@ -777,8 +777,12 @@ impl Engine {
                 })
             })
             .collect::<Result<_, Error>>()?;
+        // One file's rows are sorted and unique already; rows of several files are merged.
+        let several = per_file.iter().filter(|rows| !rows.is_empty()).count() > 1;
         let mut rows: Vec<crate::tier::Row> = per_file.into_iter().flatten().collect();
-        crate::tier::file::sort_and_merge(&mut rows);
+        if several {
+            crate::tier::file::sort_and_merge(&mut rows);
+        }
         let mut out: Vec<TierSeries> = Vec::new();
         for group in rows.chunk_by(|a, b| a.key == b.key) {
             let Some(first) = group.first() else { continue };

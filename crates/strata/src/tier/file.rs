@@ -543,9 +543,20 @@ fn read_batch(
         (!a.is_null(i)).then(|| a.value(i))
     }
     let mut last_other: Option<String> = last_key.as_ref().and_then(|k| encode_other_tags(k));
+    // Cheap rejections on single columns before any key is compared or built.
+    let host_filter = filter.tags.iter().find(|(k, _)| k == "hostname").map(|(_, v)| v.as_str());
+    let host_column = TAG_COLUMNS.iter().position(|(c, _)| *c == "hostname").and_then(|i| tag_columns.get(i));
     for i in 0..batch.num_rows() {
         let t = time.get(i).copied().ok_or("short time column")?;
         if t < filter.from || t >= filter.to {
+            continue;
+        }
+        if filter.metric.is_some_and(|m| value(metric, i) != Some(m)) {
+            continue;
+        }
+        if let (Some(host), Some(column)) = (host_filter, host_column)
+            && value(column, i) != Some(host)
+        {
             continue;
         }
         let same = last_key.as_ref().is_some_and(|k| {
