@@ -78,6 +78,18 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// This machine as the benchmark headers print it: cores and CPU model (`/proc/cpuinfo`).
+pub fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map_or("?", |rest| rest.trim_start_matches([' ', '\t', ':']))
+        .to_owned();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cores} cores ({model})")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -316,14 +316,12 @@ fn dir_bytes(dir: &Path) -> u64 {
 }
 
 fn print_machine() {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map_or("?", |rest| rest.trim_start_matches([' ', '\t', ':']));
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let total = meminfo.lines().find(|l| l.starts_with("MemTotal")).unwrap_or("MemTotal: ?");
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("machine: {cores} cores ({model}), {}", total.split_whitespace().collect::<Vec<_>>().join(" "));
+    println!(
+        "machine: {}, {}",
+        strata_benches::machine(),
+        total.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
     println!("data dirs under {}", bench_dir().display());
 }

@@ -493,11 +493,5 @@ fn bench_dir() -> PathBuf {
 }
 
 fn print_machine() {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map_or("?", |rest| rest.trim_start_matches([' ', '\t', ':']));
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("machine: {cores} cores ({model}); work dir {}", bench_dir().display());
+    println!("machine: {}; work dir {}", strata_benches::machine(), bench_dir().display());
 }

@@ -106,11 +106,19 @@ impl Inner {
     pub(crate) fn compact(&self, now: i64) -> Result<CompactReport, Error> {
         let _one_pass = self.compacting.lock().unwrap_or_else(|p| p.into_inner());
         let mut report = CompactReport { now, ..CompactReport::default() };
+        // One look at the hot store per pass: its late points, and past hot.max_memory the end
+        // of its oldest window, which the flush writes and the eviction drops early.
+        let hot = self.hot.stats();
+        let early = if hot.memory_bytes > self.config.hot.max_memory.0 {
+            self.hot.oldest_window().map(|oldest| oldest.saturating_add(self.hot.window()))
+        } else {
+            None
+        };
         self.retry_flush(&mut report)?;
-        self.flush_warm(now, &mut report)?;
+        self.flush_warm(now, early, hot.late_points, &mut report)?;
         self.roll_up_cold(&mut report)?;
         self.merge(&mut report)?;
-        self.expire(now, &mut report)?;
+        self.expire(now, early, &mut report)?;
         report.deleted_files += self.tiers.delete_unread()?;
         Ok(report)
     }
@@ -123,21 +131,23 @@ impl Inner {
         Ok(())
     }
 
-    fn flush_warm(&self, now: i64, report: &mut CompactReport) -> Result<(), Error> {
+    fn flush_warm(
+        &self,
+        now: i64,
+        early: Option<i64>,
+        late_points: u64,
+        report: &mut CompactReport,
+    ) -> Result<(), Error> {
         let config = &self.config;
         let res = config.warm.resolution.as_nanos_i64();
         let manifest = self.tiers.manifest();
         let from = manifest.warm_until.unwrap_or(i64::MIN);
         let mut to = bucket(now.saturating_sub(config.compactor.lateness.as_nanos_i64()), res).max(from);
-        // Past hot.max_memory: flush the oldest windows now, so they can be evicted below.
-        let hot = self.hot.stats();
-        if hot.memory_bytes > config.hot.max_memory.0
-            && let Some(oldest) = self.hot.oldest_window()
-        {
-            let early = oldest.saturating_add(self.hot.window());
+        // Past hot.max_memory: flush the oldest window now, so it can be evicted below.
+        if let Some(early) = early {
             to = to.max(bucket(early.saturating_add(res - 1), res));
         }
-        if to == from && hot.late_points == 0 {
+        if to == from && late_points == 0 {
             return Ok(());
         }
         let number = manifest.warm_flushes + 1;
@@ -257,10 +267,7 @@ impl Inner {
         filter: &RowFilter<'_>,
     ) -> Result<(FileInfo, Vec<Row>), Error> {
         let bytes = self.tiers.store.get(&entry.path)?;
-        file::read(bytes, filter).map_err(|reason| Error::Corrupt {
-            path: format!("{}/{}", self.tiers.store.url(), entry.path).into(),
-            reason,
-        })
+        file::read(bytes, filter).map_err(|reason| self.tiers.damaged(entry, reason))
     }
 
     /// Merges `merge_fanin` files of one tier, day and level into one of the next level.
@@ -307,7 +314,7 @@ impl Inner {
         }
     }
 
-    fn expire(&self, now: i64, report: &mut CompactReport) -> Result<(), Error> {
+    fn expire(&self, now: i64, early: Option<i64>, report: &mut CompactReport) -> Result<(), Error> {
         let config = &self.config;
         let manifest = self.tiers.manifest();
         let (warm_res, cold_res) =
@@ -335,9 +342,8 @@ impl Inner {
         let warm_until = self.tiers.manifest().warm_until.unwrap_or(i64::MIN);
         let horizon = now.saturating_sub(config.hot.retention.as_nanos_i64());
         let mut until = horizon.min(warm_until);
-        let over_memory = self.hot.stats().memory_bytes > config.hot.max_memory.0;
-        if over_memory && let Some(oldest) = self.hot.oldest_window() {
-            until = until.max(oldest.saturating_add(self.hot.window()).min(warm_until));
+        if let Some(early) = early {
+            until = until.max(early.min(warm_until));
         }
         if until > self.hot.evicted_until() {
             let _order = self.order.lock().unwrap_or_else(|p| p.into_inner());

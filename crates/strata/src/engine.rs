@@ -310,11 +310,16 @@ impl Engine {
             recovery.checkpoint = Some(path);
         }
         // Records before the last flush's cut are in the tiers as far as they are late: replay
-        // them as plain hot points. From the cut on, points before warm_until are late again.
+        // them as plain hot points (the hot store starts with no tier state). From the cut on,
+        // points before warm_until are late again.
         let before_cut = |position: Position| cut.is_some_and(|cut| position <= cut);
-        if !before_cut(from) || from == Position::START && cut.is_none() {
+        let catch_up = || {
             hot.set_tiered_until(warm_until);
             hot.set_evicted_until(evicted_until);
+        };
+        let mut caught_up = !before_cut(from);
+        if caught_up {
+            catch_up();
         }
 
         let options = WalOptions {
@@ -333,9 +338,9 @@ impl Engine {
             for (id, key) in &batch.definitions {
                 index.define(*id, key.clone()).map_err(corrupt)?;
             }
-            if !before_cut(end) {
-                hot.set_tiered_until(warm_until);
-                hot.set_evicted_until(evicted_until);
+            if !caught_up && !before_cut(end) {
+                caught_up = true;
+                catch_up();
             }
             hot.apply(&batch).map_err(corrupt)?;
             recovery.records += 1;
@@ -344,8 +349,7 @@ impl Engine {
         }
         let (wal, report) = replay.finish()?;
         recovery.truncated = report.truncated;
-        hot.set_tiered_until(warm_until);
-        hot.set_evicted_until(evicted_until);
+        catch_up();
         // Replay before the cut may have put back windows that were evicted.
         hot.evict(evicted_until);
 
@@ -769,13 +773,7 @@ impl Engine {
             guard.manifest.files(tier).filter(|f| f.max_time >= from && f.min_time < to).collect();
         let per_file: Vec<Vec<crate::tier::Row>> = files
             .par_iter()
-            .map(|f| {
-                let file = self.inner.tiers.open_file(f)?;
-                file.read(&filter).map_err(|reason| Error::Corrupt {
-                    path: format!("{}/{}", self.inner.tiers.store.url(), f.path).into(),
-                    reason,
-                })
-            })
+            .map(|f| self.inner.tiers.read_cached(f, &filter))
             .collect::<Result<_, Error>>()?;
         // One file's rows are sorted and unique already; rows of several files are merged.
         let several = per_file.iter().filter(|rows| !rows.is_empty()).count() > 1;

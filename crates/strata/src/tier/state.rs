@@ -133,17 +133,28 @@ impl TierState {
     }
 
     /// A tier file for a query: from the cache, or fetched, parsed and cached.
-    pub(crate) fn open_file(&self, entry: &FileEntry) -> Result<Arc<OpenFile>, Error> {
+    fn open_file(&self, entry: &FileEntry) -> Result<Arc<OpenFile>, Error> {
         if let Some(file) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&entry.path) {
             return Ok(file);
         }
         let bytes = self.store.get(&entry.path)?;
-        let file = Arc::new(OpenFile::new(bytes).map_err(|reason| Error::Corrupt {
-            path: format!("{}/{}", self.store.url(), entry.path).into(),
-            reason,
-        })?);
+        let file = Arc::new(OpenFile::new(bytes).map_err(|reason| self.damaged(entry, reason))?);
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(&entry.path, file.clone());
         Ok(file)
+    }
+
+    /// The rows `filter` keeps of a tier file, through the cache.
+    pub(crate) fn read_cached(
+        &self,
+        entry: &FileEntry,
+        filter: &super::file::RowFilter<'_>,
+    ) -> Result<Vec<super::Row>, Error> {
+        self.open_file(entry)?.read(filter).map_err(|reason| self.damaged(entry, reason))
+    }
+
+    /// The error for a tier file that cannot be read, naming it.
+    pub(crate) fn damaged(&self, entry: &FileEntry, reason: String) -> Error {
+        Error::Corrupt { path: format!("{}/{}", self.store.url(), entry.path).into(), reason }
     }
 
     /// The committed manifest, without holding its files.

@@ -16,7 +16,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 
-use crate::config::{Config, ObjectStoreConfig};
+use crate::config::Config;
 use crate::error::Error;
 
 /// The engine's view of its object store: paths relative to a prefix, blocking calls.
@@ -219,12 +219,5 @@ impl Store {
                 })
                 .collect())
         })
-    }
-}
-
-impl ObjectStoreConfig {
-    /// Whether the tiers are on the local file system.
-    pub fn is_local(&self) -> bool {
-        self.url.as_deref().is_none_or(|u| u.starts_with("file://"))
     }
 }
