@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use strata::{Config, Engine, ManualClock, Query, QueryResult, Resolution, Scope, Selector, Source};
+use strata::{Config, Engine, ManualClock, Query, QueryResult, Resolution, Scope, Selector, Tier};
 use strata_benches::{START_SECS, env_or};
 
 use crate::data::Shape;
@@ -339,20 +339,16 @@ fn run_strata(engine: &Engine, cases: &[Case]) -> Vec<(Vec<Duration>, QueryResul
 
 /// Asserts that the intended tier served the case.
 fn check_served(case: &Case, result: &QueryResult) {
-    let sources: Vec<Source> = result.served.iter().map(|s| s.source).collect();
+    let sources: Vec<Tier> = result.served.iter().map(|s| s.tier).collect();
     match case.name {
-        "raw" => assert_eq!(sources, [Source::Hot], "the raw query is served by hot"),
-        "warm" => assert_eq!(sources, [Source::Warm], "the 24 h query is served by warm"),
-        "cold" => assert_eq!(sources, [Source::Cold], "the 30 d query before warm is served by cold"),
+        "raw" => assert_eq!(sources, [Tier::Hot], "the raw query is served by hot"),
+        "warm" => assert_eq!(sources, [Tier::Warm], "the 24 h query is served by warm"),
+        "cold" => assert_eq!(sources, [Tier::Cold], "the 30 d query before warm is served by cold"),
         _ => {
             // Which tiers serve the newest part is the planner's choice; cold must serve the
             // older part, at least the 23 days warm no longer holds.
             let cold = result.served.first().expect("the query has parts");
-            assert_eq!(
-                (cold.source, cold.from),
-                (Source::Cold, case.query.from),
-                "cold serves the oldest part"
-            );
+            assert_eq!((cold.tier, cold.from), (Tier::Cold, case.query.from), "cold serves the oldest part");
             assert!(cold.to >= case.query.to - 7 * DAY, "cold serves at least the 23 d warm does not hold");
         }
     }
@@ -405,7 +401,7 @@ fn served_text(result: &QueryResult) -> String {
             } else {
                 format!("{:.2} h", span / HOUR as f64)
             };
-            format!("{} {len}", s.source.name())
+            format!("{} {len}", s.tier.name())
         })
         .collect::<Vec<_>>()
         .join(" + ")

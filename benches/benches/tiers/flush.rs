@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use rayon::ThreadPoolBuilder;
-use strata::tier::file::{self, FileInfo, Row, Tier};
+use strata::Tier;
+use strata::tier::file::{self, FileInfo, Row};
 use strata::{Selector, SeriesPoints};
 use strata_benches::{START_SECS, median, split_lines, workload};
 use strata_lp::{ParseOptions, Parser, Precision};

@@ -270,7 +270,7 @@ fn planned_query(args: &QueryArgs) -> anyhow::Result<ExitCode> {
         };
         eprintln!(
             "served by {} at {resolution}: [{}, {})",
-            part.source.name(),
+            part.tier.name(),
             crate::output::unix_seconds(part.from),
             crate::output::unix_seconds(part.to)
         );

@@ -114,7 +114,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     query.selector = selector;
     query.aggregates = vec![strata::Aggregate::Avg, strata::Aggregate::Max];
     let result = engine.query(&query)?;
-    let served: Vec<String> = result.served.iter().map(|p| p.source.name().to_owned()).collect();
+    let served: Vec<String> = result.served.iter().map(|p| p.tier.name().to_owned()).collect();
     println!("cpu_load of f0101 over the hour, every 10 min (served by {}):", served.join(" + "));
     for s in &result.series {
         for (i, t) in s.times.iter().enumerate() {

@@ -35,7 +35,7 @@ pub(crate) const MAGIC: [u8; 8] = *b"STRATWAL";
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The file name of segment `seq`.
-pub(crate) fn name(seq: u64) -> String {
+pub fn name(seq: u64) -> String {
     format!("{seq:020}.wal")
 }
 

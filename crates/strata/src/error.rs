@@ -34,6 +34,28 @@ pub enum Error {
     FlushPending,
     #[error("invalid query: {0}")]
     Query(String),
+    /// A compressed chunk in memory does not decode: memory was damaged after the data was
+    /// logged. The WAL and checkpoints still hold it; reopening rebuilds memory from them.
+    #[error(
+        "the in-memory chunk of series {series} does not decode ({reason}); reopen the engine to rebuild memory from the log"
+    )]
+    DamagedChunk { series: String, reason: String },
+    /// A write was made durable in the log, but applying it to memory failed: it is replayed
+    /// at the next open, and until then reads miss it and writes are refused.
+    #[error(
+        "the write is durable in the log, but memory could not take it: {cause}; reopen the engine, which replays it"
+    )]
+    ApplyFailed { cause: String },
+    /// Parquet refused rows of a new tier file (nothing was uploaded).
+    #[error("cannot encode the {tier} file of day {day}: {reason}")]
+    Encode { tier: crate::tier::Tier, day: String, reason: String },
+    /// Arrow refused the columns of a result batch.
+    #[error("cannot build an Arrow batch: {0}")]
+    Arrow(String),
+    /// A failpoint a crash test configured to fail (only with the `failpoints` feature).
+    #[cfg(feature = "failpoints")]
+    #[error("failpoint {name} fired")]
+    Failpoint { name: &'static str },
 }
 
 pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {

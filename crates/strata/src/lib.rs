@@ -25,34 +25,45 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod batches;
+mod arrow;
 mod checkpoint;
+mod checkpointer;
 mod clock;
 mod compactor;
 mod config;
+mod core;
+mod counters;
+mod cut_guard;
 mod engine;
 mod error;
+mod failpoint;
 mod hot;
+mod ingest;
+mod log;
 mod payload;
 mod query;
+mod read;
+mod recovery;
 mod series;
+mod stats;
 pub mod tier;
 mod units;
 mod write;
 
 pub use clock::{Clock, ManualClock, WallClock};
-pub use compactor::CompactReport;
+pub use compactor::{CompactReport, TierStatus};
 pub use config::{
     CompactorConfig, Config, ConfigError, DurabilityConfig, HotConfig, LimitsConfig, MetricConfig,
     ObjectStoreConfig, ScopeAggregation, TierConfig, WalConfig,
 };
-pub use engine::{
-    Engine, Recovery, Selector, SeriesPoints, Stats, TierSeries, TierStats, TierStatus, TierSummary,
-};
+pub use engine::Engine;
 pub use error::Error;
 pub use hot::HotStats;
-pub use query::{Aggregate, Query, QueryResult, QuerySeries, RangeStats, Resolution, Scope, Served, Source};
+pub use query::{Aggregate, Query, QueryResult, QuerySeries, RangeStats, Resolution, Scope, Served};
+pub use read::{Selector, SeriesPoints, TierSeries};
+pub use recovery::Recovery;
 pub use series::SeriesKey;
+pub use stats::{Stats, TierStats, TierSummary};
 pub use strata_lp::Precision;
 pub use tier::{Agg, Tier};
 pub use units::{ByteSize, Span};

@@ -45,7 +45,7 @@ impl SeriesKey {
     ) -> Result<SeriesKey, String> {
         let mut sorted: Vec<(String, String)> = Vec::new();
         for (k, v) in tags {
-            let k = if k == "host" { "hostname" } else { k };
+            let k = tag_name(k);
             if sorted.iter().any(|(seen, _)| seen == k) {
                 return Err(format!("tag \"{k}\" is given twice (\"host\" is read as \"hostname\")"));
             }
@@ -100,6 +100,12 @@ impl std::fmt::Display for SeriesKey {
         }
         write!(f, " {}", self.field)
     }
+}
+
+/// The tag a key names: `host` is read as `hostname` everywhere a tag is named (lines, points,
+/// selectors), so cc-metric-collector's and Telegraf's spellings meet in one series.
+pub(crate) fn tag_name(key: &str) -> &str {
+    if key == "host" { "hostname" } else { key }
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {

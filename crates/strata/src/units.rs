@@ -98,6 +98,18 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
+/// A time (ns since the Unix epoch) as RFC 3339 to the second, for messages; times before the
+/// epoch as plain nanoseconds.
+pub(crate) fn format_time(nanos: i64) -> String {
+    let secs = nanos.div_euclid(1_000_000_000);
+    match u64::try_from(secs) {
+        Ok(secs) => {
+            humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_secs(secs)).to_string()
+        }
+        Err(_) => format!("{nanos} ns"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

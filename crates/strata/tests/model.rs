@@ -213,19 +213,25 @@ fn raw_reads_as_arrow_batches() {
     assert_eq!(batches.len(), 2);
     let schema = batches[0].schema();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    assert_eq!(names, ["metric", "field", "cluster", "hostname", "type", "type-id", "time", "value"]);
+    assert_eq!(
+        names,
+        [
+            "time", "metric", "field", "cluster", "hostname", "type", "type_id", "stype", "stype_id", "tags",
+            "value"
+        ]
+    );
     assert_eq!(
         schema.field_with_name("time").unwrap().data_type(),
         &arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, Some("UTC".into()))
     );
-    let hw = batches.iter().find(|b| b.column_by_name("type-id").unwrap().null_count() == 0).unwrap();
+    let hw = batches.iter().find(|b| b.column_by_name("type_id").unwrap().null_count() == 0).unwrap();
     assert_eq!(
         hw.column_by_name("time").unwrap().as_primitive::<TimestampNanosecondType>().values(),
         &[NOW - 20 * SEC, NOW - 10 * SEC]
     );
     assert_eq!(hw.column_by_name("value").unwrap().as_primitive::<Float64Type>().values(), &[1.5, 2.5]);
     let node = batches.iter().find(|b| b.num_rows() == 1).unwrap();
-    assert_eq!(node.column_by_name("type-id").unwrap().null_count(), 1, "a tag the series lacks is null");
+    assert_eq!(node.column_by_name("type_id").unwrap().null_count(), 1, "a tag the series lacks is null");
     let cluster = arrow_cast_string(node.column_by_name("cluster").unwrap());
     assert_eq!(cluster, "fritz");
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use strata::{Agg, Aggregate, Engine, ManualClock, Query, Resolution, Source, WriteOptions};
+use strata::{Agg, Aggregate, Engine, ManualClock, Query, Resolution, Tier, WriteOptions};
 use support::{Backend, DAY, HOUR, MIN, SEC, T0, Tiers, config};
 
 type Points = BTreeMap<(String, i64), f64>;
@@ -143,16 +143,16 @@ fn run(case: &Case) {
     }
     check(&engine, &model, &case.queries, false, "all hot");
     let all_hot = engine.query(&Query::new("cpu", T0, now, Resolution::Every(MIN))).unwrap();
-    assert!(all_hot.served.iter().all(|s| s.source == Source::Hot));
+    assert!(all_hot.served.iter().all(|s| s.tier == Tier::Hot));
 
     engine.compact().unwrap();
-    let sources = |engine: &Engine, res: i64| -> Vec<Source> {
+    let sources = |engine: &Engine, res: i64| -> Vec<Tier> {
         let whole = Query::new("cpu", T0 - 2 * HOUR, now, Resolution::Every(res));
-        engine.query(&whole).unwrap().served.iter().map(|s| s.source).collect()
+        engine.query(&whole).unwrap().served.iter().map(|s| s.tier).collect()
     };
     // Whole hours come from cold where it is rolled up; minutes from warm; the rest from hot.
-    assert_eq!(sources(&engine, HOUR), [Source::Cold, Source::Hot]);
-    assert_eq!(sources(&engine, MIN), [Source::Warm, Source::Hot]);
+    assert_eq!(sources(&engine, HOUR), [Tier::Cold, Tier::Hot]);
+    assert_eq!(sources(&engine, MIN), [Tier::Warm, Tier::Hot]);
     check(&engine, &model, &case.queries, false, "hot, warm and cold");
 
     // Late points at new times (some into evicted windows: backfill), then a pass.
@@ -173,7 +173,7 @@ fn run(case: &Case) {
     clock.set(now + DAY + HOUR);
     engine.compact().unwrap();
     assert_eq!(engine.stats().tiers.warm.files, 0);
-    assert_eq!(sources(&engine, HOUR), [Source::Cold]);
+    assert_eq!(sources(&engine, HOUR), [Tier::Cold]);
     check(&engine, &model, &case.queries, true, "cold only");
 }
 

@@ -27,6 +27,7 @@ use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+use super::Tier;
 use super::agg::Agg;
 use crate::series::SeriesKey;
 
@@ -55,29 +56,6 @@ pub struct Row {
     pub key: Arc<SeriesKey>,
     pub time: i64,
     pub agg: Agg,
-}
-
-/// Which tier a file belongs to, named in its metadata and path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Tier {
-    Warm,
-    Cold,
-}
-
-impl Tier {
-    pub fn name(self) -> &'static str {
-        match self {
-            Tier::Warm => "warm",
-            Tier::Cold => "cold",
-        }
-    }
-}
-
-impl std::fmt::Display for Tier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 /// The Arrow schema of tier files.

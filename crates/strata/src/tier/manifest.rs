@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::file::Tier;
+use super::Tier;
 use super::store::Store;
 use crate::error::Error;
 

@@ -2,23 +2,60 @@
 //! manifest that says which files are live.
 //!
 //! - [`agg`]: the aggregate of a row, and how partial rows merge;
+//! - `downsample`: a series' points in time order to one row per bucket;
 //! - [`file`]: the Parquet schema and encoding;
 //! - [`manifest`]: the atomic commit of live files and tier progress;
 //! - [`store`]: object storage (local or S3) behind blocking calls;
 //! - [`state`]: the engine's live view: the manifest, its readers, files waiting for deletion.
 
 pub mod agg;
+mod downsample;
 pub mod file;
 pub mod manifest;
 pub(crate) mod state;
 pub mod store;
 
 pub use agg::Agg;
-pub use file::{Row, Tier};
+pub use downsample::downsample;
+pub use file::Row;
 pub use manifest::{FileEntry, Manifest};
 pub use store::Store;
 
-pub use crate::compactor::rows_of_sorted as downsample;
+/// The three tiers, finest first: hot (raw points in memory), warm (per-minute rows), cold
+/// (per-hour rows). Warm and cold name their files' folders and metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Hot,
+    Warm,
+    Cold,
+}
+
+impl Tier {
+    /// The bucket length of the tier in nanoseconds as `config` sets it; 0 for hot, which keeps
+    /// raw points.
+    pub fn resolution(self, config: &crate::config::Config) -> i64 {
+        match self {
+            Tier::Hot => 0,
+            Tier::Warm => config.warm.resolution.as_nanos_i64(),
+            Tier::Cold => config.cold.resolution.as_nanos_i64(),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Hot => "hot",
+            Tier::Warm => "warm",
+            Tier::Cold => "cold",
+        }
+    }
+}
+
+impl std::fmt::Display for Tier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// The start of the bucket of length `resolution` that holds `time`.
 pub(crate) fn bucket(time: i64, resolution: i64) -> i64 {

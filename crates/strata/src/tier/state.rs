@@ -7,10 +7,13 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::file::OpenFile;
+use bytes::Bytes;
+
+use super::file::{OpenFile, Row, RowFilter};
 use super::manifest::{self, FileEntry, Manifest};
 use super::store::Store;
 use crate::error::Error;
+use crate::failpoint::failpoint;
 
 #[derive(Debug)]
 pub(crate) struct TierState {
@@ -144,11 +147,7 @@ impl TierState {
     }
 
     /// The rows `filter` keeps of a tier file, through the cache.
-    pub(crate) fn read_cached(
-        &self,
-        entry: &FileEntry,
-        filter: &super::file::RowFilter<'_>,
-    ) -> Result<Vec<super::Row>, Error> {
+    pub(crate) fn read_cached(&self, entry: &FileEntry, filter: &RowFilter<'_>) -> Result<Vec<Row>, Error> {
         self.open_file(entry)?.read(filter).map_err(|reason| self.damaged(entry, reason))
     }
 
@@ -170,9 +169,45 @@ impl TierState {
         ReadGuard { manifest: current.clone(), readers: self.readers.clone() }
     }
 
+    /// Every change to the tiers, in one place: uploads `files`, then commits manifest
+    /// generation + 1 made of the live one by `edit` plus `files`. `points` name the
+    /// failpoints after each upload and after the commit (`failpoint.rs`).
+    ///
+    /// Only the compactor commits, one pass at a time, so the live manifest cannot change
+    /// between reading it here and committing its successor (another engine on the same prefix
+    /// makes the commit fail with [`Error::ManifestConflict`]).
+    ///
+    /// # Errors
+    /// Object store errors; the upload or the commit did not happen, and files uploaded
+    /// without a commit are orphans that the next open removes.
+    pub(crate) fn publish(
+        &self,
+        files: &[(FileEntry, Bytes)],
+        points: [&'static str; 2],
+        edit: impl FnOnce(&mut Manifest),
+    ) -> Result<(), Error> {
+        let [uploaded, committed] = points;
+        for (entry, bytes) in files {
+            self.store.put(&entry.path, bytes.clone())?;
+            failpoint(uploaded)?;
+        }
+        let mut next = (*self.manifest()).clone();
+        next.generation += 1;
+        edit(&mut next);
+        next.files.extend(files.iter().map(|(entry, _)| entry.clone()));
+        self.commit(next)?;
+        failpoint(committed)
+    }
+
+    /// A whole tier file, read and decoded (for the compactor, which reads each file once).
+    pub(crate) fn read_file(&self, entry: &FileEntry, filter: &RowFilter<'_>) -> Result<Vec<Row>, Error> {
+        let bytes = self.store.get(&entry.path)?;
+        super::file::read(bytes, filter).map(|(_, rows)| rows).map_err(|reason| self.damaged(entry, reason))
+    }
+
     /// Commits `next` (its generation one past the current) and schedules the files it no
     /// longer lists for deletion.
-    pub(crate) fn commit(&self, next: Manifest) -> Result<(), Error> {
+    fn commit(&self, next: Manifest) -> Result<(), Error> {
         manifest::commit(&self.store, &next)?;
         let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
         let live = next.live();

@@ -1,0 +1,178 @@
+//! The warm flush: cut full warm buckets and late points from the hot store, downsample them,
+//! and commit them as warm files with the cut's WAL position.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rayon::prelude::*;
+use strata_wal::Position;
+
+use super::encode::encode_by_day;
+use super::{CompactReport, State};
+use crate::core::Core;
+use crate::cut_guard::CutGuard;
+use crate::error::Error;
+use crate::hot::{Copied, HotStore, LatePoint};
+use crate::series::{SeriesId, SeriesKey};
+use crate::tier::file::{FileInfo, Row};
+use crate::tier::{FileEntry, Tier, bucket, downsample};
+
+/// A warm flush cut from hot and encoded, waiting to be committed. It carries its cut's guard:
+/// no checkpoint until it is committed.
+#[derive(Debug)]
+pub(super) struct Flush {
+    number: u64,
+    to: i64,
+    position: Position,
+    files: Vec<(FileEntry, Bytes)>,
+    rows: u64,
+    _cut: CutGuard,
+}
+
+/// Cuts, encodes and commits the warm buckets due as of `now` and every late point.
+pub(super) fn flush_warm(
+    core: &Core,
+    state: &mut State,
+    now: i64,
+    early: Option<i64>,
+    late_points: u64,
+    report: &mut CompactReport,
+) -> Result<(), Error> {
+    let config = &core.config;
+    let res = config.warm.resolution.as_nanos_i64();
+    let manifest = core.tiers.manifest();
+    let from = manifest.warm_until.unwrap_or(i64::MIN);
+    let mut to = bucket(now.saturating_sub(config.compactor.lateness.as_nanos_i64()), res).max(from);
+    // Past hot.max_memory: flush the oldest window now, so it can be evicted below.
+    if let Some(early) = early {
+        to = to.max(bucket(early.saturating_add(res - 1), res));
+    }
+    if to == from && late_points == 0 {
+        return Ok(());
+    }
+    let number = manifest.warm_flushes + 1;
+    // The cut sits at one WAL position (the apply order is held) and no checkpoint runs
+    // meanwhile (the gate).
+    let (guard, (cut, position)) = core.gate.cut(|| {
+        let applied = core.log.hold();
+        (core.hot.cut(from, to), applied.position())
+    })?;
+    if let Err(e) = crate::failpoint::failpoint("warm-cut") {
+        state.stuck = Some(guard);
+        return Err(e);
+    }
+    let keys = keys_of(core, cut.series.iter().map(|(id, _)| *id).chain(cut.late.iter().map(|p| p.0)));
+    let late = cut.late.len() as u64;
+    let encoded = downsample_cut(&core.hot, cut.series, &keys, from, to, res).and_then(|mut rows| {
+        rows.extend(late_rows(cut.late, &keys, res));
+        encode_by_day(rows, &FileInfo { tier: Tier::Warm, resolution: res }, 0, number)
+    });
+    let files = match encoded {
+        Ok(files) => files,
+        Err(e) => {
+            // The hot store has moved on from what it cut; only the WAL still holds it. Keep
+            // the cut open for good, so no checkpoint lets that WAL go; reopening replays it.
+            state.stuck = Some(guard);
+            return Err(e);
+        }
+    };
+    report.late_points += late;
+    let flush =
+        Flush { number, to, position, rows: files.iter().map(|(f, _)| f.rows).sum(), files, _cut: guard };
+    commit(core, flush, &mut state.pending, report)
+}
+
+/// Uploads a flush's files and commits it; on failure keeps it in `pending` for the next pass.
+pub(super) fn commit(
+    core: &Core,
+    flush: Flush,
+    pending: &mut Option<Flush>,
+    report: &mut CompactReport,
+) -> Result<(), Error> {
+    let committed = core.tiers.publish(&flush.files, ["warm-uploaded", "warm-committed"], |next| {
+        next.warm_until = Some(flush.to);
+        next.warm_flushes = flush.number;
+        next.wal_cut = Some((flush.position.segment, flush.position.offset));
+    });
+    match committed {
+        Ok(()) => {
+            report.warm_until = Some(flush.to);
+            report.warm_rows += flush.rows;
+            report.warm_files += flush.files.len() as u64;
+            Ok(())
+        }
+        Err(e) => {
+            *pending = Some(flush);
+            Err(e)
+        }
+    }
+}
+
+fn keys_of(core: &Core, ids: impl Iterator<Item = SeriesId>) -> BTreeMap<SeriesId, Arc<SeriesKey>> {
+    let index = core.read_index();
+    ids.filter_map(|id| Some((id, index.key(id)?.clone()))).collect()
+}
+
+/// Warm rows of every full bucket in `[from, to)` of the cut series.
+fn downsample_cut(
+    hot: &HotStore,
+    series: Vec<(SeriesId, Copied)>,
+    keys: &BTreeMap<SeriesId, Arc<SeriesKey>>,
+    from: i64,
+    to: i64,
+    res: i64,
+) -> Result<Vec<Row>, Error> {
+    let per_series: Vec<Vec<Row>> = series
+        .into_par_iter()
+        .map_init(
+            || (Vec::new(), Vec::new()),
+            |(times, values), (id, copied)| {
+                times.clear();
+                values.clear();
+                let Some(key) = keys.get(&id) else { return Ok(Vec::new()) };
+                hot.decode_copied(copied, from, to, times, values)
+                    .map_err(|reason| Error::DamagedChunk { series: key.to_string(), reason })?;
+                Ok(downsample(key, times, values, res))
+            },
+        )
+        .collect::<Result<_, Error>>()?;
+    Ok(per_series.into_iter().flatten().collect())
+}
+
+/// Partial rows of late points: per series and bucket, the latest value of each time.
+fn late_rows(mut late: Vec<LatePoint>, keys: &BTreeMap<SeriesId, Arc<SeriesKey>>, res: i64) -> Vec<Row> {
+    // Stable: of points at one time, the one that arrived last is kept.
+    late.sort_by_key(|p| (p.0, p.1));
+    let mut kept: Vec<LatePoint> = Vec::with_capacity(late.len());
+    for p in late {
+        match kept.last_mut() {
+            Some(last) if last.0 == p.0 && last.1 == p.1 => *last = p,
+            _ => kept.push(p),
+        }
+    }
+    let mut rows = Vec::new();
+    for chunk in kept.chunk_by(|a, b| a.0 == b.0) {
+        let Some(key) = chunk.first().and_then(|p| keys.get(&p.0)) else { continue };
+        let times: Vec<i64> = chunk.iter().map(|p| p.1).collect();
+        let values: Vec<f64> = chunk.iter().map(|p| p.2).collect();
+        rows.extend(downsample(key, &times, &values, res));
+    }
+    rows
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests may panic")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn late_points_keep_the_last_value_of_a_time() {
+        let key = Arc::new(SeriesKey { measurement: "m".into(), field: "value".into(), tags: Vec::new() });
+        let keys: BTreeMap<SeriesId, Arc<SeriesKey>> = [(3, key)].into_iter().collect();
+        let rows = late_rows(vec![(3, 130, 1.0), (3, 10, 5.0), (3, 130, 2.0), (9, 1, 1.0)], &keys, 60);
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].time, rows[0].agg.count, rows[0].agg.sum), (0, 1, 5.0));
+        assert_eq!((rows[1].time, rows[1].agg.count, rows[1].agg.last), (120, 1, 2.0));
+    }
+}

@@ -1,0 +1,47 @@
+//! The engine's shared parts: what the write path, the readers, the checkpointer and the
+//! compactor all work on. Plain state with no logic of its own; each path lives in its own
+//! module and takes a `&Core`.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::counters::Counters;
+use crate::cut_guard::CutGate;
+use crate::hot::HotStore;
+use crate::log::Log;
+use crate::series::SeriesIndex;
+use crate::tier::state::TierState;
+
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) config: Config,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) log: Log,
+    pub(crate) index: RwLock<SeriesIndex>,
+    pub(crate) hot: HotStore,
+    pub(crate) tiers: TierState,
+    /// No checkpoint between a warm flush's cut and its commit.
+    pub(crate) gate: Arc<CutGate>,
+    pub(crate) checkpoint_dir: PathBuf,
+    pub(crate) counters: Counters,
+    /// The data directory's lock, held while the engine is open.
+    pub(crate) _lock: File,
+}
+
+impl Core {
+    pub(crate) fn read_index(&self) -> RwLockReadGuard<'_, SeriesIndex> {
+        self.index.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn write_index(&self) -> RwLockWriteGuard<'_, SeriesIndex> {
+        self.index.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The engine's clock, now (ns).
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now_nanos()
+    }
+}

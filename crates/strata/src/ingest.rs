@@ -1,0 +1,277 @@
+//! The write path: one path for line protocol ([`write_lp`]) and typed points ([`write`]).
+//!
+//! For every write:
+//! 1. check each line or point (numbers only, a time inside the kept range, a valid key) and
+//!    resolve its series: known series through the raw-key cache under the index's read lock,
+//!    new ones under its write lock within the limits;
+//! 2. encode the accepted points, with the definitions of series no applied record has defined
+//!    yet, as one WAL record, append it (group commit; returns once durable) and apply it to
+//!    the hot store at its turn in log order (`log.rs`);
+//! 3. count what was accepted and rejected.
+
+use rustc_hash::FxHashSet;
+use strata_lp::{Line, ParseOptions, Parser};
+
+use crate::core::Core;
+use crate::error::Error;
+use crate::payload::Batch;
+use crate::series::{SeriesId, SeriesIndex, SeriesKey};
+use crate::units::{Span, format_time};
+use crate::write::{Point, RejectReason, WriteOptions, WriteReport};
+
+/// Writes line protocol; see [`Engine::write_lp`](crate::Engine::write_lp).
+pub(crate) fn write_lp(core: &Core, body: &[u8], options: &WriteOptions) -> Result<WriteReport, Error> {
+    core.log.check_poison()?;
+    let max = core.config.limits.max_write_size.0;
+    if body.len() as u64 > max {
+        return Err(Error::WriteTooLarge { size: body.len() as u64, max });
+    }
+    let window = TimeWindow::now(core);
+    let default_time = options.default_time.unwrap_or(window.now);
+    let cluster = options.default_cluster.as_deref();
+    let mut parser =
+        Parser::new(body, ParseOptions { precision: options.precision, default_time: Some(default_time) });
+    let mut staged = Staged::default();
+    let mut deferred: Vec<Line<'_>> = Vec::new();
+    let mut line = Line::default();
+    let mut raw = Vec::new();
+    let mut ids: Vec<SeriesId> = Vec::new();
+    {
+        let index = core.read_index();
+        'lines: while let Some(result) = parser.next_into(&mut line) {
+            if let Err(e) = result {
+                staged.report.reject(e.line, e.column, RejectReason::Syntax, e.kind.to_string());
+                continue;
+            }
+            if let Err((reason, message)) = check_line(&line, &window, default_time) {
+                staged.report.reject(line.number, 0, reason, message);
+                continue;
+            }
+            // Known series by the text as written, no key built; a line with any new series
+            // waits for the write lock.
+            ids.clear();
+            for field in &line.fields {
+                raw_key(&mut raw, cluster, line.series_text, &field.key);
+                match index.get_raw(&raw) {
+                    Some(id) => ids.push(id),
+                    None => {
+                        deferred.push(line.clone());
+                        continue 'lines;
+                    }
+                }
+            }
+            let time = line.timestamp.unwrap_or(default_time);
+            for (field, &id) in line.fields.iter().zip(&ids) {
+                staged.push(&index, id, time, field.value.as_f64().unwrap_or_default());
+            }
+        }
+    }
+    if !deferred.is_empty() {
+        let mut index = core.write_index();
+        for line in &deferred {
+            let tags: Vec<(&str, &str)> =
+                line.tags.iter().map(|t| (t.key.as_ref(), t.value.as_ref())).collect();
+            let fields: Vec<&str> = line.fields.iter().map(|f| f.key.as_ref()).collect();
+            match create_series(core, &mut index, &line.measurement, &fields, &tags, cluster) {
+                Ok(new_ids) => {
+                    let time = line.timestamp.unwrap_or(default_time);
+                    for ((field, id), name) in line.fields.iter().zip(new_ids).zip(&fields) {
+                        raw_key(&mut raw, cluster, line.series_text, name);
+                        index.remember_raw(&raw, id);
+                        staged.push(&index, id, time, field.value.as_f64().unwrap_or_default());
+                    }
+                }
+                Err((reason, message)) => staged.report.reject(line.number, 0, reason, message),
+            }
+        }
+    }
+    commit(core, staged)
+}
+
+/// Writes typed points; see [`Engine::write`](crate::Engine::write).
+pub(crate) fn write(core: &Core, points: &[Point<'_>]) -> Result<WriteReport, Error> {
+    core.log.check_poison()?;
+    let window = TimeWindow::now(core);
+    let mut staged = Staged::default();
+    let mut index = core.write_index();
+    for (n, point) in points.iter().enumerate() {
+        let number = n + 1;
+        let checked = check_point(point, &window).and_then(|()| {
+            create_series(core, &mut index, point.measurement, &[point.field], point.tags, None)
+        });
+        match checked {
+            Ok(ids) => {
+                for id in ids {
+                    staged.push(&index, id, point.time, point.value);
+                }
+            }
+            Err((reason, message)) => staged.report.reject(number, 0, reason, message),
+        }
+    }
+    drop(index);
+    commit(core, staged)
+}
+
+type Refusal = (RejectReason, String);
+
+/// A line's checks before its series are looked up: a time the engine keeps, numbers only.
+fn check_line(line: &Line<'_>, window: &TimeWindow, default_time: i64) -> Result<(), Refusal> {
+    window.check(line.timestamp.unwrap_or(default_time))?;
+    if let Some(f) = line.fields.iter().find(|f| f.value.as_f64().is_none()) {
+        return Err((
+            RejectReason::NotNumeric,
+            format!(
+                "field \"{}\" is a {}: strata stores numbers (float, integer or unsigned fields) only",
+                f.key,
+                f.value.type_name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A point's checks, the same as a line's (the parser refuses NaN and infinities in lines).
+fn check_point(point: &Point<'_>, window: &TimeWindow) -> Result<(), Refusal> {
+    if !point.value.is_finite() {
+        return Err((RejectReason::Syntax, "the value is NaN or infinite".into()));
+    }
+    window.check(point.time)
+}
+
+/// The series of one line (one per field), created where new, all or none within the limits.
+fn create_series(
+    core: &Core,
+    index: &mut SeriesIndex,
+    measurement: &str,
+    fields: &[&str],
+    tags: &[(&str, &str)],
+    cluster: Option<&str>,
+) -> Result<Vec<SeriesId>, Refusal> {
+    if measurement.is_empty() || fields.iter().any(|f| f.is_empty()) {
+        return Err((RejectReason::BadKey, "the measurement and field must not be empty".into()));
+    }
+    let keys = fields
+        .iter()
+        .map(|field| SeriesKey::from_parts(measurement, field, tags.iter().copied(), cluster))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|message| (RejectReason::BadKey, message))?;
+    let limits = &core.config.limits;
+    // All of a line's series share its measurement; check room for all before creating any.
+    let new = keys.iter().filter(|k| index.get(k).is_none()).count() as u64;
+    index
+        .check_room(measurement, new, limits.max_series, limits.max_series_per_metric)
+        .map_err(|hit| (RejectReason::SeriesLimit, format!("a new series would pass a limit: {hit}")))?;
+    keys.into_iter()
+        .map(|key| {
+            index
+                .create(key, limits.max_series, limits.max_series_per_metric)
+                .map_err(|hit| (RejectReason::SeriesLimit, hit.to_string()))
+        })
+        .collect()
+}
+
+/// What a write has accepted so far, and its report.
+#[derive(Debug, Default)]
+struct Staged {
+    batch: Batch,
+    /// Series whose definition no applied record holds yet: the record carries it.
+    undefined: FxHashSet<SeriesId>,
+    report: WriteReport,
+}
+
+impl Staged {
+    fn push(&mut self, index: &SeriesIndex, id: SeriesId, time: i64, value: f64) {
+        if !index.is_logged(id) {
+            self.undefined.insert(id);
+        }
+        self.batch.push(id, time, value);
+    }
+}
+
+/// Logs the staged points, applies them in log order, and counts the outcome.
+fn commit(core: &Core, staged: Staged) -> Result<WriteReport, Error> {
+    let Staged { mut batch, undefined, mut report } = staged;
+    core.counters.count_rejections(&report);
+    if batch.len() == 0 {
+        return Ok(report);
+    }
+    {
+        let index = core.read_index();
+        let mut ids: Vec<SeriesId> = undefined.into_iter().collect();
+        ids.sort_unstable();
+        batch.definitions = ids.into_iter().filter_map(|id| Some((id, index.key(id)?.clone()))).collect();
+    }
+    let payload = batch.encode();
+    core.log.append_then_apply(&payload, || {
+        let outcome = core.hot.apply(&batch);
+        let index = core.read_index();
+        for (id, _) in &batch.definitions {
+            index.mark_logged(*id);
+        }
+        outcome
+    })?;
+    core.counters.count_accepted(batch.len() as u64);
+    report.accepted = batch.len() as u64;
+    Ok(report)
+}
+
+/// The time range a write may land in, read from the clock once per write.
+struct TimeWindow {
+    now: i64,
+    oldest: i64,
+    newest: i64,
+    retention: Span,
+    tolerance: Span,
+}
+
+impl TimeWindow {
+    fn now(core: &Core) -> TimeWindow {
+        let now = core.now();
+        // Older than hot but inside the tiers' retention is backfill: it goes to the tiers.
+        let retention = core.config.cold.retention;
+        let tolerance = core.config.limits.future_tolerance;
+        TimeWindow {
+            now,
+            oldest: now.saturating_sub(retention.as_nanos_i64()),
+            newest: now.saturating_add(tolerance.as_nanos_i64()),
+            retention,
+            tolerance,
+        }
+    }
+
+    fn check(&self, time: i64) -> Result<(), Refusal> {
+        if time < self.oldest {
+            Err((
+                RejectReason::TooOld,
+                format!(
+                    "timestamp {} is more than cold.retention ({}) before now ({}): no tier keeps it",
+                    format_time(time),
+                    self.retention,
+                    format_time(self.now)
+                ),
+            ))
+        } else if time > self.newest {
+            Err((
+                RejectReason::TooNew,
+                format!(
+                    "timestamp {} is more than limits.future_tolerance ({}) after now ({})",
+                    format_time(time),
+                    self.tolerance,
+                    format_time(self.now)
+                ),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The cache key of a series as written: default cluster, measurement and tags, field.
+fn raw_key(out: &mut Vec<u8>, cluster: Option<&str>, series_text: &str, field: &str) {
+    out.clear();
+    out.extend_from_slice(cluster.unwrap_or_default().as_bytes());
+    out.push(0);
+    out.extend_from_slice(series_text.as_bytes());
+    out.push(0);
+    out.extend_from_slice(field.as_bytes());
+}

@@ -1,0 +1,124 @@
+//! The log and the order of applying it: a write is appended to the WAL, and once durable it
+//! is applied to the hot store at its turn in log order.
+//!
+//! **Invariant:** records are applied in WAL order, so memory always holds what replaying the
+//! log would rebuild, duplicates included.
+//! **Invariant:** a point is visible to readers only after its record is durable.
+//! **Invariant:** after a failed append, or an apply that failed after its record was durable,
+//! the log is poisoned: memory may no longer be what a replay rebuilds, so every later write
+//! is refused until the engine is reopened (which replays the log).
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use strata_wal::{Position, Wal};
+
+use crate::error::Error;
+
+#[derive(Debug)]
+pub(crate) struct Log {
+    wal: Wal,
+    order: Mutex<Applied>,
+    turn: Condvar,
+    poison: Mutex<Option<String>>,
+}
+
+/// Where the apply sequence stands.
+#[derive(Debug)]
+struct Applied {
+    /// Sequence number (from the WAL) of the next record to apply.
+    next: u64,
+    /// End of the last applied record.
+    position: Position,
+}
+
+/// The apply order, held: no record is applied while it lives.
+#[derive(Debug)]
+pub(crate) struct Held<'a>(MutexGuard<'a, Applied>);
+
+impl Held<'_> {
+    /// The end of the last applied record: a copy of memory taken now holds exactly the
+    /// records before it.
+    pub(crate) fn position(&self) -> Position {
+        self.0.position
+    }
+}
+
+impl Log {
+    /// The log `wal`, every record up to `position` applied (by replay).
+    pub(crate) fn new(wal: Wal, position: Position) -> Log {
+        Log {
+            wal,
+            order: Mutex::new(Applied { next: 0, position }),
+            turn: Condvar::new(),
+            poison: Mutex::new(None),
+        }
+    }
+
+    /// # Errors
+    /// [`Error::Poisoned`] once a write to the log, or an apply after it, failed.
+    pub(crate) fn check_poison(&self) -> Result<(), Error> {
+        match &*self.poison.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(cause) => Err(Error::Poisoned { cause: cause.clone() }),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.check_poison().is_err()
+    }
+
+    fn poison(&self, cause: String) {
+        self.poison.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(cause);
+    }
+
+    /// Appends `payload` (returns once durable as configured), then at the record's turn in
+    /// log order runs `apply` with the order held.
+    ///
+    /// # Errors
+    /// [`Error::Wal`] when the append fails (nothing acknowledged); [`Error::ApplyFailed`]
+    /// when `apply` fails after the record was durable: the write is kept by the log and
+    /// replayed at the next open, but memory misses it until then.
+    pub(crate) fn append_then_apply(
+        &self,
+        payload: &[u8],
+        apply: impl FnOnce() -> Result<(), String>,
+    ) -> Result<Position, Error> {
+        let (end, sequence) = match self.wal.append_sequenced(payload) {
+            Ok(appended) => appended,
+            Err(e) => {
+                self.poison(e.to_string());
+                return Err(Error::Wal(e));
+            }
+        };
+        let mut applied = self.order.lock().unwrap_or_else(|p| p.into_inner());
+        while applied.next != sequence {
+            applied = self.turn.wait(applied).unwrap_or_else(|p| p.into_inner());
+        }
+        let outcome = apply();
+        applied.next += 1;
+        applied.position = end;
+        drop(applied);
+        self.turn.notify_all();
+        outcome.map_err(|reason| {
+            let cause = format!("applying the record ending at {end} to memory failed: {reason}");
+            self.poison(cause.clone());
+            Error::ApplyFailed { cause }
+        })?;
+        Ok(end)
+    }
+
+    /// Holds the apply order (writers wait; readers do not).
+    pub(crate) fn hold(&self) -> Held<'_> {
+        Held(self.order.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Removes the WAL segments wholly before `position`, which a durable checkpoint covers.
+    pub(crate) fn remove_segments_before(&self, position: Position) -> Result<usize, Error> {
+        Ok(self.wal.remove_segments_before(position)?)
+    }
+
+    /// Makes every appended record durable.
+    pub(crate) fn sync(&self) -> Result<(), Error> {
+        Ok(self.wal.sync()?)
+    }
+}

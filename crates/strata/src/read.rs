@@ -1,0 +1,143 @@
+//! Reads: which series a selector names, their raw points from the hot store, and a tier's
+//! downsampled rows.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Float64Array, RecordBatch};
+use arrow_schema::DataType;
+use rayon::prelude::*;
+
+use crate::core::Core;
+use crate::error::Error;
+use crate::series::{SeriesId, SeriesKey, tag_name};
+use crate::tier::file::RowFilter;
+use crate::tier::{Agg, Row, Tier};
+
+/// Which series a read or query takes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selector {
+    /// The measurement (cc-metric-store's metric name).
+    pub metric: String,
+    /// The field; any field when `None`.
+    pub field: Option<String>,
+    /// Tags that must be present with these values. `host` is read as `hostname`, whichever
+    /// way the selector was built.
+    pub tags: Vec<(String, String)>,
+}
+
+impl Selector {
+    /// All series of a metric.
+    pub fn metric(metric: &str) -> Selector {
+        Selector { metric: metric.to_owned(), ..Selector::default() }
+    }
+
+    /// Adds a tag equality.
+    pub fn tag(mut self, key: &str, value: &str) -> Selector {
+        self.tags.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The tag equalities with tag names as series keys hold them.
+    fn tags_as_stored(&self) -> Vec<(String, String)> {
+        self.tags.iter().map(|(k, v)| (tag_name(k).to_owned(), v.clone())).collect()
+    }
+}
+
+/// The raw points of one series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesPoints {
+    pub key: Arc<SeriesKey>,
+    pub times: Vec<i64>,
+    pub values: Vec<f64>,
+}
+
+/// Downsampled rows of one series from a tier, partial rows of a bucket merged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierSeries {
+    pub key: Arc<SeriesKey>,
+    /// Bucket starts (ns), ascending.
+    pub times: Vec<i64>,
+    pub aggs: Vec<Agg>,
+}
+
+/// Raw points of every series `selector` matches in `[from, to)`, per series in time order,
+/// series in key order; series without points in the range left out.
+pub(crate) fn read(core: &Core, selector: &Selector, from: i64, to: i64) -> Result<Vec<SeriesPoints>, Error> {
+    let keys: Vec<(SeriesId, Arc<SeriesKey>)> = {
+        let index = core.read_index();
+        let tags = selector.tags_as_stored();
+        index
+            .select(&selector.metric, selector.field.as_deref(), &tags)
+            .into_iter()
+            .filter_map(|id| Some((id, index.key(id)?.clone())))
+            .collect()
+    };
+    let mut out = Vec::with_capacity(keys.len());
+    for (id, key) in keys {
+        let (mut times, mut values) = (Vec::new(), Vec::new());
+        core.hot
+            .read(id, from, to, &mut times, &mut values)
+            .map_err(|reason| Error::DamagedChunk { series: key.to_string(), reason })?;
+        if !times.is_empty() {
+            out.push(SeriesPoints { key, times, values });
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+/// [`read`] as Arrow record batches (see the `arrow` module for the schema).
+pub(crate) fn read_batches(
+    core: &Core,
+    selector: &Selector,
+    from: i64,
+    to: i64,
+) -> Result<Vec<RecordBatch>, Error> {
+    let schema = crate::arrow::schema(&[("value", DataType::Float64, false)]);
+    read(core, selector, from, to)?
+        .iter()
+        .map(|s| {
+            let values: ArrayRef = Arc::new(Float64Array::from(s.values.clone()));
+            crate::arrow::batch(&schema, Some(&s.key), &s.times, vec![values])
+        })
+        .collect()
+}
+
+/// The rows of `tier` for every series `selector` matches, buckets starting in `[from, to)`,
+/// partial rows of a bucket merged; series without rows left out.
+pub(crate) fn read_tier(
+    core: &Core,
+    tier: Tier,
+    selector: &Selector,
+    from: i64,
+    to: i64,
+) -> Result<Vec<TierSeries>, Error> {
+    if tier == Tier::Hot {
+        return Err(Error::Query("the hot tier holds raw points: read them with Engine::read".into()));
+    }
+    let guard = core.tiers.read();
+    let tags = selector.tags_as_stored();
+    let filter =
+        RowFilter { metric: Some(&selector.metric), from, to, field: selector.field.as_deref(), tags: &tags };
+    let files: Vec<_> =
+        guard.manifest.files(tier).filter(|f| f.max_time >= from && f.min_time < to).collect();
+    let per_file: Vec<Vec<Row>> =
+        files.par_iter().map(|f| core.tiers.read_cached(f, &filter)).collect::<Result<_, Error>>()?;
+    // One file's rows are sorted and unique already; rows of several files are merged.
+    let several = per_file.iter().filter(|rows| !rows.is_empty()).count() > 1;
+    let mut rows: Vec<Row> = per_file.into_iter().flatten().collect();
+    if several {
+        crate::tier::file::sort_and_merge(&mut rows);
+    }
+    let mut out: Vec<TierSeries> = Vec::new();
+    for group in rows.chunk_by(|a, b| a.key == b.key) {
+        let Some(first) = group.first() else { continue };
+        out.push(TierSeries {
+            key: first.key.clone(),
+            times: group.iter().map(|r| r.time).collect(),
+            aggs: group.iter().map(|r| r.agg).collect(),
+        });
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}

@@ -1,0 +1,122 @@
+//! Opening what a previous run left: the newest checkpoint, then the WAL after it, with the
+//! tiers' manifest saying which logged points are already in tier files.
+//!
+//! Records before the last warm flush's cut (`Manifest::wal_cut`) are in the tiers as far as
+//! they are late: they are replayed as plain hot points (the hot store starts with no tier
+//! state). From the cut on, points before `warm_until` are late again, as they were when
+//! written.
+
+use std::path::{Path, PathBuf};
+
+use strata_wal::{Position, Storage, Truncation, Wal, WalOptions};
+
+use crate::checkpoint;
+use crate::config::Config;
+use crate::error::Error;
+use crate::hot::HotStore;
+use crate::log::Log;
+use crate::payload::Batch;
+use crate::series::SeriesIndex;
+use crate::tier::Manifest;
+
+/// What opening the engine found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// The checkpoint loaded, if any.
+    pub checkpoint: Option<PathBuf>,
+    /// WAL records replayed after it.
+    pub records: u64,
+    /// Points in those records.
+    pub points: u64,
+    /// A torn tail of the WAL that a crash left and opening cut off (never acknowledged data).
+    pub truncated: Option<Truncation>,
+}
+
+/// The engine's memory as rebuilt, and the log open for appending.
+#[derive(Debug)]
+pub(crate) struct Recovered {
+    pub(crate) index: SeriesIndex,
+    pub(crate) hot: HotStore,
+    pub(crate) log: Log,
+    pub(crate) recovery: Recovery,
+}
+
+/// Loads the newest checkpoint in `checkpoint_dir` and replays the WAL in `storage` after it.
+pub(crate) fn recover(
+    config: &Config,
+    checkpoint_dir: &Path,
+    storage: impl Storage,
+    manifest: &Manifest,
+) -> Result<Recovered, Error> {
+    let wal_dir = storage.path("");
+    let cut = manifest.wal_cut.map(|(segment, offset)| Position { segment, offset });
+    let warm_until = manifest.warm_until.unwrap_or(i64::MIN);
+    let hot = HotStore::new(config.hot.chunk_duration.as_nanos_i64());
+    let mut recovery = Recovery::default();
+    let mut index = SeriesIndex::default();
+    let mut from = Position::START;
+    let mut evicted_until = i64::MIN;
+    if let Some((path, snapshot)) = checkpoint::load_newest(checkpoint_dir)? {
+        let corrupt = |reason: String| Error::Corrupt { path: path.clone(), reason };
+        for (id, key) in snapshot.series {
+            index.define(id, key).map_err(corrupt)?;
+        }
+        for (id, chunks) in snapshot.chunks {
+            for chunk in chunks {
+                hot.load(id, chunk);
+            }
+        }
+        from = snapshot.position;
+        evicted_until = snapshot.evicted_until;
+        // Late points the checkpoint holds went into the last committed flush unless the
+        // checkpoint is newer than that flush's cut. At equal positions the checkpoint may
+        // have been taken just before the cut (nothing written in between): its late points
+        // are then in the flush. Taken just after the cut, it holds no late points (the cut
+        // took them all and no record came after), so skipping them loses nothing.
+        if cut.is_none_or(|cut| snapshot.position > cut) {
+            hot.load_late(snapshot.late);
+        }
+        recovery.checkpoint = Some(path);
+    }
+    let before_cut = |position: Position| cut.is_some_and(|cut| position <= cut);
+    let catch_up = || {
+        hot.set_tiered_until(warm_until);
+        hot.set_evicted_until(evicted_until);
+    };
+    let mut caught_up = !before_cut(from);
+    if caught_up {
+        catch_up();
+    }
+
+    let options = WalOptions {
+        durability: config.wal_durability(),
+        segment_size: config.wal.segment_size.0,
+        ..WalOptions::default()
+    };
+    let mut replay = Wal::open(storage, options, from)?;
+    let mut position = from;
+    while let Some((end, payload)) = replay.next_record()? {
+        let corrupt = |reason: String| Error::Corrupt {
+            path: wal_dir.join(strata_wal::segment_name(end.segment)),
+            reason: format!("the record ending at offset {}: {reason}", end.offset),
+        };
+        let batch = Batch::decode(payload).map_err(corrupt)?;
+        for (id, key) in &batch.definitions {
+            index.define(*id, key.clone()).map_err(corrupt)?;
+        }
+        if !caught_up && !before_cut(end) {
+            caught_up = true;
+            catch_up();
+        }
+        hot.apply(&batch).map_err(corrupt)?;
+        recovery.records += 1;
+        recovery.points += batch.len() as u64;
+        position = end;
+    }
+    let (wal, report) = replay.finish()?;
+    recovery.truncated = report.truncated;
+    catch_up();
+    // Replay before the cut may have put back windows that were evicted.
+    hot.evict(evicted_until);
+    Ok(Recovered { index, hot, log: Log::new(wal, position), recovery })
+}

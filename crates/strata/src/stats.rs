@@ -1,0 +1,90 @@
+//! What the engine reports of itself: counters, the hot store's size, the tiers' contents and
+//! the compactor's status.
+
+use std::collections::BTreeMap;
+
+use crate::compactor::TierStatus;
+use crate::core::Core;
+use crate::hot::HotStats;
+use crate::tier::Tier;
+use crate::write::RejectReason;
+
+/// Counters of what the engine has taken and refused, and what it holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub series: u64,
+    pub points_accepted: u64,
+    /// Rejected lines per reason, since the engine was opened.
+    pub rejected: Vec<(RejectReason, u64)>,
+    pub hot: HotStats,
+    pub tiers: TierStats,
+}
+
+/// What the tiers hold, from the live manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TierStats {
+    pub warm: TierSummary,
+    pub cold: TierSummary,
+    /// Warm buckets are written up to here (ns).
+    pub warm_until: Option<i64>,
+    /// Cold buckets are rolled up to here (ns).
+    pub cold_until: Option<i64>,
+    /// Late points (replacing a tiered point with another value) whose tier rows keep the old value.
+    pub conflicts: u64,
+    /// Files dropped from the manifest that a reader may still read.
+    pub files_waiting_for_readers: u64,
+    pub status: TierStatus,
+}
+
+/// One tier's files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TierSummary {
+    pub files: u64,
+    pub rows: u64,
+    pub points: u64,
+    pub bytes: u64,
+    /// Earliest and latest bucket start (ns).
+    pub min_time: Option<i64>,
+    pub max_time: Option<i64>,
+    /// The most files any one day holds.
+    pub max_files_per_day: u64,
+}
+
+/// The engine's stats now, with the compactor's `status`.
+pub(crate) fn collect(core: &Core, status: TierStatus) -> Stats {
+    Stats {
+        series: core.read_index().len() as u64,
+        points_accepted: core.counters.accepted(),
+        rejected: core.counters.rejected(),
+        hot: core.hot.stats(),
+        tiers: tier_stats(core, status),
+    }
+}
+
+fn tier_stats(core: &Core, status: TierStatus) -> TierStats {
+    let manifest = core.tiers.manifest();
+    let summary = |tier: Tier| {
+        let mut s = TierSummary::default();
+        let mut per_day: BTreeMap<&str, u64> = BTreeMap::new();
+        for f in manifest.files(tier) {
+            s.files += 1;
+            s.rows += f.rows;
+            s.points += f.points;
+            s.bytes += f.bytes;
+            s.min_time = Some(s.min_time.map_or(f.min_time, |t| t.min(f.min_time)));
+            s.max_time = Some(s.max_time.map_or(f.max_time, |t| t.max(f.max_time)));
+            *per_day.entry(&f.day).or_default() += 1;
+        }
+        s.max_files_per_day = per_day.values().copied().max().unwrap_or(0);
+        s
+    };
+    TierStats {
+        warm: summary(Tier::Warm),
+        cold: summary(Tier::Cold),
+        warm_until: manifest.warm_until,
+        cold_until: manifest.cold_until,
+        conflicts: core.hot.conflicts(),
+        files_waiting_for_readers: core.tiers.doomed() as u64,
+        status,
+    }
+}
