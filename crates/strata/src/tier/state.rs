@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::file::OpenFile;
+use super::file::{FileError, OpenFile};
 use super::manifest::{self, FileEntry, Manifest};
 use super::store::Store;
 use crate::error::Error;
@@ -153,8 +153,14 @@ impl TierState {
     }
 
     /// The error for a tier file that cannot be read, naming it.
-    pub(crate) fn damaged(&self, entry: &FileEntry, reason: String) -> Error {
-        Error::Corrupt { path: format!("{}/{}", self.store.url(), entry.path).into(), reason }
+    pub(crate) fn damaged(&self, entry: &FileEntry, reason: impl Into<FileError>) -> Error {
+        let path = format!("{}/{}", self.store.url(), entry.path).into();
+        match reason.into() {
+            FileError::UnsupportedVersion { found, supported } => {
+                Error::UnsupportedVersion { path, format: "tier file", found, supported }
+            }
+            FileError::Damaged(reason) => Error::Corrupt { path, reason },
+        }
     }
 
     /// The committed manifest, without holding its files.
