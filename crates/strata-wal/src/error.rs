@@ -1,7 +1,8 @@
 //! What can go wrong: each error names the file at fault, and for damage the byte offset.
 
 use std::io;
-use std::path::PathBuf;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
 
 /// An error of the write-ahead log.
 #[non_exhaustive]
@@ -20,13 +21,11 @@ pub enum WalError {
     /// names another segment, say). Nothing is skipped or truncated; an operator decides.
     #[error("WAL segment {} is corrupt at byte offset {offset}: {reason}", segment.display())]
     Corrupt { segment: PathBuf, offset: u64, reason: Corruption },
-    /// A segment written by another version of the format.
-    #[error(
-        "WAL segment {} has format version {version}; this build reads version {}",
-        segment.display(),
-        crate::FORMAT_VERSION
-    )]
-    UnsupportedVersion { segment: PathBuf, version: u32 },
+    /// A whole segment of a format version this build does not read: written by a newer
+    /// strata (upgrade), or by an older one whose version is no longer read (docs/FORMATS.md
+    /// says how to move such a log forward). Nothing is read or changed.
+    #[error("{}", unsupported_version(segment, *found, supported))]
+    UnsupportedVersion { segment: PathBuf, found: u32, supported: RangeInclusive<u32> },
     /// An `append` larger than [`MAX_RECORD_SIZE`](crate::MAX_RECORD_SIZE).
     #[error("a WAL record holds at most {max} bytes; this payload has {size}")]
     RecordTooLarge { size: usize, max: usize },
@@ -61,4 +60,23 @@ pub enum Corruption {
     TornRecord { len: u64, available: usize },
     #[error("record checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")]
     RecordChecksum { stored: u32, computed: u32 },
+}
+
+/// What an operator reads for a segment of a version this build does not read: the file, both
+/// versions, and what to do.
+fn unsupported_version(segment: &Path, found: u32, supported: &RangeInclusive<u32>) -> String {
+    let (oldest, newest) = (supported.start(), supported.end());
+    if found > *newest {
+        format!(
+            "WAL segment {} is format version {found}, written by a newer strata; this build \
+             reads versions up to {newest}: upgrade strata",
+            segment.display()
+        )
+    } else {
+        format!(
+            "WAL segment {} is format version {found}; this build reads versions {oldest} to \
+             {newest}: the version history in docs/FORMATS.md says how to upgrade it",
+            segment.display()
+        )
+    }
 }

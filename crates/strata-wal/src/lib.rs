@@ -67,7 +67,7 @@ pub use options::WalOptions;
 pub use position::Position;
 pub use record::MAX_RECORD_SIZE;
 pub use replay::{Replay, ReplayReport, Truncation};
-pub use segment::{FORMAT_VERSION, name as segment_name};
+pub use segment::{FORMAT_VERSION, READABLE_VERSIONS, name as segment_name};
 #[cfg(any(test, feature = "sim"))]
 pub use sim::{SimOp, SimStats, SimStorage};
 pub use storage::{LogFile, Storage};

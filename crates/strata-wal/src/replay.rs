@@ -201,8 +201,12 @@ impl Replay {
             Err(HeaderError::Damaged(reason) | HeaderError::Invalid(reason)) => {
                 return Err(WalError::Corrupt { segment: self.storage.path(&name), offset: 0, reason });
             }
-            Err(HeaderError::Version(version)) => {
-                return Err(WalError::UnsupportedVersion { segment: self.storage.path(&name), version });
+            Err(HeaderError::Version(found)) => {
+                return Err(WalError::UnsupportedVersion {
+                    segment: self.storage.path(&name),
+                    found,
+                    supported: segment::READABLE_VERSIONS,
+                });
             }
         }
         self.pending.pop_front();

@@ -31,8 +31,14 @@ pub(crate) const HEADER_LEN: usize = 28;
 /// The first eight bytes of every segment.
 pub(crate) const MAGIC: [u8; 8] = *b"STRATWAL";
 
-/// The format version this build writes and reads.
+/// The format version this build writes.
 pub const FORMAT_VERSION: u32 = 1;
+
+/// The format versions this build reads. Every version keeps the 28-byte header above (magic,
+/// version, reserved, seq, crc), so any build can tell which version wrote a segment; an older
+/// version is either read here or refused with [`WalError::UnsupportedVersion`], never taken
+/// for damage.
+pub const READABLE_VERSIONS: std::ops::RangeInclusive<u32> = 1..=FORMAT_VERSION;
 
 /// The file name of segment `seq`.
 pub fn name(seq: u64) -> String {
@@ -95,7 +101,9 @@ pub(crate) fn check_header(file: &[u8], seq: u64) -> Result<(), HeaderError> {
     if computed != stored {
         return Err(HeaderError::Damaged(Corruption::HeaderChecksum { stored, computed }));
     }
-    if version != FORMAT_VERSION {
+    // Checked after the checksum: a torn header of the newest segment is dropped as a crash's
+    // leftover, whereas a whole header of another version is refused with the versions named.
+    if !READABLE_VERSIONS.contains(&version) {
         return Err(HeaderError::Version(version));
     }
     if reserved != 0 {

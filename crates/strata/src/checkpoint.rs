@@ -4,7 +4,7 @@
 //! ```text
 //! checkpoints/<segment:020>-<offset:020>.ckpt   named after the WAL position it covers
 //! 0   8  magic b"STRATCKP"
-//! 8   4  version u32 LE = 1
+//! 8   4  version u32 LE = 2 (1 still loads)
 //! 12  4  reserved u32 = 0
 //! 16  16 WAL position: segment u64 LE, offset u64 LE; every record before it is included
 //! 32  .. u32 series count, then per series: u32 id, series key (SeriesKey::encode)
@@ -35,6 +35,9 @@ use crate::series::{SeriesId, SeriesKey, get_u32};
 const MAGIC: [u8; 8] = *b"STRATCKP";
 /// Version 2 added the tier state (evicted_until and late points); version 1 files still load.
 const VERSION: u32 = 2;
+/// The versions this build loads. Every version keeps the magic and the version in bytes
+/// 0..12, so a build can name the version of any checkpoint before it parses the rest.
+const READABLE_VERSIONS: std::ops::RangeInclusive<u32> = 1..=VERSION;
 const SUFFIX: &str = ".ckpt";
 
 /// The contents of a checkpoint.
@@ -136,25 +139,62 @@ fn list(dir: &Path) -> Result<Vec<(Position, PathBuf)>, Error> {
 pub(crate) fn load_newest(dir: &Path) -> Result<Option<(PathBuf, Snapshot)>, Error> {
     let Some((_, path)) = list(dir)?.pop() else { return Ok(None) };
     let bytes = fs::read(&path).map_err(io("read", &path))?;
-    let snapshot = decode(&bytes).map_err(|reason| Error::Corrupt { path: path.clone(), reason })?;
+    let snapshot = decode(&bytes).map_err(|e| e.at(&path))?;
     Ok(Some((path, snapshot)))
 }
 
-fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
+/// Why a checkpoint's bytes do not load.
+#[derive(Debug, PartialEq)]
+enum DecodeError {
+    Damaged(String),
+    /// A whole checkpoint of a version this build does not read.
+    Version(u32),
+}
+
+impl DecodeError {
+    /// The engine's error for the checkpoint at `path`.
+    fn at(self, path: &Path) -> Error {
+        match self {
+            DecodeError::Damaged(reason) => Error::Corrupt { path: path.to_owned(), reason },
+            DecodeError::Version(found) => Error::UnsupportedVersion {
+                path: path.to_owned(),
+                format: "checkpoint",
+                found,
+                supported: READABLE_VERSIONS,
+            },
+        }
+    }
+}
+
+impl From<String> for DecodeError {
+    fn from(reason: String) -> DecodeError {
+        DecodeError::Damaged(reason)
+    }
+}
+
+impl From<&str> for DecodeError {
+    fn from(reason: &str) -> DecodeError {
+        DecodeError::Damaged(reason.to_owned())
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
+    // Magic and version first: a newer strata may lay out (or checksum) the rest differently,
+    // and its checkpoint must be refused by its version, not as damage. A checkpoint is
+    // renamed into place whole, so a torn version field is no crash's leftover.
+    let (magic, rest) = bytes.split_first_chunk::<8>().ok_or("shorter than a header")?;
+    if magic != &MAGIC {
+        return Err("not a strata checkpoint (bad magic)".into());
+    }
+    let version = get_u32(&mut &rest[..])?;
+    if !READABLE_VERSIONS.contains(&version) {
+        return Err(DecodeError::Version(version));
+    }
     let (body, crc) = bytes.split_last_chunk::<4>().ok_or("shorter than a checksum")?;
     if crc32c::crc32c(body) != u32::from_le_bytes(*crc) {
         return Err("checksum mismatch".into());
     }
-    let input = &mut &body[..];
-    let magic = input.split_first_chunk::<8>().ok_or("shorter than a header")?;
-    if magic.0 != &MAGIC {
-        return Err("not a strata checkpoint (bad magic)".into());
-    }
-    *input = magic.1;
-    let version = get_u32(input)?;
-    if version != VERSION && version != 1 {
-        return Err(format!("checkpoint version {version}, this build reads {VERSION}"));
-    }
+    let input = &mut body.get(12..).ok_or("shorter than a header")?;
     let _reserved = get_u32(input)?;
     let mut snapshot = Snapshot {
         position: Position { segment: get_u64(input)?, offset: get_u64(input)? },
@@ -176,7 +216,7 @@ fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
             let points = get_u32(input)?;
             let len = get_u32(input)? as usize;
             if len > input.len() {
-                return Err(format!("a chunk of {len} bytes with {} left", input.len()));
+                return Err(format!("a chunk of {len} bytes with {} left", input.len()).into());
             }
             let (data, rest) = input.split_at(len);
             *input = rest;
@@ -188,14 +228,14 @@ fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
         snapshot.evicted_until = get_u64(input)? as i64;
         let late = get_u32(input)? as usize;
         if late > input.len() / 20 {
-            return Err(format!("{late} late points claimed in {} bytes", input.len()));
+            return Err(format!("{late} late points claimed in {} bytes", input.len()).into());
         }
         for _ in 0..late {
             snapshot.late.push((get_u32(input)?, get_u64(input)? as i64, f64::from_bits(get_u64(input)?)));
         }
     }
     if !input.is_empty() {
-        return Err(format!("{} unexpected bytes after the chunks", input.len()));
+        return Err(format!("{} unexpected bytes after the chunks", input.len()).into());
     }
     Ok(snapshot)
 }
@@ -246,7 +286,7 @@ mod tests {
         }
         let mut flipped = file.clone();
         flipped[40] ^= 1;
-        assert_eq!(decode(&flipped).unwrap_err(), "checksum mismatch");
+        assert_eq!(decode(&flipped).unwrap_err(), DecodeError::Damaged("checksum mismatch".into()));
         fs::write(&path, &flipped).unwrap();
         assert!(matches!(load_newest(dir.path()), Err(Error::Corrupt { .. })));
     }

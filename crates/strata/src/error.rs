@@ -1,6 +1,7 @@
 //! The engine's errors.
 
-use std::path::PathBuf;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
 
 use crate::config::ConfigError;
 
@@ -11,11 +12,18 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("write-ahead log: {0}")]
-    Wal(#[from] strata_wal::WalError),
+    Wal(strata_wal::WalError),
     #[error("cannot {op} {path}: {source}")]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
     #[error("{path} is damaged: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    /// A file of a format version this build does not read: written by a newer strata, or by
+    /// an older one whose version is no longer read (only WAL segments and checkpoints can
+    /// be; every strata reads every older tier file and manifest). Nothing was changed.
+    /// `format` is `"WAL segment"`, `"checkpoint"`, `"manifest"` or `"tier file"`; the
+    /// versions of each are listed in docs/FORMATS.md.
+    #[error("{}", unsupported_version(path, format, *found, supported))]
+    UnsupportedVersion { path: PathBuf, format: &'static str, found: u32, supported: RangeInclusive<u32> },
     #[error("the write is {size} bytes, more than limits.max_write_size = {max} bytes")]
     WriteTooLarge { size: u64, max: u64 },
     #[error("the engine refuses writes since a write to the log failed ({cause}); reopen it")]
@@ -61,4 +69,36 @@ pub enum Error {
 pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
     move |source| Error::Io { op, path, source }
+}
+
+impl From<strata_wal::WalError> for Error {
+    /// A segment of an unsupported version becomes [`Error::UnsupportedVersion`], so callers
+    /// match one variant whichever file is too new; every other log error stays [`Error::Wal`].
+    fn from(error: strata_wal::WalError) -> Error {
+        match error {
+            strata_wal::WalError::UnsupportedVersion { segment, found, supported } => {
+                Error::UnsupportedVersion { path: segment, format: "WAL segment", found, supported }
+            }
+            other => Error::Wal(other),
+        }
+    }
+}
+
+/// What an operator reads for a file of a version this build does not read: the file, both
+/// versions, and what to do.
+fn unsupported_version(path: &Path, format: &str, found: u32, supported: &RangeInclusive<u32>) -> String {
+    let (oldest, newest) = (supported.start(), supported.end());
+    if found > *newest {
+        format!(
+            "{} is {format} format version {found}, written by a newer strata; this build reads \
+             versions up to {newest}: upgrade strata",
+            path.display()
+        )
+    } else {
+        format!(
+            "{} is {format} format version {found}; this build reads versions {oldest} to \
+             {newest}: the version history in docs/FORMATS.md says how to upgrade it",
+            path.display()
+        )
+    }
 }

@@ -55,8 +55,17 @@ impl Batch {
         let input = &mut input;
         let (&version, rest) = input.split_first().ok_or("empty record")?;
         *input = rest;
-        if version != VERSION {
-            return Err(format!("record payload version {version}, this build reads {VERSION}"));
+        // Every version this build reads decodes below (only version 1 exists). The WAL
+        // segment's own version is checked first, so this refuses only a payload version
+        // bumped alone.
+        if version > VERSION {
+            return Err(format!(
+                "record payload format version {version}, written by a newer strata; this build \
+                 reads versions up to {VERSION}: upgrade strata"
+            ));
+        }
+        if version < VERSION {
+            return Err(format!("record payload format version {version}: no strata writes it"));
         }
         let definitions = get_u32(input)? as usize;
         if definitions > input.len() / 16 {
@@ -121,5 +130,11 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(Batch::decode(bytes.get(..cut).unwrap()).is_err(), "cut at {cut}");
         }
+        let mut newer = bytes.clone();
+        newer[0] = VERSION + 1;
+        let err = Batch::decode(&newer).unwrap_err();
+        assert!(err.ends_with("this build reads versions up to 1: upgrade strata"), "{err}");
+        newer[0] = 0;
+        assert!(Batch::decode(&newer).is_err());
     }
 }

@@ -31,8 +31,39 @@ use super::Tier;
 use super::agg::Agg;
 use crate::series::SeriesKey;
 
-/// The version in every file's `strata.schema_version` key; readers refuse others.
-pub(crate) const SCHEMA_VERSION: &str = "1";
+/// The schema version this build writes, in every file's `strata.schema_version` key.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The schema versions this build reads: every one up to its own. A tier file stays readable
+/// by every later strata, forever (docs/FORMATS.md); only a newer file is refused.
+pub const READABLE_SCHEMA_VERSIONS: std::ops::RangeInclusive<u32> = 1..=SCHEMA_VERSION;
+
+/// Why a tier file cannot be read.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileError {
+    /// Not Parquet, not a strata tier file, or rows that break the schema.
+    #[error("{0}")]
+    Damaged(String),
+    /// A tier file of a schema version this build does not read: written by a newer strata.
+    #[error(
+        "schema version {found}, written by a newer strata; this build reads versions up to {}: upgrade strata",
+        supported.end()
+    )]
+    UnsupportedVersion { found: u32, supported: std::ops::RangeInclusive<u32> },
+}
+
+impl From<String> for FileError {
+    fn from(reason: String) -> FileError {
+        FileError::Damaged(reason)
+    }
+}
+
+impl From<&str> for FileError {
+    fn from(reason: &str) -> FileError {
+        FileError::Damaged(reason.to_owned())
+    }
+}
 
 /// Tags stored in their own columns, in sort order after `metric` and `field`: (column, tag).
 /// cc-metric-store's `type-id` and `stype-id` tags get SQL-friendly column names. Every other
@@ -206,7 +237,7 @@ fn properties(info: &FileInfo) -> WriterProperties {
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_sorting_columns(Some(sorting_columns()))
         .set_key_value_metadata(Some(vec![
-            KeyValue::new("strata.schema_version".to_owned(), SCHEMA_VERSION.to_owned()),
+            KeyValue::new("strata.schema_version".to_owned(), SCHEMA_VERSION.to_string()),
             KeyValue::new("strata.tier".to_owned(), info.tier.name().to_owned()),
             KeyValue::new("strata.resolution_ns".to_owned(), info.resolution.to_string()),
         ]));
@@ -359,7 +390,11 @@ impl RowFilter<'_> {
 }
 
 /// Reads the rows of a tier file that `filter` keeps, in file order, checking its metadata.
-pub fn read(bytes: Bytes, filter: &RowFilter<'_>) -> Result<(FileInfo, Vec<Row>), String> {
+///
+/// # Errors
+/// [`FileError::UnsupportedVersion`] for a file of a newer schema version, otherwise
+/// [`FileError::Damaged`] saying what is wrong.
+pub fn read(bytes: Bytes, filter: &RowFilter<'_>) -> Result<(FileInfo, Vec<Row>), FileError> {
     let file = OpenFile::new(bytes)?;
     let rows = file.read(filter)?;
     Ok((file.info, rows))
@@ -376,7 +411,10 @@ pub struct OpenFile {
 
 impl OpenFile {
     /// Parses the footer and checks the file's strata metadata.
-    pub fn new(bytes: Bytes) -> Result<OpenFile, String> {
+    ///
+    /// # Errors
+    /// As [`read`].
+    pub fn new(bytes: Bytes) -> Result<OpenFile, FileError> {
         let metadata = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::new())
             .map_err(|e| format!("not Parquet: {e}"))?;
         let info = file_info(metadata.metadata().file_metadata().key_value_metadata())?;
@@ -441,7 +479,7 @@ impl OpenFile {
     }
 }
 
-fn file_info(metadata: Option<&Vec<KeyValue>>) -> Result<FileInfo, String> {
+fn file_info(metadata: Option<&Vec<KeyValue>>) -> Result<FileInfo, FileError> {
     let get = |name: &str| {
         metadata
             .and_then(|kv| kv.iter().find(|e| e.key == name))
@@ -449,13 +487,21 @@ fn file_info(metadata: Option<&Vec<KeyValue>>) -> Result<FileInfo, String> {
             .ok_or_else(|| format!("no {name} in the file's metadata: not a strata tier file"))
     };
     let version = get("strata.schema_version")?;
-    if version != SCHEMA_VERSION {
-        return Err(format!("schema version {version}, but this strata reads version {SCHEMA_VERSION} only"));
+    let found = version
+        .parse::<u32>()
+        .map_err(|_| format!("strata.schema_version {version:?} is not a version number"))?;
+    // Version 1 is the only one so far and `read_batch` reads it. When the schema changes,
+    // the reader keeps a path for every older version, chosen by `found`.
+    if found > *READABLE_SCHEMA_VERSIONS.end() {
+        return Err(FileError::UnsupportedVersion { found, supported: READABLE_SCHEMA_VERSIONS });
+    }
+    if !READABLE_SCHEMA_VERSIONS.contains(&found) {
+        return Err(format!("schema version {found}: no strata writes it").into());
     }
     let tier = match get("strata.tier")?.as_str() {
         "warm" => Tier::Warm,
         "cold" => Tier::Cold,
-        other => return Err(format!("unknown tier {other:?}")),
+        other => return Err(format!("unknown tier {other:?}").into()),
     };
     let resolution = get("strata.resolution_ns")?
         .parse::<i64>()
@@ -664,6 +710,6 @@ mod tests {
     #[test]
     fn foreign_files_are_refused_by_name() {
         let err = read(Bytes::from_static(b"not parquet at all"), &RowFilter::all()).unwrap_err();
-        assert!(err.starts_with("not Parquet"), "{err}");
+        assert!(matches!(&err, FileError::Damaged(reason) if reason.starts_with("not Parquet")), "{err}");
     }
 }

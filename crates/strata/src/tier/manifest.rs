@@ -19,6 +19,8 @@ use crate::error::Error;
 
 pub(crate) const DIR: &str = "_manifest";
 const FORMAT: &str = "strata-manifest";
+/// The version this build writes. Every newer strata reads every older manifest, forever:
+/// `load` keeps a decoder per version (only version 1 exists).
 const VERSION: u32 = 1;
 /// Manifests older than the live one by more than this are removed.
 const KEEP: u64 = 8;
@@ -97,6 +99,26 @@ impl Manifest {
     pub fn live(&self) -> BTreeSet<&str> {
         self.files.iter().map(|f| f.path.as_str()).collect()
     }
+
+    /// The JSON object a commit writes: what `tests/formats.rs` holds to the fixtures byte for
+    /// byte, so a layout change without a version bump fails a test.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if serde cannot encode it (it can: every key is a string).
+    pub fn to_json(&self) -> Result<Vec<u8>, Error> {
+        serde_json::to_vec_pretty(self).map_err(|e| Error::Corrupt {
+            path: object_name(self.generation).into(),
+            reason: format!("cannot encode the manifest: {e}"),
+        })
+    }
+}
+
+/// The fields every manifest version has, read before the rest so that a manifest of a newer
+/// version is refused by its version rather than by a field this build does not know.
+#[derive(Deserialize)]
+struct Header {
+    format: String,
+    version: u32,
 }
 
 fn object_name(generation: u64) -> String {
@@ -115,13 +137,23 @@ pub fn load(store: &Store) -> Result<Option<Manifest>, Error> {
     let name = object_name(generation);
     let bytes = store.get(&name)?;
     let corrupt = |reason: String| Error::Corrupt { path: format!("{}/{name}", store.url()).into(), reason };
-    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-    if manifest.format != FORMAT || manifest.version != VERSION {
-        return Err(corrupt(format!(
-            "format {:?} version {}, but this strata reads {FORMAT:?} version {VERSION}",
-            manifest.format, manifest.version
-        )));
+    let header: Header = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    if header.format != FORMAT {
+        return Err(corrupt(format!("format {:?}, not {FORMAT:?}", header.format)));
     }
+    let manifest: Manifest = match header.version {
+        // The current version. An older one would get its own arm that reads its layout and
+        // converts it to `Manifest`.
+        VERSION => serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?,
+        found => {
+            return Err(Error::UnsupportedVersion {
+                path: format!("{}/{name}", store.url()).into(),
+                format: "manifest",
+                found,
+                supported: 1..=VERSION,
+            });
+        }
+    };
     if manifest.generation != generation {
         return Err(corrupt(format!("it says generation {}", manifest.generation)));
     }
@@ -134,10 +166,7 @@ pub fn load(store: &Store) -> Result<Option<Manifest>, Error> {
 /// [`Error::ManifestConflict`] when that generation exists already: another engine writes to
 /// the same store prefix.
 pub fn commit(store: &Store, next: &Manifest) -> Result<(), Error> {
-    let bytes = serde_json::to_vec_pretty(next).map_err(|e| Error::Corrupt {
-        path: object_name(next.generation).into(),
-        reason: format!("cannot encode the manifest: {e}"),
-    })?;
+    let bytes = next.to_json()?;
     if !store.put_new(&object_name(next.generation), bytes.into())? {
         return Err(Error::ManifestConflict { url: store.url().to_owned(), generation: next.generation });
     }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 
-use super::file::{OpenFile, Row, RowFilter};
+use super::file::{FileError, OpenFile, Row, RowFilter};
 use super::manifest::{self, FileEntry, Manifest};
 use super::store::Store;
 use crate::error::Error;
@@ -152,8 +152,14 @@ impl TierState {
     }
 
     /// The error for a tier file that cannot be read, naming it.
-    pub(crate) fn damaged(&self, entry: &FileEntry, reason: String) -> Error {
-        Error::Corrupt { path: format!("{}/{}", self.store.url(), entry.path).into(), reason }
+    pub(crate) fn damaged(&self, entry: &FileEntry, reason: impl Into<FileError>) -> Error {
+        let path = format!("{}/{}", self.store.url(), entry.path).into();
+        match reason.into() {
+            FileError::UnsupportedVersion { found, supported } => {
+                Error::UnsupportedVersion { path, format: "tier file", found, supported }
+            }
+            FileError::Damaged(reason) => Error::Corrupt { path, reason },
+        }
     }
 
     /// The committed manifest, without holding its files.

@@ -1,0 +1,754 @@
+//! Formats that change only on purpose: the committed data directories in `testdata/formats/`
+//! are read back exactly, the current writers reproduce their WAL, checkpoint and manifest
+//! bytes, and files of a newer version are refused with an error naming the file.
+//!
+//! Each fixture is a whole data directory, named after the format versions in it:
+//! - `wal1-ckpt2-manifest1-tier1/`: the full workload (writes, one compaction pass, late
+//!   points, a checkpoint, writes after it);
+//! - `wal1-ckpt1/`: the writes only, with a version 1 checkpoint (no tier state).
+//!
+//! Regenerate them (only together with a version bump, recorded in docs/FORMATS.md) with
+//! `STRATA_WRITE_FIXTURES=1 cargo test -p strata --test formats write_fixtures`.
+//! A fixture of an older version is never regenerated: it stays as that version wrote it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_schema::{DataType, TimeUnit};
+use strata::tier::Manifest;
+use strata::{Config, Engine, Error, ManualClock, Selector, Tier, WriteOptions};
+
+const SEC: i64 = 1_000_000_000;
+const MIN: i64 = 60 * SEC;
+const HOUR: i64 = 60 * MIN;
+/// 2025-11-22T00:00:00Z: the first point.
+const T0: i64 = 1_763_769_600 * SEC;
+/// The clock of every run.
+const NOW: i64 = T0 + 2 * HOUR;
+/// What the compaction pass at `NOW` writes warm up to: `NOW` minus `compactor.lateness`.
+const WARM_UNTIL: i64 = NOW - 5 * MIN;
+/// What it rolls cold up to: the last whole hour before `WARM_UNTIL`.
+const COLD_UNTIL: i64 = T0 + HOUR;
+
+const CURRENT: &str = "wal1-ckpt2-manifest1-tier1";
+const CHECKPOINT_V1: &str = "wal1-ckpt1";
+
+/// One series: metric, hostname, type, type-id (cc-metric-store tags; the cluster comes from
+/// the write).
+type Series = (&'static str, &'static str, &'static str, Option<&'static str>);
+
+const SERIES: [Series; 7] = [
+    ("cpu_load", "f0101", "node", None),
+    ("cpu_load", "f0102", "node", None),
+    ("cpu_user", "f0101", "hwthread", Some("0")),
+    ("cpu_user", "f0101", "hwthread", Some("1")),
+    ("cpu_user", "f0102", "hwthread", Some("0")),
+    ("cpu_user", "f0102", "hwthread", Some("1")),
+    // Defined only by a write after the checkpoint: its definition is in a replayed record.
+    ("mem_used", "f0101", "node", None),
+];
+
+/// A point: index into `SERIES`, time (ns, whole seconds), value.
+type P = (usize, i64, f64);
+
+#[derive(Debug, Clone)]
+enum Step {
+    Write(Vec<P>),
+    Compact,
+    Checkpoint,
+}
+
+/// The deterministic workload. Values are multiples of 0.25, so every sum is exact and the
+/// expected aggregates need no double-double arithmetic.
+fn workload(compact: bool) -> Vec<Step> {
+    let value = |s: usize, m: i64| ((m * 13 + s as i64 * 7) % 40) as f64 * 0.25 + s as f64;
+    let mut steps = Vec::new();
+    // Two hours of the first six series, one point a minute (and a second one every fifth
+    // minute), in twelve writes of ten minutes.
+    for block in 0..12 {
+        let mut points = Vec::new();
+        for m in block * 10..block * 10 + 10 {
+            for s in 0..6 {
+                points.push((s, T0 + m * MIN + 7 * s as i64 * SEC, value(s, m)));
+                if m % 5 == 0 {
+                    points.push((s, T0 + m * MIN + 30 * SEC, value(s, m) + 0.5));
+                }
+            }
+        }
+        steps.push(Step::Write(points));
+    }
+    if compact {
+        steps.push(Step::Compact);
+    }
+    // Late points: their warm buckets (one also its cold hour) are written by then.
+    steps.push(Step::Write(vec![
+        (0, T0 + 3 * MIN + 50 * SEC, -1.5),
+        (2, T0 + 3 * MIN + 50 * SEC, 100.25),
+        (0, T0 + 70 * MIN + 50 * SEC, 7.75),
+        (3, T0 + 70 * MIN + 50 * SEC, -0.0),
+    ]));
+    steps.push(Step::Checkpoint);
+    // After the checkpoint, replayed from the WAL: a new series, and one more late point.
+    steps.push(Step::Write((116..120).map(|m| (6, T0 + m * MIN, 1024.0 + m as f64)).collect()));
+    steps.push(Step::Write(vec![(1, T0 + 100 * MIN + 55 * SEC, 3.25), (4, T0 + 119 * MIN + 52 * SEC, 2.0)]));
+    steps
+}
+
+fn config(data_dir: &Path) -> Config {
+    // Everything is kept: no pass evicts or expires anything, and the background threads never
+    // run (their intervals are longer than any test).
+    Config::from_toml(&format!(
+        r#"
+        data_dir = {data_dir:?}
+        [hot]
+        retention = "30d"
+        chunk_duration = "30m"
+        checkpoint_interval = "1000d"
+        [warm]
+        resolution = "1m"
+        retention = "30d"
+        [cold]
+        resolution = "1h"
+        retention = "365d"
+        [compactor]
+        lateness = "5m"
+        interval = "1000d"
+        "#
+    ))
+    .unwrap()
+}
+
+fn open(data_dir: &Path) -> Result<Engine, Error> {
+    Engine::open_with_clock(config(data_dir), Arc::new(ManualClock::new(NOW)))
+}
+
+fn line_protocol(points: &[P]) -> String {
+    let mut out = String::new();
+    for &(s, time, value) in points {
+        let (metric, host, kind, id) = SERIES[s];
+        out.push_str(&format!("{metric},hostname={host},type={kind}"));
+        if let Some(id) = id {
+            out.push_str(&format!(",type-id={id}"));
+        }
+        out.push_str(&format!(" value={value:?} {}\n", time / SEC));
+    }
+    out
+}
+
+/// Runs `steps` on a fresh data directory and leaves it as a crash would (no final checkpoint),
+/// so the WAL after the checkpoint is replayed at the next open.
+fn run(data_dir: &Path, steps: &[Step]) {
+    let engine = open(data_dir).unwrap();
+    for step in steps {
+        match step {
+            Step::Write(points) => {
+                let report = engine
+                    .write_lp(line_protocol(points).as_bytes(), &WriteOptions::cc_metric_store("fritz"))
+                    .unwrap();
+                assert_eq!(report.accepted, points.len() as u64, "{:?}", report.rejections);
+            }
+            Step::Compact => {
+                let report = engine.compact_at(NOW).unwrap();
+                assert_eq!((report.warm_until, report.cold_until), (Some(WARM_UNTIL), Some(COLD_UNTIL)));
+            }
+            Step::Checkpoint => {
+                engine.checkpoint().unwrap();
+            }
+        }
+    }
+    drop(engine);
+    std::fs::remove_file(data_dir.join("LOCK")).unwrap();
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/formats")
+}
+
+/// Writes the fixtures, only when `STRATA_WRITE_FIXTURES=1`: a format change without a version
+/// bump must fail the tests below, not rewrite what they compare against.
+#[test]
+fn write_fixtures() {
+    if std::env::var_os("STRATA_WRITE_FIXTURES").is_none_or(|v| v != "1") {
+        return;
+    }
+    let current = fixtures().join(CURRENT);
+    let _ = std::fs::remove_dir_all(&current);
+    run(&current, &workload(true));
+
+    // No strata writes version 1 checkpoints any more: write version 2 without a compaction,
+    // whose tier block is then empty, and drop that block (the only difference of the layout).
+    let v1 = fixtures().join(CHECKPOINT_V1);
+    let _ = std::fs::remove_dir_all(&v1);
+    run(&v1, &workload(false));
+    let (path, bytes) = checkpoint_file(&v1);
+    let body = &bytes[..bytes.len() - 4];
+    let (v1_body, tier_block) = body.split_at(body.len() - 12);
+    assert_eq!(tier_block[..8], i64::MIN.to_le_bytes(), "evicted_until: none");
+    assert_eq!(tier_block[8..], 0u32.to_le_bytes(), "no late points");
+    let mut v1_bytes = v1_body.to_vec();
+    v1_bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let crc = crc32c(&v1_bytes);
+    v1_bytes.extend_from_slice(&crc.to_le_bytes());
+    std::fs::write(path, v1_bytes).unwrap();
+}
+
+/// Copies a fixture to a temporary directory: opening writes (a new WAL segment, the LOCK).
+fn copy_fixture(name: &str) -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let from = fixtures().join(name);
+    assert!(from.is_dir(), "missing fixture {}", from.display());
+    copy(&from, dir.path());
+    dir
+}
+
+/// Every file under `dir`, relative to it, sorted.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().to_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+fn only_file(dir: &Path, under: &str, suffix: &str) -> PathBuf {
+    let found: Vec<PathBuf> = files(dir)
+        .into_iter()
+        .filter(|p| p.starts_with(under) && p.to_string_lossy().ends_with(suffix))
+        .collect();
+    assert_eq!(found.len(), 1, "{under}/*{suffix} in {}: {found:?}", dir.display());
+    dir.join(&found[0])
+}
+
+fn checkpoint_file(dir: &Path) -> (PathBuf, Vec<u8>) {
+    let path = only_file(dir, "checkpoints", ".ckpt");
+    let bytes = std::fs::read(&path).unwrap();
+    (path, bytes)
+}
+
+const SEGMENT: &str = "wal/00000000000000000001.wal";
+
+/// CRC32C, bitwise: the tests check the formats without trusting the crate the engine uses.
+fn crc32c(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0x82f6_3b78 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// The end offsets of the records of a WAL segment, read with the layout in docs/FORMATS.md.
+fn record_ends(segment: &[u8]) -> Vec<u64> {
+    assert_eq!(&segment[0..8], b"STRATWAL");
+    assert_eq!(segment[8..12], 1u32.to_le_bytes(), "format version");
+    assert_eq!(segment[12..16], 0u32.to_le_bytes(), "reserved");
+    assert_eq!(segment[16..24], 1u64.to_le_bytes(), "sequence number");
+    assert_eq!(segment[24..28], crc32c(&segment[..24]).to_le_bytes(), "header checksum");
+    let mut ends = Vec::new();
+    let mut at = 28;
+    while at < segment.len() {
+        let len = u32::from_le_bytes(segment[at..at + 4].try_into().unwrap()) as usize;
+        let crc = u32::from_le_bytes(segment[at + 4..at + 8].try_into().unwrap());
+        let payload = &segment[at + 8..at + 8 + len];
+        let mut covered = segment[at..at + 4].to_vec();
+        covered.extend_from_slice(payload);
+        assert_eq!(crc, crc32c(&covered), "record at {at}");
+        assert_eq!(payload[0], 1, "payload version of the record at {at}");
+        at += 8 + len;
+        ends.push(at as u64);
+    }
+    assert_eq!(at, segment.len());
+    ends
+}
+
+// ---- What the workload leaves, computed from the steps -----------------------------------------
+
+/// The tags of a series as the engine keys it: sorted, the write's cluster added.
+fn tags(s: usize) -> Vec<(String, String)> {
+    let (_, host, kind, id) = SERIES[s];
+    let mut tags = vec![
+        ("cluster".to_owned(), "fritz".to_owned()),
+        ("hostname".to_owned(), host.to_owned()),
+        ("type".to_owned(), kind.to_owned()),
+    ];
+    if let Some(id) = id {
+        tags.push(("type-id".to_owned(), id.to_owned()));
+    }
+    tags.sort();
+    tags
+}
+
+fn series_of(key: &strata::SeriesKey) -> usize {
+    assert_eq!(key.field, "value");
+    (0..SERIES.len())
+        .find(|&s| SERIES[s].0 == key.measurement && tags(s) == key.tags)
+        .unwrap_or_else(|| panic!("unexpected series {key:?}"))
+}
+
+/// Every point written, per series, by time.
+fn points(steps: &[Step]) -> BTreeMap<usize, BTreeMap<i64, f64>> {
+    let mut out: BTreeMap<usize, BTreeMap<i64, f64>> = BTreeMap::new();
+    for step in steps {
+        if let Step::Write(points) = step {
+            for &(s, t, v) in points {
+                assert!(out.entry(s).or_default().insert(t, v).is_none(), "one point per time");
+            }
+        }
+    }
+    out
+}
+
+/// The points written before the first compaction pass, or all of them with `all`.
+fn points_before_pass(steps: &[Step], all: bool) -> BTreeMap<usize, BTreeMap<i64, f64>> {
+    let end = if all { steps.len() } else { steps.iter().position(|s| matches!(s, Step::Compact)).unwrap() };
+    points(&steps[..end])
+}
+
+/// A tier row as the test computes it: count, sum, min, max, first, first_time, last, last_time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Row {
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    first: f64,
+    first_time: i64,
+    last: f64,
+    last_time: i64,
+}
+
+/// The rows of every bucket of `resolution` before `until`, per series and bucket.
+fn rows(
+    points: &BTreeMap<usize, BTreeMap<i64, f64>>,
+    resolution: i64,
+    until: i64,
+) -> BTreeMap<(usize, i64), Row> {
+    let mut out: BTreeMap<(usize, i64), Row> = BTreeMap::new();
+    for (&s, series) in points {
+        for (&t, &v) in series.range(..until) {
+            let bucket = t.div_euclid(resolution) * resolution;
+            out.entry((s, bucket))
+                .and_modify(|r| {
+                    // Points come in time order: this one is the latest so far.
+                    r.count += 1;
+                    r.sum += v;
+                    r.min = r.min.min(v);
+                    r.max = r.max.max(v);
+                    (r.last, r.last_time) = (v, t);
+                })
+                .or_insert(Row {
+                    count: 1,
+                    sum: v,
+                    min: v,
+                    max: v,
+                    first: v,
+                    first_time: t,
+                    last: v,
+                    last_time: t,
+                });
+        }
+    }
+    out
+}
+
+fn read_tier(engine: &Engine, tier: Tier) -> BTreeMap<(usize, i64), Row> {
+    let mut out = BTreeMap::new();
+    for metric in ["cpu_load", "cpu_user", "mem_used"] {
+        for series in engine.read_tier(tier, &Selector::metric(metric), i64::MIN, i64::MAX).unwrap() {
+            let s = series_of(&series.key);
+            for (t, a) in series.times.iter().zip(&series.aggs) {
+                assert_eq!(a.sum_lo, 0.0, "every sum is exact");
+                let row = Row {
+                    count: a.count,
+                    sum: a.sum,
+                    min: a.min,
+                    max: a.max,
+                    first: a.first,
+                    first_time: a.first_time,
+                    last: a.last,
+                    last_time: a.last_time,
+                };
+                assert!(out.insert((s, *t), row).is_none(), "two rows for one bucket");
+            }
+        }
+    }
+    out
+}
+
+/// The raw points the engine holds in memory, per series, bit for bit.
+fn read_hot(engine: &Engine) -> BTreeMap<usize, Vec<(i64, u64)>> {
+    let mut out = BTreeMap::new();
+    for metric in ["cpu_load", "cpu_user", "mem_used"] {
+        for series in engine.read(&Selector::metric(metric), i64::MIN, i64::MAX).unwrap() {
+            let s = series_of(&series.key);
+            let points = series.times.iter().zip(&series.values).map(|(t, v)| (*t, v.to_bits())).collect();
+            assert!(out.insert(s, points).is_none());
+        }
+    }
+    out
+}
+
+fn bits(points: &BTreeMap<usize, BTreeMap<i64, f64>>) -> BTreeMap<usize, Vec<(i64, u64)>> {
+    points.iter().map(|(s, p)| (*s, p.iter().map(|(t, v)| (*t, v.to_bits())).collect())).collect()
+}
+
+// ---- The current fixture -----------------------------------------------------------------------
+
+#[test]
+fn current_fixture_reads_back_exactly() {
+    let dir = copy_fixture(CURRENT);
+    let steps = workload(true);
+    let segment = std::fs::read(dir.path().join(SEGMENT)).unwrap();
+    let ends = record_ends(&segment);
+    let writes = steps.iter().filter(|s| matches!(s, Step::Write(_))).count();
+    assert_eq!(ends.len(), writes, "one record per write");
+    // The checkpoint covers every write but the last two.
+    let checkpoint_at = ends[writes - 3];
+
+    let engine = open(dir.path()).unwrap();
+    let recovery = engine.recovery();
+    assert_eq!(
+        recovery.checkpoint.as_deref(),
+        Some(dir.path().join(format!("checkpoints/{:020}-{checkpoint_at:020}.ckpt", 1)).as_path())
+    );
+    assert_eq!((recovery.records, recovery.truncated.clone()), (2, None), "the writes after the checkpoint");
+
+    // Hot: every point, late ones too (no window is evicted).
+    assert_eq!(read_hot(&engine), bits(&points(&steps)));
+    // The late points wait in the checkpoint (4) and in the replayed WAL (1).
+    assert_eq!(engine.stats().hot.late_points, 5);
+    // The pass evicted the hot windows older than hot.retention (none held points): the
+    // checkpoint's evicted_until.
+    assert_eq!(engine.hot_start(), NOW - 30 * 24 * HOUR);
+
+    // Warm and cold: what the pass wrote, from the points written before it.
+    let before = points_before_pass(&steps, false);
+    let warm = rows(&before, MIN, WARM_UNTIL);
+    let cold = rows(&before, HOUR, COLD_UNTIL);
+    assert_eq!(warm.len(), 6 * 115);
+    assert_eq!(cold.len(), 6);
+    assert_eq!(read_tier(&engine, Tier::Warm), warm);
+    assert_eq!(read_tier(&engine, Tier::Cold), cold);
+
+    // The manifest, field by field.
+    let manifest = engine.manifest();
+    assert_eq!((manifest.format.as_str(), manifest.version), ("strata-manifest", 1));
+    assert_eq!(manifest.generation, 2, "one commit for the warm flush, one for the cold rollup");
+    assert_eq!((manifest.warm_resolution, manifest.cold_resolution), (MIN, HOUR));
+    assert_eq!((manifest.warm_until, manifest.cold_until), (Some(WARM_UNTIL), Some(COLD_UNTIL)));
+    assert_eq!((manifest.warm_flushes, manifest.cold_flushes), (1, 1));
+    assert_eq!(manifest.wal_cut, Some((1, ends[11])), "the flush cut after the twelfth write");
+    assert_eq!(manifest.files.len(), 2);
+    for (file, tier, tier_rows) in
+        [(&manifest.files[0], Tier::Warm, &warm), (&manifest.files[1], Tier::Cold, &cold)]
+    {
+        let name = file.path.strip_prefix(&format!("{tier}/day=2025-11-22/000000000001-L0-")).unwrap();
+        let random = name.strip_suffix(".parquet").unwrap();
+        assert!(random.len() == 16 && random.bytes().all(|b| b.is_ascii_hexdigit()), "{}", file.path);
+        assert_eq!((file.tier, file.day.as_str(), file.level, file.flush), (tier, "2025-11-22", 0, 1));
+        assert_eq!(file.rows, tier_rows.len() as u64);
+        assert_eq!(file.points, tier_rows.values().map(|r| r.count).sum::<u64>());
+        assert_eq!(file.min_time, tier_rows.keys().map(|(_, t)| *t).min().unwrap());
+        assert_eq!(file.max_time, tier_rows.keys().map(|(_, t)| *t).max().unwrap());
+        assert_eq!(file.series, 6);
+        let on_disk = std::fs::metadata(dir.path().join("tiers").join(&file.path)).unwrap().len();
+        assert_eq!(file.bytes, on_disk);
+    }
+
+    // The writer's JSON of what was loaded is the fixture's, byte for byte, for every
+    // generation kept.
+    let live = std::fs::read(dir.path().join("tiers/_manifest/00000000000000000002.json")).unwrap();
+    assert_eq!(String::from_utf8(manifest.to_json().unwrap()).unwrap(), String::from_utf8(live).unwrap());
+    for generation in [1, 2] {
+        let path = dir.path().join(format!("tiers/_manifest/{generation:020}.json"));
+        let bytes = std::fs::read(&path).unwrap();
+        let parsed: Manifest = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(parsed.to_json().unwrap(), bytes, "{}", path.display());
+    }
+
+    // A second pass flushes the late points as partial rows: then warm and cold hold every
+    // point before their bounds, so the checkpoint's late points were exactly the ones written.
+    engine.compact_at(NOW).unwrap();
+    let all = points_before_pass(&steps, true);
+    assert_eq!(read_tier(&engine, Tier::Warm), rows(&all, MIN, WARM_UNTIL));
+    assert_eq!(read_tier(&engine, Tier::Cold), rows(&all, HOUR, COLD_UNTIL));
+    engine.close().unwrap();
+}
+
+#[test]
+fn current_writers_reproduce_the_fixture() {
+    let fixture = fixtures().join(CURRENT);
+    let fresh = tempfile::tempdir().unwrap();
+    run(fresh.path(), &workload(true));
+
+    // Tier file names hold random bits; everything else is named the same.
+    let normalize = |files: Vec<PathBuf>| -> Vec<String> {
+        files
+            .iter()
+            .map(|p| {
+                let p = p.to_string_lossy().replace('\\', "/");
+                match p.strip_suffix(".parquet") {
+                    Some(stem) => format!("{}-RANDOM.parquet", &stem[..stem.len() - 17]),
+                    None => p,
+                }
+            })
+            .collect()
+    };
+    assert_eq!(normalize(files(fresh.path())), normalize(files(&fixture)));
+
+    // WAL and checkpoint: the same bytes.
+    let read = |dir: &Path, path: &str| std::fs::read(dir.join(path)).unwrap();
+    assert!(read(fresh.path(), SEGMENT) == read(&fixture, SEGMENT), "the WAL segment differs from {SEGMENT}");
+    let (fixture_ckpt, fixture_bytes) = checkpoint_file(&fixture);
+    let (fresh_ckpt, fresh_bytes) = checkpoint_file(fresh.path());
+    assert_eq!(fresh_ckpt.file_name(), fixture_ckpt.file_name());
+    assert!(fresh_bytes == fixture_bytes, "the checkpoint differs from {}", fixture_ckpt.display());
+
+    // Manifests: the same JSON once the random bits of file names and the Parquet sizes (which
+    // depend on the parquet crate's version) are set aside.
+    for generation in [1, 2] {
+        let path = format!("tiers/_manifest/{generation:020}.json");
+        let without_names = |bytes: Vec<u8>| {
+            let mut manifest: Manifest = serde_json::from_slice(&bytes).unwrap();
+            for file in &mut manifest.files {
+                file.path = format!("{}-RANDOM.parquet", &file.path[..file.path.len() - 25]);
+                file.bytes = 0;
+            }
+            String::from_utf8(manifest.to_json().unwrap()).unwrap()
+        };
+        assert_eq!(without_names(read(fresh.path(), &path)), without_names(read(&fixture, &path)), "{path}");
+    }
+
+    // Tier files: the same schema and strata metadata (not the same bytes: those are the
+    // parquet crate's to choose).
+    let fresh_files =
+        files(fresh.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet"));
+    let fixture_files = files(&fixture).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet"));
+    for (a, b) in fresh_files.zip(fixture_files) {
+        assert_eq!(parquet_schema(&fresh.path().join(a)), parquet_schema(&fixture.join(b)));
+    }
+}
+
+/// Arrow columns: name, type, nullable.
+type Columns = Vec<(String, DataType, bool)>;
+
+/// The columns of tier schema version 1, as docs/FORMATS.md lists them.
+fn schema_v1() -> Columns {
+    let time = DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
+    let mut columns = vec![("metric", DataType::Utf8, false), ("field", DataType::Utf8, false)];
+    for tag in ["cluster", "hostname", "type", "type_id", "stype", "stype_id", "tags"] {
+        columns.push((tag, DataType::Utf8, true));
+    }
+    columns.extend([
+        ("time", time.clone(), false),
+        ("count", DataType::Int64, false),
+        ("sum", DataType::Float64, false),
+        ("sum_lo", DataType::Float64, false),
+        ("min", DataType::Float64, false),
+        ("max", DataType::Float64, false),
+        ("first", DataType::Float64, false),
+        ("first_time", time.clone(), false),
+        ("last", DataType::Float64, false),
+        ("last_time", time, false),
+    ]);
+    columns.into_iter().map(|(n, t, null)| (n.to_owned(), t, null)).collect()
+}
+
+/// A tier file's Arrow columns (name, type, nullable) and its `strata.*` key-value metadata.
+fn parquet_schema(path: &Path) -> (Columns, BTreeMap<String, String>) {
+    use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+    let bytes = bytes::Bytes::from(std::fs::read(path).unwrap());
+    let metadata = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::new()).unwrap();
+    let columns = metadata
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable()))
+        .collect();
+    let kv = metadata.metadata().file_metadata().key_value_metadata().unwrap();
+    let strata = kv
+        .iter()
+        .filter(|e| e.key.starts_with("strata."))
+        .map(|e| (e.key.clone(), e.value.clone().unwrap()))
+        .collect();
+    (columns, strata)
+}
+
+#[test]
+fn tier_files_have_schema_version_1() {
+    let fixture = fixtures().join(CURRENT);
+    for (tier, resolution) in [("warm", MIN), ("cold", HOUR)] {
+        let path = only_file(&fixture, &format!("tiers/{tier}"), ".parquet");
+        let (columns, metadata) = parquet_schema(&path);
+        assert_eq!(columns, schema_v1(), "{}", path.display());
+        let want: BTreeMap<String, String> = [
+            ("strata.schema_version", "1".to_owned()),
+            ("strata.tier", tier.to_owned()),
+            ("strata.resolution_ns", resolution.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert_eq!(metadata, want, "{}", path.display());
+    }
+    // The writer's schema is still version 1's: a change needs a version bump.
+    let current: Vec<_> = strata::tier::file::schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable()))
+        .collect();
+    assert_eq!(current, schema_v1());
+    assert_eq!(strata::tier::file::SCHEMA_VERSION, 1);
+}
+
+// ---- Older versions ----------------------------------------------------------------------------
+
+#[test]
+fn checkpoint_version_1_loads() {
+    let dir = copy_fixture(CHECKPOINT_V1);
+    let (path, bytes) = checkpoint_file(dir.path());
+    assert_eq!(bytes[8..12], 1u32.to_le_bytes(), "a version 1 checkpoint");
+    let steps = workload(false);
+    let engine = open(dir.path()).unwrap();
+    assert_eq!(engine.recovery().checkpoint.as_deref(), Some(path.as_path()));
+    assert_eq!(engine.recovery().records, 2);
+    assert_eq!(read_hot(&engine), bits(&points(&steps)));
+    assert_eq!((engine.stats().hot.late_points, engine.hot_start()), (0, i64::MIN), "no tier state");
+    // The tiers start empty, and a pass fills them from hot.
+    assert!(engine.manifest().files.is_empty());
+    engine.compact_at(NOW).unwrap();
+    let all = points(&steps);
+    assert_eq!(read_tier(&engine, Tier::Warm), rows(&all, MIN, WARM_UNTIL));
+    assert_eq!(read_tier(&engine, Tier::Cold), rows(&all, HOUR, COLD_UNTIL));
+    engine.close().unwrap();
+}
+
+// ---- Newer versions are refused, naming the file -----------------------------------------------
+
+fn refused(
+    dir: &Path,
+    err: Error,
+    file: &Path,
+    format: &str,
+    found: u32,
+    supported: std::ops::RangeInclusive<u32>,
+) {
+    let message = err.to_string();
+    let Error::UnsupportedVersion { path, format: f, found: n, supported: s } = err else {
+        panic!("not UnsupportedVersion: {message}");
+    };
+    assert_eq!((path.as_path(), f, n, s), (file, format, found, supported.clone()), "{}", dir.display());
+    assert_eq!(
+        message,
+        format!(
+            "{} is {format} format version {found}, written by a newer strata; this build reads versions up to {}: upgrade strata",
+            file.display(),
+            supported.end()
+        )
+    );
+}
+
+#[test]
+fn a_newer_wal_segment_is_refused() {
+    let dir = copy_fixture(CURRENT);
+    let path = dir.path().join(SEGMENT);
+    let mut segment = std::fs::read(&path).unwrap();
+    segment[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let crc = crc32c(&segment[..24]);
+    segment[24..28].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&path, &segment).unwrap();
+    let err = open(dir.path()).unwrap_err();
+    refused(dir.path(), err, &path, "WAL segment", 2, 1..=1);
+    assert_eq!(std::fs::read(&path).unwrap(), segment, "nothing changed");
+}
+
+#[test]
+fn a_newer_checkpoint_is_refused() {
+    let dir = copy_fixture(CURRENT);
+    let (path, mut bytes) = checkpoint_file(dir.path());
+    bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
+    let end = bytes.len() - 4;
+    let crc = crc32c(&bytes[..end]);
+    bytes[end..].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    let err = open(dir.path()).unwrap_err();
+    refused(dir.path(), err, &path, "checkpoint", 3, 1..=2);
+}
+
+#[test]
+fn a_newer_manifest_is_refused() {
+    let dir = copy_fixture(CURRENT);
+    let path = dir.path().join("tiers/_manifest/00000000000000000002.json");
+    let json = std::fs::read_to_string(&path).unwrap();
+    // A version 2 that also renamed a field: the version is what is reported.
+    let newer = json.replacen("\"version\": 1,", "\"version\": 2,", 1).replacen(
+        "\"warm_until\"",
+        "\"warm_until_v2\"",
+        1,
+    );
+    assert_ne!(newer, json);
+    std::fs::write(&path, newer).unwrap();
+    let err = open(dir.path()).unwrap_err();
+    // The manifest is named by its object store URL.
+    let named = match &err {
+        Error::UnsupportedVersion { path, .. } => path.clone(),
+        other => panic!("not UnsupportedVersion: {other}"),
+    };
+    assert!(named.ends_with(path.strip_prefix(dir.path()).unwrap()), "{}", named.display());
+    refused(dir.path(), err, &named, "manifest", 2, 1..=1);
+}
+
+#[test]
+fn a_newer_tier_file_is_refused() {
+    let dir = copy_fixture(CURRENT);
+    let path = only_file(dir.path(), "tiers/warm", ".parquet");
+    let mut bytes = std::fs::read(&path).unwrap();
+    // The footer's key-value pair, thrift-encoded: the key, then field 2 (binary) of length 1.
+    let mut pattern = b"strata.schema_version".to_vec();
+    pattern.extend_from_slice(&[0x18, 0x01, b'1']);
+    let at: Vec<usize> =
+        bytes.windows(pattern.len()).enumerate().filter(|(_, w)| *w == pattern).map(|(i, _)| i).collect();
+    assert_eq!(at.len(), 1, "one schema version in the footer");
+    let last = at[0] + pattern.len() - 1;
+    bytes[last] = b'2';
+    std::fs::write(&path, &bytes).unwrap();
+
+    let err = strata::tier::file::read(bytes.into(), &strata::tier::file::RowFilter::all()).unwrap_err();
+    assert_eq!(err, strata::tier::file::FileError::UnsupportedVersion { found: 2, supported: 1..=1 });
+
+    let engine = open(dir.path()).unwrap();
+    let err = engine.read_tier(Tier::Warm, &Selector::metric("cpu_load"), i64::MIN, i64::MAX).unwrap_err();
+    // The file is named by its object store URL.
+    let named = match &err {
+        Error::UnsupportedVersion { path, .. } => path.clone(),
+        other => panic!("not UnsupportedVersion: {other}"),
+    };
+    assert!(named.ends_with(path.strip_prefix(dir.path()).unwrap()), "{}", named.display());
+    refused(dir.path(), err, &named, "tier file", 2, 1..=1);
+    // The cold file is still read.
+    assert_eq!(read_tier(&engine, Tier::Cold).len(), 6);
+}
