@@ -57,7 +57,7 @@ pub(crate) struct Inner {
     pub(crate) order: Mutex<Applied>,
     turn: Condvar,
     poison: Mutex<Option<String>>,
-    checkpoint_dir: PathBuf,
+    checkpoints: FsStorage,
     /// Serializes checkpoints (the background one and explicit calls).
     pub(crate) checkpointing: Mutex<()>,
     accepted: AtomicU64,
@@ -290,7 +290,8 @@ impl Engine {
         let mut index = SeriesIndex::default();
         let mut from = Position::START;
         let mut evicted_until = i64::MIN;
-        if let Some((path, snapshot)) = checkpoint::load_newest(&checkpoint_dir)? {
+        let checkpoints = FsStorage::new(&checkpoint_dir).map_err(io("open", &checkpoint_dir))?;
+        if let Some((path, snapshot)) = checkpoint::load_newest(&checkpoints)? {
             let corrupt = |reason: String| Error::Corrupt { path: path.clone(), reason };
             for (id, key) in snapshot.series {
                 index.define(id, key).map_err(corrupt)?;
@@ -361,7 +362,7 @@ impl Engine {
             order: Mutex::new(Applied { next: 0, position }),
             turn: Condvar::new(),
             poison: Mutex::new(None),
-            checkpoint_dir,
+            checkpoints,
             checkpointing: Mutex::new(()),
             accepted: AtomicU64::new(0),
             rejected: Default::default(),
@@ -931,7 +932,7 @@ impl Inner {
                 late: self.hot.late_points(),
             }
         };
-        let path = checkpoint::write(&self.checkpoint_dir, &snapshot)?;
+        let path = checkpoint::write(&self.checkpoints, &snapshot)?;
         self.wal.remove_segments_before(snapshot.position)?;
         Ok(path)
     }
