@@ -273,7 +273,7 @@ impl Engine {
 
         let store = match store {
             Some(store) => store,
-            None => Store::open(&config)?,
+            None => Store::open(&config.object_store, &config.data_dir)?,
         };
         let (tiers, orphans) = TierState::open(
             store,
