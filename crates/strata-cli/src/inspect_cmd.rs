@@ -67,7 +67,8 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let engine = crate::args::open(config, None)?;
     let stats = engine.stats();
     let manifest = engine.manifest();
-    let store = Store::open(engine.config()).context("cannot open the tiers' object store")?;
+    let store = Store::open(&engine.config().object_store, &engine.config().data_dir)
+        .context("cannot open the tiers' object store")?;
     let warm = tier_view(&store, &manifest, Tier::Warm, &stats.tiers.warm, manifest.warm_resolution)?;
     let cold = tier_view(&store, &manifest, Tier::Cold, &stats.tiers.cold, manifest.cold_resolution)?;
     let metrics: BTreeSet<&str> =

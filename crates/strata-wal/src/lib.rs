@@ -62,7 +62,7 @@ mod writer;
 
 pub use durability::Durability;
 pub use error::{Corruption, WalError};
-pub use fs::FsStorage;
+pub use fs::{FsStorage, create_dir_durably};
 pub use options::WalOptions;
 pub use position::Position;
 pub use record::MAX_RECORD_SIZE;

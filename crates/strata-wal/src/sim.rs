@@ -1,7 +1,7 @@
 //! `SimStorage`: an in-memory storage that remembers what was made durable, so a test can
 //! simulate a power loss, and that fails on command. Behind the `sim` feature.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -11,13 +11,20 @@ use crate::storage::{LogFile, Storage};
 
 /// An in-memory [`Storage`] for crash and fault tests.
 ///
-/// Each file keeps the bytes written, how many of them were synced, and whether its creation
-/// was made durable by a directory sync. [`crash`](SimStorage::crash) returns what a power
-/// loss would leave. Clones share the same files, so a test keeps one clone and hands another
-/// to the log.
+/// Files are kept apart from the directory entries that name them, as on a real file system:
+/// each file keeps the bytes written and how many of them were synced, and the storage keeps
+/// two directories, the live one and the durable one (the live one as of the last directory
+/// sync). [`crash`](SimStorage::crash) returns what a power loss would leave: the names of the
+/// durable directory, each with its file's synced prefix. So a file whose creation no directory
+/// sync followed vanishes, and a rename no directory sync followed is undone: the file is back
+/// under its old name (if that name was durable) and the file it replaced is back (if it was
+/// durable). Clones share the same files, so a test keeps one clone and hands another to the
+/// code under test.
 ///
-/// Simplifications: a removal is durable at once; a failed sync leaves the synced length as it
-/// was (a real kernel may also drop the unsynced pages).
+/// Simplifications: a removal is durable at once (the name leaves the durable directory too;
+/// a file that is durable under another name, because a rename to the removed name was not yet
+/// synced, comes back under that name); a failed sync leaves the synced length as it was (a
+/// real kernel may also drop the unsynced pages).
 #[derive(Debug, Clone, Default)]
 pub struct SimStorage {
     state: Arc<Mutex<State>>,
@@ -37,10 +44,15 @@ pub enum SimOp {
     Create,
     /// [`Storage::truncate`].
     Truncate,
+    /// [`Storage::rename`]; a failing rename changes nothing.
+    Rename,
+    /// [`Storage::remove`]; a failing removal changes nothing.
+    Remove,
 }
 
 /// How many calls of each kind succeeded so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct SimStats {
     /// Successful [`LogFile::append`] calls (one per group, when grouping works).
     pub appends: u64,
@@ -48,11 +60,19 @@ pub struct SimStats {
     pub syncs: u64,
     /// Successful [`Storage::sync_dir`] calls.
     pub dir_syncs: u64,
+    /// Successful [`Storage::rename`] calls.
+    pub renames: u64,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    files: BTreeMap<String, SimFile>,
+    /// File contents by file number (an inode): an open file follows its file, not its name.
+    files: BTreeMap<u64, SimFile>,
+    next_file: u64,
+    /// The directory as the running system sees it: name to file number.
+    live: BTreeMap<String, u64>,
+    /// The directory as a power loss leaves it.
+    durable: BTreeMap<String, u64>,
     /// Per operation: after how many more calls one fails (1 = the next call).
     faults: BTreeMap<SimOp, u64>,
     stats: SimStats,
@@ -64,8 +84,6 @@ struct SimFile {
     data: Vec<u8>,
     /// The length of the prefix that a power loss keeps.
     synced: usize,
-    /// Whether a directory sync made the file's creation durable.
-    entry_durable: bool,
 }
 
 fn injected(op: SimOp) -> io::Error {
@@ -91,6 +109,27 @@ impl State {
             None => Ok(()),
         }
     }
+
+    fn new_file(&mut self, file: SimFile) -> u64 {
+        let number = self.next_file;
+        self.next_file += 1;
+        self.files.insert(number, file);
+        number
+    }
+
+    /// The file a live name refers to.
+    fn live_file(&mut self, name: &str) -> io::Result<&mut SimFile> {
+        let number = *self.live.get(name).ok_or_else(|| not_found(name))?;
+        self.files.get_mut(&number).ok_or_else(|| not_found(name))
+    }
+
+    /// Drops files no directory names any more. A handle still open on one then fails with
+    /// `NotFound` (a real file system would keep the file until it is closed; the log never
+    /// writes to a file it removed).
+    fn forget_unnamed(&mut self) {
+        let named: BTreeSet<u64> = self.live.values().chain(self.durable.values()).copied().collect();
+        self.files.retain(|number, _| named.contains(number));
+    }
 }
 
 impl SimStorage {
@@ -105,23 +144,21 @@ impl SimStorage {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// What survives a power loss now, as a new, independent storage: of each file the synced
-    /// prefix, and only the files whose creation a directory sync made durable. Faults, stats
-    /// and latency are not carried over.
+    /// What survives a power loss now, as a new, independent storage: the names of the
+    /// durable directory, each with its file's synced prefix. Faults, stats and latency are not
+    /// carried over.
     pub fn crash(&self) -> SimStorage {
         let state = self.lock();
-        let files = state
-            .files
-            .iter()
-            .filter(|(_, f)| f.entry_durable)
-            .map(|(name, f)| {
-                let data = f.data.get(..f.synced).unwrap_or(&f.data).to_vec();
-                let synced = data.len();
-                let file = SimFile { data, synced, entry_durable: true };
-                (name.clone(), file)
-            })
-            .collect();
-        SimStorage { state: Arc::new(Mutex::new(State { files, ..State::default() })) }
+        let mut after = State::default();
+        for (name, number) in &state.durable {
+            let Some(file) = state.files.get(number) else { continue };
+            let data = file.data.get(..file.synced).unwrap_or(&file.data).to_vec();
+            let synced = data.len();
+            let number = after.new_file(SimFile { data, synced });
+            after.live.insert(name.clone(), number);
+        }
+        after.durable = after.live.clone();
+        SimStorage { state: Arc::new(Mutex::new(after)) }
     }
 
     /// Makes the `nth` call of `op` from now on fail (1 = the next one).
@@ -146,19 +183,23 @@ impl SimStorage {
 
     /// The bytes written to a file so far, synced or not.
     pub fn file(&self, name: &str) -> Option<Vec<u8>> {
-        self.lock().files.get(name).map(|f| f.data.clone())
+        let mut state = self.lock();
+        state.live_file(name).ok().map(|f| f.data.clone())
     }
 
     /// Replaces a file's contents (creating it if missing), durably: for tests that cut or
     /// damage a segment between runs.
     pub fn write_file(&self, name: &str, data: &[u8]) {
-        let file = SimFile { data: data.to_vec(), synced: data.len(), entry_durable: true };
-        self.lock().files.insert(name.to_owned(), file);
+        let mut state = self.lock();
+        let number = state.new_file(SimFile { data: data.to_vec(), synced: data.len() });
+        state.live.insert(name.to_owned(), number);
+        state.durable.insert(name.to_owned(), number);
+        state.forget_unnamed();
     }
 
     /// The names of the files, sorted.
     pub fn names(&self) -> Vec<String> {
-        self.lock().files.keys().cloned().collect()
+        self.lock().live.keys().cloned().collect()
     }
 }
 
@@ -174,24 +215,39 @@ impl Storage for SimStorage {
     fn create(&self, name: &str) -> io::Result<Box<dyn LogFile>> {
         let mut state = self.lock();
         state.call(SimOp::Create)?;
-        if state.files.contains_key(name) {
+        if state.live.contains_key(name) {
             return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{name} exists")));
         }
-        state.files.insert(name.to_owned(), SimFile::default());
-        Ok(Box::new(SimLogFile { state: Arc::clone(&self.state), name: name.to_owned() }))
+        let number = state.new_file(SimFile::default());
+        state.live.insert(name.to_owned(), number);
+        Ok(Box::new(SimLogFile { state: Arc::clone(&self.state), name: name.to_owned(), number }))
+    }
+
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        let mut state = self.lock();
+        state.call(SimOp::Rename)?;
+        let number = state.live.remove(from).ok_or_else(|| not_found(from))?;
+        // Only the live directory changes: the durable one keeps the old names until a
+        // directory sync.
+        state.live.insert(to.to_owned(), number);
+        state.forget_unnamed();
+        state.stats.renames += 1;
+        Ok(())
     }
 
     fn remove(&self, name: &str) -> io::Result<()> {
-        match self.lock().files.remove(name) {
-            Some(_) => Ok(()),
-            None => Err(not_found(name)),
-        }
+        let mut state = self.lock();
+        state.call(SimOp::Remove)?;
+        state.live.remove(name).ok_or_else(|| not_found(name))?;
+        state.durable.remove(name);
+        state.forget_unnamed();
+        Ok(())
     }
 
     fn truncate(&self, name: &str, len: u64) -> io::Result<()> {
         let mut state = self.lock();
         state.call(SimOp::Truncate)?;
-        let file = state.files.get_mut(name).ok_or_else(|| not_found(name))?;
+        let file = state.live_file(name)?;
         let len = usize::try_from(len)
             .ok()
             .filter(|&len| len <= file.data.len())
@@ -204,10 +260,10 @@ impl Storage for SimStorage {
     fn sync_dir(&self) -> io::Result<()> {
         let mut state = self.lock();
         state.call(SimOp::SyncDir)?;
-        // As on a real file system, one directory sync makes every entry in it durable.
-        for file in state.files.values_mut() {
-            file.entry_durable = true;
-        }
+        // As on a real file system, one directory sync makes every entry in it durable:
+        // creations, renames and the replacements they made.
+        state.durable = state.live.clone();
+        state.forget_unnamed();
         state.stats.dir_syncs += 1;
         Ok(())
     }
@@ -217,11 +273,13 @@ impl Storage for SimStorage {
     }
 }
 
-/// A file of a [`SimStorage`] open for appending.
+/// A file of a [`SimStorage`] open for appending. It follows its file through renames.
 #[derive(Debug)]
 struct SimLogFile {
     state: Arc<Mutex<State>>,
+    /// The name it was created under, for messages.
     name: String,
+    number: u64,
 }
 
 impl SimLogFile {
@@ -234,7 +292,7 @@ impl LogFile for SimLogFile {
     fn append(&mut self, bufs: &[&[u8]]) -> io::Result<()> {
         let mut state = self.lock();
         let outcome = state.call(SimOp::Append);
-        let file = state.files.get_mut(&self.name).ok_or_else(|| not_found(&self.name))?;
+        let file = state.files.get_mut(&self.number).ok_or_else(|| not_found(&self.name))?;
         let bytes: Vec<u8> = bufs.concat();
         if let Err(e) = outcome {
             let half = bytes.len() / 2;
@@ -251,7 +309,7 @@ impl LogFile for SimLogFile {
         let (written, latency) = {
             let mut state = self.lock();
             state.call(SimOp::Sync)?;
-            let file = state.files.get(&self.name).ok_or_else(|| not_found(&self.name))?;
+            let file = state.files.get(&self.number).ok_or_else(|| not_found(&self.name))?;
             (file.data.len(), state.sync_latency)
         };
         // Sleep outside the lock, as a disk would: a crash taken meanwhile sees the data
@@ -260,7 +318,7 @@ impl LogFile for SimLogFile {
             std::thread::sleep(latency);
         }
         let mut state = self.lock();
-        if let Some(file) = state.files.get_mut(&self.name) {
+        if let Some(file) = state.files.get_mut(&self.number) {
             file.synced = file.synced.max(written.min(file.data.len()));
         }
         state.stats.syncs += 1;

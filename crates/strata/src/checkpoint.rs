@@ -17,16 +17,15 @@
 //!
 //! A checkpoint is written to `<name>.tmp`, synced, renamed to its name and the directory
 //! synced; only then are older checkpoints and the WAL segments it covers removed. A crash at
-//! any step leaves either the old checkpoint with its WAL, or the new one.
+//! any step leaves either the old checkpoint with its WAL, or the new one. All I/O goes
+//! through a [`Storage`], so tests crash it at every step (`SimStorage`).
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
-use std::fs::{self, File};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use strata_wal::Position;
+use strata_wal::{Position, Storage};
 
 use crate::error::{Error, io};
 use crate::hot::{Body, Chunk, Sealed};
@@ -39,6 +38,8 @@ const VERSION: u32 = 2;
 /// 0..12, so a build can name the version of any checkpoint before it parses the rest.
 const READABLE_VERSIONS: std::ops::RangeInclusive<u32> = 1..=VERSION;
 const SUFFIX: &str = ".ckpt";
+/// Appended to a checkpoint's name while it is written.
+const TMP: &str = ".tmp";
 
 /// The contents of a checkpoint.
 #[derive(Debug, Default)]
@@ -61,8 +62,9 @@ fn parse_name(name: &str) -> Option<Position> {
     Some(Position { segment: segment.parse().ok()?, offset: offset.parse().ok()? })
 }
 
-/// Writes `snapshot` durably and removes older checkpoints. Returns the file written.
-pub(crate) fn write(dir: &Path, snapshot: &Snapshot) -> Result<PathBuf, Error> {
+/// Writes `snapshot` durably to `storage` (the checkpoint directory), then removes older
+/// checkpoints and leftover `.tmp` files. Returns the path of the file written.
+pub(crate) fn write(storage: &dyn Storage, snapshot: &Snapshot) -> Result<PathBuf, Error> {
     let mut out = Vec::with_capacity(1 << 20);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
@@ -81,7 +83,7 @@ pub(crate) fn write(dir: &Path, snapshot: &Snapshot) -> Result<PathBuf, Error> {
         for chunk in chunks {
             let Body::Sealed(sealed) = &chunk.body else {
                 return Err(Error::Corrupt {
-                    path: dir.to_owned(),
+                    path: storage.path(""),
                     reason: "an open chunk in a snapshot".into(),
                 });
             };
@@ -101,44 +103,65 @@ pub(crate) fn write(dir: &Path, snapshot: &Snapshot) -> Result<PathBuf, Error> {
     let crc = crc32c::crc32c(&out);
     out.extend_from_slice(&crc.to_le_bytes());
 
-    let path = dir.join(name(snapshot.position));
-    let tmp = dir.join(format!("{}.tmp", name(snapshot.position)));
-    let mut file = File::create(&tmp).map_err(io("create", &tmp))?;
-    file.write_all(&out).map_err(io("write", &tmp))?;
-    file.sync_all().map_err(io("sync", &tmp))?;
+    // Any error from here on leaves the previous checkpoint in place and loadable.
+    let final_name = name(snapshot.position);
+    let tmp = format!("{final_name}{TMP}");
+    // A write that failed earlier at the same position may have left this name behind.
+    if let Err(e) = storage.remove(&tmp)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(io("remove", storage.path(&tmp))(e));
+    }
+    let mut file = storage.create(&tmp).map_err(io("create", storage.path(&tmp)))?;
+    file.append(&[&out]).map_err(io("write", storage.path(&tmp)))?;
+    // The bytes must be on disk before the name says they are complete.
+    file.sync_data().map_err(io("sync", storage.path(&tmp)))?;
     drop(file);
-    fs::rename(&tmp, &path).map_err(io("rename", &tmp))?;
-    sync_dir(dir)?;
-    for (position, old) in list(dir)? {
-        if position < snapshot.position {
-            fs::remove_file(&old).map_err(io("remove", &old))?;
-        }
+    storage.rename(&tmp, &final_name).map_err(io("rename", storage.path(&tmp)))?;
+    // Only now is the new checkpoint durable, and may the old one and the WAL go.
+    storage.sync_dir().map_err(io("sync directory", storage.path("")))?;
+    let Listing { checkpoints, tmps } = list(storage)?;
+    let older = checkpoints.into_iter().filter(|(position, _)| *position < snapshot.position);
+    for old in older.map(|(_, name)| name).chain(tmps) {
+        storage.remove(&old).map_err(io("remove", storage.path(&old)))?;
     }
-    Ok(path)
+    Ok(storage.path(&final_name))
 }
 
-/// Checkpoints in `dir` by position; leftover `.tmp` files of an interrupted write are removed.
-fn list(dir: &Path) -> Result<Vec<(Position, PathBuf)>, Error> {
-    let mut found = Vec::new();
-    for entry in fs::read_dir(dir).map_err(io("list", dir))? {
-        let entry = entry.map_err(io("list", dir))?;
-        let file_name = entry.file_name();
-        let Some(file_name) = file_name.to_str() else { continue };
-        if file_name.ends_with(".tmp") {
-            fs::remove_file(entry.path()).map_err(io("remove", entry.path()))?;
-        } else if let Some(position) = parse_name(file_name) {
-            found.push((position, entry.path()));
-        }
-    }
-    found.sort();
-    Ok(found)
+/// The files of a checkpoint directory that are ours.
+struct Listing {
+    /// Checkpoints by position, oldest first.
+    checkpoints: Vec<(Position, String)>,
+    /// Leftover `.tmp` files of interrupted writes.
+    tmps: Vec<String>,
 }
 
-/// Loads the newest checkpoint, if any. A damaged newest checkpoint is an error: the WAL it
-/// covered may be gone, so falling back to an older one could lose data.
-pub(crate) fn load_newest(dir: &Path) -> Result<Option<(PathBuf, Snapshot)>, Error> {
-    let Some((_, path)) = list(dir)?.pop() else { return Ok(None) };
-    let bytes = fs::read(&path).map_err(io("read", &path))?;
+/// The checkpoints and leftovers in `storage`; other files are ignored.
+fn list(storage: &dyn Storage) -> Result<Listing, Error> {
+    let mut checkpoints = Vec::new();
+    let mut tmps = Vec::new();
+    for file_name in storage.list().map_err(io("list", storage.path("")))? {
+        if file_name.ends_with(TMP) {
+            tmps.push(file_name);
+        } else if let Some(position) = parse_name(&file_name) {
+            checkpoints.push((position, file_name));
+        }
+    }
+    checkpoints.sort();
+    Ok(Listing { checkpoints, tmps })
+}
+
+/// Loads the newest checkpoint, if any, and removes leftover `.tmp` files of an interrupted
+/// write. A damaged newest checkpoint is an error: the WAL it covered may be gone, so falling
+/// back to an older one could lose data.
+pub(crate) fn load_newest(storage: &dyn Storage) -> Result<Option<(PathBuf, Snapshot)>, Error> {
+    let Listing { mut checkpoints, tmps } = list(storage)?;
+    for tmp in tmps {
+        storage.remove(&tmp).map_err(io("remove", storage.path(&tmp)))?;
+    }
+    let Some((_, name)) = checkpoints.pop() else { return Ok(None) };
+    let path = storage.path(&name);
+    let bytes = storage.read(&name).map_err(io("read", &path))?;
     let snapshot = decode(&bytes).map_err(|e| e.at(&path))?;
     Ok(Some((path, snapshot)))
 }
@@ -250,44 +273,109 @@ fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync directory", dir))
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests may panic")]
 mod tests {
+    use strata_wal::{FsStorage, SimOp, SimStorage};
+
     use super::*;
+
+    fn snapshot(segment: u64, value: f64) -> Snapshot {
+        let key =
+            Arc::new(SeriesKey::from_parts("m", "value", [("hostname", "a")].into_iter(), None).unwrap());
+        let mut bytes = Vec::new();
+        crate::hot::encode(&[1, 2, 3], &[0.5, value, -0.0], &mut bytes);
+        let chunk = Chunk { window: 0, body: Body::Sealed(Sealed { bytes: bytes.into(), points: 3 }) };
+        Snapshot {
+            position: Position { segment, offset: 99 },
+            series: vec![(0, key)],
+            chunks: vec![(0, vec![chunk])],
+            evicted_until: -5,
+            late: vec![(0, -7, 2.5)],
+        }
+    }
 
     #[test]
     fn round_trip_and_damage() {
         let dir = tempfile::tempdir().unwrap();
-        let key =
-            Arc::new(SeriesKey::from_parts("m", "value", [("hostname", "a")].into_iter(), None).unwrap());
-        let mut bytes = Vec::new();
-        crate::hot::encode(&[1, 2, 3], &[0.5, 1.5, -0.0], &mut bytes);
-        let chunk = Chunk { window: 0, body: Body::Sealed(Sealed { bytes: bytes.into(), points: 3 }) };
-        let snapshot = Snapshot {
-            position: Position { segment: 3, offset: 99 },
-            series: vec![(0, key.clone())],
-            chunks: vec![(0, vec![chunk])],
-            evicted_until: -5,
-            late: vec![(0, -7, 2.5)],
-        };
-        let path = write(dir.path(), &snapshot).unwrap();
-        let (loaded_path, loaded) = load_newest(dir.path()).unwrap().unwrap();
+        let storage = FsStorage::new(dir.path()).unwrap();
+        let snapshot = snapshot(3, 1.5);
+        let path = write(&storage, &snapshot).unwrap();
+        let (loaded_path, loaded) = load_newest(&storage).unwrap().unwrap();
         assert_eq!(loaded_path, path);
         assert_eq!(loaded.position, snapshot.position);
         assert_eq!(loaded.series, snapshot.series);
         assert_eq!((loaded.evicted_until, &loaded.late), (-5, &snapshot.late));
-        let file = fs::read(&path).unwrap();
+        let file = std::fs::read(&path).unwrap();
         for cut in 0..file.len() {
             assert!(decode(&file[..cut]).is_err(), "cut at {cut}");
         }
         let mut flipped = file.clone();
         flipped[40] ^= 1;
         assert_eq!(decode(&flipped).unwrap_err(), DecodeError::Damaged("checksum mismatch".into()));
-        fs::write(&path, &flipped).unwrap();
-        assert!(matches!(load_newest(dir.path()), Err(Error::Corrupt { .. })));
+        std::fs::write(&path, &flipped).unwrap();
+        let err = load_newest(&storage).unwrap_err();
+        assert!(matches!(&err, Error::Corrupt { path: p, .. } if *p == path), "{err}");
+    }
+
+    /// Every operation a checkpoint write makes, to fail one at a time.
+    const OPS: [SimOp; 6] =
+        [SimOp::Remove, SimOp::Create, SimOp::Append, SimOp::Sync, SimOp::Rename, SimOp::SyncDir];
+
+    /// A storage holding a durable checkpoint at segment 5 (written after one at segment 1)
+    /// and a durable leftover `.tmp` of an earlier interrupted write.
+    fn with_old_checkpoint() -> SimStorage {
+        let sim = SimStorage::new();
+        write(&sim, &snapshot(1, 1.0)).unwrap();
+        write(&sim, &snapshot(5, 5.0)).unwrap();
+        sim.write_file(&format!("{}{TMP}", name(Position { segment: 3, offset: 0 })), b"torn");
+        sim
+    }
+
+    #[test]
+    fn a_power_loss_at_any_step_leaves_the_old_or_the_new_checkpoint() {
+        let (old, new) = (snapshot(5, 5.0).position, snapshot(9, 9.0).position);
+        let mut crashes = 0;
+        for op in OPS {
+            for nth in 1.. {
+                let sim = with_old_checkpoint();
+                let dir_syncs = sim.stats().dir_syncs;
+                sim.fail_nth(op, nth);
+                // The failed operation is the first that did not happen: the crash image is
+                // the disk as a power loss just before it leaves it.
+                let outcome = write(&sim, &snapshot(9, 9.0));
+                let crashed = sim.crash();
+                let loaded = load_newest(&crashed)
+                    .unwrap_or_else(|e| panic!("{op:?} #{nth} failed, then the crash: {e}"))
+                    .unwrap_or_else(|| panic!("{op:?} #{nth} failed, then the crash: no checkpoint"));
+                // The new checkpoint counts from the directory sync after its rename on.
+                let want = if sim.stats().dir_syncs > dir_syncs { new } else { old };
+                assert_eq!(loaded.1.position, want, "{op:?} #{nth} failed, then the crash");
+                assert_eq!(loaded.1.late, snapshot(0, 0.0).late);
+                assert!(crashed.names().iter().all(|n| !n.ends_with(TMP)), "open removes leftovers");
+                crashes += 1;
+                if outcome.is_ok() {
+                    // The fault never fired: this was the power loss after the whole write.
+                    assert_eq!(want, new);
+                    assert_eq!(sim.names(), [name(new)], "older checkpoints and leftovers removed");
+                    break;
+                }
+            }
+        }
+        assert!(crashes > OPS.len(), "every operation failed at least once");
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_checkpoint_and_does_not_block_the_next() {
+        for op in OPS {
+            let sim = with_old_checkpoint();
+            sim.fail_nth(op, 1);
+            let err = write(&sim, &snapshot(9, 9.0)).unwrap_err();
+            assert!(err.to_string().contains("sim/"), "the error names the file: {err}");
+            let crashed = sim.crash();
+            assert_eq!(load_newest(&crashed).unwrap().unwrap().1.position, snapshot(5, 5.0).position);
+            write(&sim, &snapshot(9, 9.0)).unwrap();
+            assert_eq!(load_newest(&sim).unwrap().unwrap().1.position, snapshot(9, 9.0).position);
+        }
     }
 }

@@ -29,7 +29,7 @@ pub(crate) fn checkpoint(core: &Core) -> Result<PathBuf, Error> {
             late: core.hot.late_points(),
         }
     };
-    let path = checkpoint::write(&core.checkpoint_dir, &snapshot)?;
+    let path = checkpoint::write(core.checkpoints.as_ref(), &snapshot)?;
     failpoint("checkpoint-written")?;
     core.log.remove_segments_before(snapshot.position)?;
     failpoint("wal-segments-removed")?;

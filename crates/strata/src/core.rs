@@ -3,7 +3,6 @@
 //! module and takes a `&Core`.
 
 use std::fs::File;
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::clock::Clock;
@@ -25,7 +24,8 @@ pub(crate) struct Core {
     pub(crate) tiers: TierState,
     /// No checkpoint between a warm flush's cut and its commit.
     pub(crate) gate: Arc<CutGate>,
-    pub(crate) checkpoint_dir: PathBuf,
+    /// The checkpoint directory (a simulated disk in crash tests).
+    pub(crate) checkpoints: Box<dyn strata_wal::Storage>,
     pub(crate) counters: Counters,
     /// The data directory's lock, held while the engine is open.
     pub(crate) _lock: File,

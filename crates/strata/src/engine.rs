@@ -56,10 +56,9 @@ impl Engine {
     /// # Errors
     /// As [`Engine::open`].
     pub fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Engine, Error> {
-        let wal_dir = config.data_dir.join(WAL_DIR);
-        // Creates the directory if needed.
-        let storage = FsStorage::new(&wal_dir).map_err(io("open", &wal_dir))?;
-        Engine::open_inner(config, clock, storage, None)
+        let disks = Disks::local(&config)?;
+        let store = Store::open(&config.object_store, &config.data_dir)?;
+        Engine::open_inner(config, clock, disks, store)
     }
 
     /// Like [`Engine::open_with_clock`], with the tiers in `store` under `prefix` instead of
@@ -73,15 +72,14 @@ impl Engine {
         store: Arc<dyn object_store::ObjectStore>,
         prefix: &str,
     ) -> Result<Engine, Error> {
-        let wal_dir = config.data_dir.join(WAL_DIR);
-        let storage = FsStorage::new(&wal_dir).map_err(io("open", &wal_dir))?;
+        let disks = Disks::local(&config)?;
         let url = format!("{store}/{prefix}");
         let store = Store::with_object_store(store, prefix, &url, config.object_store.timeout.0)?;
-        Engine::open_inner(config, clock, storage, Some(store))
+        Engine::open_inner(config, clock, disks, store)
     }
 
     /// Opens the engine with its WAL in `storage`, a simulated disk that tests crash and fail.
-    /// Checkpoints still go to `data_dir`.
+    /// Checkpoints and tiers still go to `data_dir`.
     ///
     /// # Errors
     /// As [`Engine::open`].
@@ -91,33 +89,47 @@ impl Engine {
         clock: Arc<dyn Clock>,
         storage: impl strata_wal::Storage,
     ) -> Result<Engine, Error> {
-        Engine::open_inner(config, clock, storage, None)
+        let disks = Disks { wal: Box::new(storage), ..Disks::local(&config)? };
+        let store = Store::open(&config.object_store, &config.data_dir)?;
+        Engine::open_inner(config, clock, disks, store)
+    }
+
+    /// Opens the engine with its WAL and checkpoints on `wal` and `checkpoints` (simulated
+    /// disks that tests crash and fail) and its tiers in `store` under `prefix`. Only the lock
+    /// file goes to `data_dir`.
+    ///
+    /// # Errors
+    /// As [`Engine::open`].
+    #[cfg(feature = "sim")]
+    pub fn open_with_storage(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        wal: impl strata_wal::Storage,
+        checkpoints: impl strata_wal::Storage,
+        store: Arc<dyn object_store::ObjectStore>,
+        prefix: &str,
+    ) -> Result<Engine, Error> {
+        let url = format!("{store}/{prefix}");
+        let store = Store::with_object_store(store, prefix, &url, config.object_store.timeout.0)?;
+        let disks = Disks { wal: Box::new(wal), checkpoints: Box::new(checkpoints) };
+        Engine::open_inner(config, clock, disks, store)
     }
 
     fn open_inner(
         config: Config,
         clock: Arc<dyn Clock>,
-        storage: impl strata_wal::Storage,
-        store: Option<Store>,
+        disks: Disks,
+        store: Store,
     ) -> Result<Engine, Error> {
         config.validate().map_err(|message| crate::ConfigError::Invalid { path: None, message })?;
-        let dir = config.data_dir.clone();
-        let checkpoint_dir = dir.join(CHECKPOINT_DIR);
-        for d in [&dir, &checkpoint_dir] {
-            std::fs::create_dir_all(d).map_err(io("create directory", d))?;
-        }
-        let lock = lock_data_dir(&dir)?;
-        let store = match store {
-            Some(store) => store,
-            None => Store::open(&config)?,
-        };
+        let lock = lock_data_dir(&config.data_dir)?;
         let (tiers, orphans) = TierState::open(
             store,
             Tier::Warm.resolution(&config),
             Tier::Cold.resolution(&config),
             config.object_store.cache_size.0,
         )?;
-        let recovered = recover(&config, &checkpoint_dir, storage, &tiers.manifest())?;
+        let recovered = recover(&config, disks.checkpoints.as_ref(), disks.wal, &tiers.manifest())?;
         let core = Arc::new(Core {
             clock,
             log: recovered.log,
@@ -125,7 +137,7 @@ impl Engine {
             hot: recovered.hot,
             tiers,
             gate: Arc::new(CutGate::default()),
-            checkpoint_dir,
+            checkpoints: disks.checkpoints,
             counters: Counters::default(),
             _lock: lock,
             config,
@@ -324,8 +336,26 @@ impl Drop for Engine {
     }
 }
 
+/// Where the WAL and the checkpoints live.
+struct Disks {
+    wal: Box<dyn strata_wal::Storage>,
+    checkpoints: Box<dyn strata_wal::Storage>,
+}
+
+impl Disks {
+    /// `data_dir/wal` and `data_dir/checkpoints`, created (durably) if needed.
+    fn local(config: &Config) -> Result<Disks, Error> {
+        let (wal, checkpoints) = (config.data_dir.join(WAL_DIR), config.data_dir.join(CHECKPOINT_DIR));
+        Ok(Disks {
+            wal: Box::new(FsStorage::new(&wal).map_err(io("open", &wal))?),
+            checkpoints: Box::new(FsStorage::new(&checkpoints).map_err(io("open", &checkpoints))?),
+        })
+    }
+}
+
 /// Takes the data directory's lock file: one engine per directory.
 fn lock_data_dir(dir: &Path) -> Result<File, Error> {
+    std::fs::create_dir_all(dir).map_err(io("create directory", dir))?;
     let path = dir.join("LOCK");
     let lock = File::create(&path).map_err(io("create", &path))?;
     if lock.try_lock().is_err() {

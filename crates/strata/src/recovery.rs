@@ -6,7 +6,7 @@
 //! state). From the cut on, points before `warm_until` are late again, as they were when
 //! written.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use strata_wal::{Position, Storage, Truncation, Wal, WalOptions};
 
@@ -41,10 +41,10 @@ pub(crate) struct Recovered {
     pub(crate) recovery: Recovery,
 }
 
-/// Loads the newest checkpoint in `checkpoint_dir` and replays the WAL in `storage` after it.
+/// Loads the newest checkpoint in `checkpoints` and replays the WAL in `storage` after it.
 pub(crate) fn recover(
     config: &Config,
-    checkpoint_dir: &Path,
+    checkpoints: &dyn Storage,
     storage: impl Storage,
     manifest: &Manifest,
 ) -> Result<Recovered, Error> {
@@ -56,7 +56,7 @@ pub(crate) fn recover(
     let mut index = SeriesIndex::default();
     let mut from = Position::START;
     let mut evicted_until = i64::MIN;
-    if let Some((path, snapshot)) = checkpoint::load_newest(checkpoint_dir)? {
+    if let Some((path, snapshot)) = checkpoint::load_newest(checkpoints)? {
         let corrupt = |reason: String| Error::Corrupt { path: path.clone(), reason };
         for (id, key) in snapshot.series {
             index.define(id, key).map_err(corrupt)?;

@@ -6,6 +6,7 @@
 //! blocks or nests an embedding server's runtime. The rule for embedders: call the engine from
 //! plain threads or from `tokio::task::spawn_blocking`, as for any blocking I/O.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 
-use crate::config::Config;
+use crate::config::ObjectStoreConfig;
 use crate::error::Error;
 
 /// The engine's view of its object store: paths relative to a prefix, blocking calls.
@@ -43,29 +44,36 @@ impl Drop for IoRuntime {
 }
 
 impl Store {
-    /// Opens the store the config names: `object_store.url`, or `file://<data_dir>/tiers`.
+    /// Opens the store `os` names: `os.url`, or `file://<data_dir>/tiers`.
+    ///
+    /// A local store fsyncs every file it writes and the directories it changes before a put
+    /// returns, as a put to S3 is durable once it returns: the engine deletes WAL segments
+    /// that hold a flush's points once the manifest listing its files is committed.
     ///
     /// # Errors
     /// [`Error::Config`] for a URL that is not `file://` or `s3://`, or an S3 setup the client
-    /// refuses; I/O errors creating a local directory.
-    pub fn open(config: &Config) -> Result<Store, Error> {
-        let os = &config.object_store;
+    /// refuses; I/O errors creating or syncing a local directory.
+    pub fn open(os: &ObjectStoreConfig, data_dir: &Path) -> Result<Store, Error> {
         let invalid = |message: String| -> Error {
             crate::ConfigError::Invalid { path: None, message: format!("object_store.url: {message}") }.into()
         };
         let url = match &os.url {
             Some(url) => url.clone(),
             None => {
-                let dir = std::path::absolute(config.data_dir.join("tiers"))
-                    .map_err(crate::error::io("resolve", config.data_dir.join("tiers")))?;
+                let dir = std::path::absolute(data_dir.join("tiers"))
+                    .map_err(crate::error::io("resolve", data_dir.join("tiers")))?;
                 format!("file://{}", dir.display())
             }
         };
         let (store, prefix): (Arc<dyn ObjectStore>, String) = if let Some(path) = url.strip_prefix("file://")
         {
-            std::fs::create_dir_all(path).map_err(crate::error::io("create directory", path))?;
+            // `with_fsync` syncs the directories a put creates below the root, not the root's
+            // own entry in its parent: that is made durable here, once.
+            strata_wal::create_dir_durably(Path::new(path))
+                .map_err(crate::error::io("create directory", path))?;
             let local = LocalFileSystem::new_with_prefix(path)
                 .map_err(|e| invalid(format!("{url:?}: {e}")))?
+                .with_fsync(true)
                 .with_automatic_cleanup(true);
             (Arc::new(local), String::new())
         } else if let Some(rest) = url.strip_prefix("s3://") {

@@ -4,6 +4,7 @@
 
 pub mod faulty;
 pub mod s3;
+pub mod sim_store;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
