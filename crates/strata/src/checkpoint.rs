@@ -27,9 +27,10 @@ use std::sync::Arc;
 
 use strata_wal::{Position, Storage};
 
+use crate::decode::{Malformed, get_u32, get_u64};
 use crate::error::{Error, io};
 use crate::hot::{Body, Chunk, Sealed};
-use crate::series::{SeriesId, SeriesKey, get_u32};
+use crate::series::{SeriesId, SeriesKey};
 
 const MAGIC: [u8; 8] = *b"STRATCKP";
 /// Version 2 added the tier state (evicted_until and late points); version 1 files still load.
@@ -82,10 +83,7 @@ pub(crate) fn write(storage: &dyn Storage, snapshot: &Snapshot) -> Result<PathBu
         out.extend_from_slice(&count(chunks.len()).to_le_bytes());
         for chunk in chunks {
             let Body::Sealed(sealed) = &chunk.body else {
-                return Err(Error::Corrupt {
-                    path: storage.path(""),
-                    reason: "an open chunk in a snapshot".into(),
-                });
+                return Err(Error::Invariant("a snapshot for a checkpoint holds an open chunk".into()));
             };
             out.extend_from_slice(&chunk.window.to_le_bytes());
             out.extend_from_slice(&sealed.points.to_le_bytes());
@@ -169,7 +167,7 @@ pub(crate) fn load_newest(storage: &dyn Storage) -> Result<Option<(PathBuf, Snap
 /// Why a checkpoint's bytes do not load.
 #[derive(Debug, PartialEq)]
 enum DecodeError {
-    Damaged(String),
+    Damaged(Malformed),
     /// A whole checkpoint of a version this build does not read.
     Version(u32),
 }
@@ -178,7 +176,7 @@ impl DecodeError {
     /// The engine's error for the checkpoint at `path`.
     fn at(self, path: &Path) -> Error {
         match self {
-            DecodeError::Damaged(reason) => Error::Corrupt { path: path.to_owned(), reason },
+            DecodeError::Damaged(reason) => Error::Corrupt { path: path.to_owned(), reason: reason.0 },
             DecodeError::Version(found) => Error::UnsupportedVersion {
                 path: path.to_owned(),
                 format: "checkpoint",
@@ -189,15 +187,9 @@ impl DecodeError {
     }
 }
 
-impl From<String> for DecodeError {
-    fn from(reason: String) -> DecodeError {
-        DecodeError::Damaged(reason)
-    }
-}
-
-impl From<&str> for DecodeError {
-    fn from(reason: &str) -> DecodeError {
-        DecodeError::Damaged(reason.to_owned())
+impl<T: Into<Malformed>> From<T> for DecodeError {
+    fn from(reason: T) -> DecodeError {
+        DecodeError::Damaged(reason.into())
     }
 }
 
@@ -263,12 +255,6 @@ fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
     Ok(snapshot)
 }
 
-fn get_u64(input: &mut &[u8]) -> Result<u64, String> {
-    let (head, rest) = input.split_first_chunk::<8>().ok_or("truncated: expected a u64")?;
-    *input = rest;
-    Ok(u64::from_le_bytes(*head))
-}
-
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -312,7 +298,10 @@ mod tests {
         }
         let mut flipped = file.clone();
         flipped[40] ^= 1;
-        assert_eq!(decode(&flipped).unwrap_err(), DecodeError::Damaged("checksum mismatch".into()));
+        assert_eq!(
+            decode(&flipped).unwrap_err(),
+            DecodeError::Damaged(Malformed("checksum mismatch".into()))
+        );
         std::fs::write(&path, &flipped).unwrap();
         let err = load_newest(&storage).unwrap_err();
         assert!(matches!(&err, Error::Corrupt { path: p, .. } if *p == path), "{err}");

@@ -15,13 +15,15 @@ pub enum Error {
     Wal(strata_wal::WalError),
     #[error("cannot {op} {path}: {source}")]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    /// A file the engine wrote does not decode: `path` names it (a WAL segment's reason names
+    /// the offset of the record), `reason` says what is wrong.
     #[error("{path} is damaged: {reason}")]
     Corrupt { path: PathBuf, reason: String },
     /// A file of a format version this build does not read: written by a newer strata, or by
     /// an older one whose version is no longer read (only WAL segments and checkpoints can
     /// be; every strata reads every older tier file and manifest). Nothing was changed.
-    /// `format` is `"WAL segment"`, `"checkpoint"`, `"manifest"` or `"tier file"`; the
-    /// versions of each are listed in docs/FORMATS.md.
+    /// `format` is `"WAL segment"`, `"WAL record payload"`, `"checkpoint"`, `"manifest"` or
+    /// `"tier file"`; the versions of each are listed in docs/FORMATS.md.
     #[error("{}", unsupported_version(path, format, *found, supported))]
     UnsupportedVersion { path: PathBuf, format: &'static str, found: u32, supported: RangeInclusive<u32> },
     #[error("the write is {size} bytes, more than limits.max_write_size = {max} bytes")]
@@ -56,7 +58,10 @@ pub enum Error {
     ApplyFailed { cause: String },
     /// Parquet refused rows of a new tier file (nothing was uploaded).
     #[error("cannot encode the {tier} file of day {day}: {reason}")]
-    Encode { tier: crate::tier::Tier, day: String, reason: String },
+    Encode { tier: &'static str, day: String, reason: String },
+    /// Something the engine holds true does not: a bug, reported instead of a panic.
+    #[error("an engine invariant does not hold (a bug, please report it): {0}")]
+    Invariant(String),
     /// Arrow refused the columns of a result batch.
     #[error("cannot build an Arrow batch: {0}")]
     Arrow(String),

@@ -16,6 +16,7 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::decode::Malformed;
 use crate::payload::Batch;
 use crate::series::SeriesId;
 
@@ -167,7 +168,7 @@ impl HotStore {
 
     /// Inserts a write's points. A point at the time of an existing point of the same series
     /// replaces it.
-    pub(crate) fn apply(&self, batch: &Batch) -> Result<(), String> {
+    pub(crate) fn apply(&self, batch: &Batch) -> Result<(), Malformed> {
         let mut by_shard: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
         for (i, &id) in batch.ids.iter().enumerate() {
             if let Some(list) = by_shard.get_mut(id as usize % SHARDS) {
@@ -334,7 +335,7 @@ impl HotStore {
         to: i64,
         times: &mut Vec<i64>,
         values: &mut Vec<f64>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Malformed> {
         // Copy what is needed under the lock (open points, or a pointer to sealed bytes) and
         // decode after releasing it.
         let copied = {
@@ -384,7 +385,7 @@ impl HotStore {
         to: i64,
         times: &mut Vec<i64>,
         values: &mut Vec<f64>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Malformed> {
         let Copied { parts, open } = copied;
         // Reserve the result once: growing it chunk by chunk copies it and faults in new pages.
         let upper: usize = open.len()
@@ -522,7 +523,7 @@ impl SeriesHot {
     /// Inserts one point; returns whether an older window was changed (and needs sealing),
     /// and the value of a point at the same time that it replaced.
     #[inline]
-    fn insert(&mut self, window: i64, t: i64, v: f64) -> Result<(bool, Option<f64>), String> {
+    fn insert(&mut self, window: i64, t: i64, v: f64) -> Result<(bool, Option<f64>), Malformed> {
         // The common case, checked without a division: a point in the open window.
         if !self.open.is_empty() && t >= self.open_window && t - self.open_window < window {
             return Ok((false, insert_pair(&mut self.open, t, v)));
@@ -560,7 +561,7 @@ impl SeriesHot {
     }
 
     /// Inserts a late point into an older window, opening its chunk (or creating one).
-    fn insert_older(&mut self, start: i64, t: i64, v: f64) -> Result<Option<f64>, String> {
+    fn insert_older(&mut self, start: i64, t: i64, v: f64) -> Result<Option<f64>, Malformed> {
         let at = self.older.partition_point(|c| c.window < start);
         if self.older.get(at).is_none_or(|c| c.window != start) {
             self.older.insert(
@@ -647,7 +648,7 @@ pub(crate) fn encode(times: &[i64], values: &[f64], out: &mut Vec<u8>) {
     }
 }
 
-pub(crate) fn decode(bytes: &[u8], times: &mut Vec<i64>, values: &mut Vec<f64>) -> Result<(), String> {
+pub(crate) fn decode(bytes: &[u8], times: &mut Vec<i64>, values: &mut Vec<f64>) -> Result<(), Malformed> {
     decode_with(&mut strata_codec::Decoder::new(), bytes, times, values)
 }
 
@@ -657,19 +658,21 @@ fn decode_with(
     bytes: &[u8],
     times: &mut Vec<i64>,
     values: &mut Vec<f64>,
-) -> Result<(), String> {
+) -> Result<(), Malformed> {
     match bytes.split_first() {
-        Some((&CODEC, chunk)) => decoder.decode(chunk, times, values).map(|_| ()).map_err(|e| e.to_string()),
+        Some((&CODEC, chunk)) => {
+            decoder.decode(chunk, times, values).map(|_| ()).map_err(|e| Malformed(e.to_string()))
+        }
         Some((&RAW, rest)) => {
             let (count, rest) = rest.split_first_chunk::<4>().ok_or("raw chunk shorter than its header")?;
             let n = u32::from_le_bytes(*count) as usize;
             if rest.len() != n * 16 {
-                return Err(format!("raw chunk of {n} points has {} bytes of data", rest.len()));
+                return Err(format!("raw chunk of {n} points has {} bytes of data", rest.len()).into());
             }
             crate::payload::get_columns(rest, times, values);
             Ok(())
         }
-        Some((tag, _)) => Err(format!("sealed chunk of unknown kind {tag}")),
+        Some((tag, _)) => Err(format!("sealed chunk of unknown kind {tag}").into()),
         None => Err("empty sealed chunk".into()),
     }
 }

@@ -34,6 +34,7 @@ mod config;
 mod core;
 mod counters;
 mod cut_guard;
+mod decode;
 mod engine;
 mod error;
 mod failpoint;

@@ -12,6 +12,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 use strata_wal::{Position, Wal};
 
+use crate::decode::Malformed;
 use crate::error::Error;
 
 #[derive(Debug)]
@@ -81,7 +82,7 @@ impl Log {
     pub(crate) fn append_then_apply(
         &self,
         payload: &[u8],
-        apply: impl FnOnce() -> Result<(), String>,
+        apply: impl FnOnce() -> Result<(), Malformed>,
     ) -> Result<Position, Error> {
         let (end, sequence) = match self.wal.append_sequenced(payload) {
             Ok(appended) => appended,

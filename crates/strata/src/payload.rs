@@ -11,9 +11,26 @@
 
 use std::sync::Arc;
 
-use crate::series::{SeriesId, SeriesKey, get_u32};
+use crate::decode::{Malformed, get_u32};
+use crate::series::{SeriesId, SeriesKey};
 
 const VERSION: u8 = 1;
+/// The payload versions this build decodes.
+pub(crate) const READABLE_VERSIONS: std::ops::RangeInclusive<u32> = 1..=VERSION as u32;
+
+/// Why a record payload does not decode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PayloadError {
+    Malformed(Malformed),
+    /// A payload version this build does not read (the segment's own version was readable).
+    Version(u32),
+}
+
+impl<T: Into<Malformed>> From<T> for PayloadError {
+    fn from(reason: T) -> PayloadError {
+        PayloadError::Malformed(reason.into())
+    }
+}
 
 /// A decoded (or to be encoded) write.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -51,25 +68,21 @@ impl Batch {
         out
     }
 
-    pub(crate) fn decode(mut input: &[u8]) -> Result<Batch, String> {
+    pub(crate) fn decode(mut input: &[u8]) -> Result<Batch, PayloadError> {
         let input = &mut input;
         let (&version, rest) = input.split_first().ok_or("empty record")?;
         *input = rest;
         // Every version this build reads decodes below (only version 1 exists). The WAL
         // segment's own version is checked first, so this refuses only a payload version
         // bumped alone.
-        if version > VERSION {
-            return Err(format!(
-                "record payload format version {version}, written by a newer strata; this build \
-                 reads versions up to {VERSION}: upgrade strata"
-            ));
-        }
-        if version < VERSION {
-            return Err(format!("record payload format version {version}: no strata writes it"));
+        if !READABLE_VERSIONS.contains(&u32::from(version)) {
+            return Err(PayloadError::Version(u32::from(version)));
         }
         let definitions = get_u32(input)? as usize;
         if definitions > input.len() / 16 {
-            return Err(format!("{definitions} series definitions cannot fit in {} bytes", input.len()));
+            return Err(
+                format!("{definitions} series definitions cannot fit in {} bytes", input.len()).into()
+            );
         }
         let mut batch = Batch { definitions: Vec::with_capacity(definitions), ..Batch::default() };
         for _ in 0..definitions {
@@ -78,7 +91,7 @@ impl Batch {
         }
         let n = get_u32(input)? as usize;
         if input.len() != n * 20 {
-            return Err(format!("{n} points need {} bytes, the record has {}", n * 20, input.len()));
+            return Err(format!("{n} points need {} bytes, the record has {}", n * 20, input.len()).into());
         }
         let (ids, columns) = input.split_at(n * 4);
         batch.ids = ids.chunks_exact(4).filter_map(|c| c.try_into().ok()).map(u32::from_le_bytes).collect();
@@ -133,8 +146,8 @@ mod tests {
         let mut newer = bytes.clone();
         newer[0] = VERSION + 1;
         let err = Batch::decode(&newer).unwrap_err();
-        assert!(err.ends_with("this build reads versions up to 1: upgrade strata"), "{err}");
+        assert_eq!(err, PayloadError::Version(u32::from(VERSION) + 1));
         newer[0] = 0;
-        assert!(Batch::decode(&newer).is_err());
+        assert_eq!(Batch::decode(&newer).unwrap_err(), PayloadError::Version(0));
     }
 }

@@ -77,7 +77,7 @@ pub(crate) fn read(core: &Core, selector: &Selector, from: i64, to: i64) -> Resu
         let (mut times, mut values) = (Vec::new(), Vec::new());
         core.hot
             .read(id, from, to, &mut times, &mut values)
-            .map_err(|reason| Error::DamagedChunk { series: key.to_string(), reason })?;
+            .map_err(|reason| Error::DamagedChunk { series: key.to_string(), reason: reason.0 })?;
         if !times.is_empty() {
             out.push(SeriesPoints { key, times, values });
         }

@@ -12,10 +12,11 @@ use strata_wal::{Position, Storage, Truncation, Wal, WalOptions};
 
 use crate::checkpoint;
 use crate::config::Config;
+use crate::decode::Malformed;
 use crate::error::Error;
 use crate::hot::HotStore;
 use crate::log::Log;
-use crate::payload::Batch;
+use crate::payload::{self, Batch, PayloadError};
 use crate::series::SeriesIndex;
 use crate::tier::Manifest;
 
@@ -57,7 +58,7 @@ pub(crate) fn recover(
     let mut from = Position::START;
     let mut evicted_until = i64::MIN;
     if let Some((path, snapshot)) = checkpoint::load_newest(checkpoints)? {
-        let corrupt = |reason: String| Error::Corrupt { path: path.clone(), reason };
+        let corrupt = |reason: Malformed| Error::Corrupt { path: path.clone(), reason: reason.0 };
         for (id, key) in snapshot.series {
             index.define(id, key).map_err(corrupt)?;
         }
@@ -96,11 +97,20 @@ pub(crate) fn recover(
     let mut replay = Wal::open(storage, options, from)?;
     let mut position = from;
     while let Some((end, payload)) = replay.next_record()? {
-        let corrupt = |reason: String| Error::Corrupt {
-            path: wal_dir.join(strata_wal::segment_name(end.segment)),
+        let segment = wal_dir.join(strata_wal::segment_name(end.segment));
+        let corrupt = |reason: Malformed| Error::Corrupt {
+            path: segment.clone(),
             reason: format!("the record ending at offset {}: {reason}", end.offset),
         };
-        let batch = Batch::decode(payload).map_err(corrupt)?;
+        let batch = Batch::decode(payload).map_err(|e| match e {
+            PayloadError::Malformed(reason) => corrupt(reason),
+            PayloadError::Version(found) => Error::UnsupportedVersion {
+                path: segment.clone(),
+                format: "WAL record payload",
+                found,
+                supported: payload::READABLE_VERSIONS,
+            },
+        })?;
         for (id, key) in &batch.definitions {
             index.define(*id, key.clone()).map_err(corrupt)?;
         }

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustc_hash::FxHashMap;
 
+use crate::decode::{Malformed, get_str, get_u32};
+
 /// The identity of a series.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeriesKey {
@@ -73,20 +75,20 @@ impl SeriesKey {
     }
 
     /// Reads the binary form from `input`, advancing it.
-    pub(crate) fn decode(input: &mut &[u8]) -> Result<SeriesKey, String> {
+    pub(crate) fn decode(input: &mut &[u8]) -> Result<SeriesKey, Malformed> {
         let measurement = get_str(input)?;
         let field = get_str(input)?;
         let count = get_u32(input)? as usize;
         // Each tag needs at least 8 bytes; refuse counts the input cannot hold before allocating.
         if count > input.len() / 8 {
-            return Err(format!("series key claims {count} tags in {} bytes", input.len()));
+            return Err(format!("series key claims {count} tags in {} bytes", input.len()).into());
         }
         let mut tags = Vec::with_capacity(count);
         for _ in 0..count {
             tags.push((get_str(input)?, get_str(input)?));
         }
         if !tags.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)) {
-            return Err(format!("series key of {measurement:?} has unsorted or duplicate tags"));
+            return Err(format!("series key of {measurement:?} has unsorted or duplicate tags").into());
         }
         Ok(SeriesKey { measurement, field, tags })
     }
@@ -111,22 +113,6 @@ pub(crate) fn tag_name(key: &str) -> &str {
 fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_le_bytes());
     out.extend_from_slice(s.as_bytes());
-}
-
-pub(crate) fn get_u32(input: &mut &[u8]) -> Result<u32, String> {
-    let (head, rest) = input.split_first_chunk::<4>().ok_or("truncated: expected a u32")?;
-    *input = rest;
-    Ok(u32::from_le_bytes(*head))
-}
-
-fn get_str(input: &mut &[u8]) -> Result<String, String> {
-    let len = get_u32(input)? as usize;
-    if len > input.len() {
-        return Err(format!("truncated: a string of {len} bytes with {} left", input.len()));
-    }
-    let (bytes, rest) = input.split_at(len);
-    *input = rest;
-    String::from_utf8(bytes.to_vec()).map_err(|_| "a string is not UTF-8".to_owned())
 }
 
 /// A series limit that a new series would pass.
@@ -240,14 +226,14 @@ impl SeriesIndex {
 
     /// Puts a series under a known id (replay and checkpoint loading). Fails if the id is
     /// taken by another key.
-    pub(crate) fn define(&mut self, id: SeriesId, key: Arc<SeriesKey>) -> Result<(), String> {
+    pub(crate) fn define(&mut self, id: SeriesId, key: Arc<SeriesKey>) -> Result<(), Malformed> {
         match self.key(id) {
             Some(existing) if **existing == *key => return Ok(()),
-            Some(existing) => return Err(format!("series id {id} is both {existing} and {key}")),
+            Some(existing) => return Err(format!("series id {id} is both {existing} and {key}").into()),
             None => {}
         }
         if let Some(other) = self.get(&key) {
-            return Err(format!("series {key} has two ids, {other} and {id}"));
+            return Err(format!("series {key} has two ids, {other} and {id}").into());
         }
         self.insert(id, key);
         self.mark_logged(id);

@@ -30,7 +30,7 @@ pub(super) fn encode_by_day(
             let day = day(number.saturating_mul(DAY));
             file::sort_and_merge(&mut rows);
             let bytes = file::write(&rows, info).map_err(|reason| Error::Encode {
-                tier: info.tier,
+                tier: info.tier.name(),
                 day: day.clone(),
                 reason,
             })?;

@@ -132,7 +132,7 @@ fn downsample_cut(
                 values.clear();
                 let Some(key) = keys.get(&id) else { return Ok(Vec::new()) };
                 hot.decode_copied(copied, from, to, times, values)
-                    .map_err(|reason| Error::DamagedChunk { series: key.to_string(), reason })?;
+                    .map_err(|reason| Error::DamagedChunk { series: key.to_string(), reason: reason.0 })?;
                 Ok(downsample(key, times, values, res))
             },
         )

@@ -104,11 +104,10 @@ impl Manifest {
     /// byte, so a layout change without a version bump fails a test.
     ///
     /// # Errors
-    /// [`Error::Corrupt`] if serde cannot encode it (it can: every key is a string).
+    /// [`Error::Invariant`] if serde cannot encode it (it can: every key is a string).
     pub fn to_json(&self) -> Result<Vec<u8>, Error> {
-        serde_json::to_vec_pretty(self).map_err(|e| Error::Corrupt {
-            path: object_name(self.generation).into(),
-            reason: format!("cannot encode the manifest: {e}"),
+        serde_json::to_vec_pretty(self).map_err(|e| {
+            Error::Invariant(format!("manifest generation {} does not encode: {e}", self.generation))
         })
     }
 }
