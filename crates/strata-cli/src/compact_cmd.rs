@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::args::{EngineArgs, parse_time};
+use crate::say;
 
 #[derive(Debug, Args)]
 pub(crate) struct CompactArgs {
@@ -25,7 +26,7 @@ pub(crate) fn run(args: CompactArgs) -> anyhow::Result<ExitCode> {
     // (the WAL still holds its points), so dropping the engine without a checkpoint is safe.
     let report =
         engine.compact().with_context(|| format!("the compaction pass in {} failed", dir.display()))?;
-    println!("{report}");
+    say!("{report}");
     engine.close().with_context(|| format!("cannot close the engine in {}", dir.display()))?;
     Ok(ExitCode::SUCCESS)
 }

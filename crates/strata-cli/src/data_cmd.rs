@@ -10,6 +10,7 @@ use strata::{Precision, Selector, SeriesKey, Tier, WriteOptions};
 use crate::args::{EngineArgs, parse_time};
 use crate::blocks::{for_each_block, open_input};
 use crate::output::{Cell, Format, write_rows};
+use crate::say;
 
 #[derive(Debug, Args)]
 pub(crate) struct WriteArgs {
@@ -59,12 +60,12 @@ pub(crate) fn write(args: WriteArgs) -> anyhow::Result<ExitCode> {
         eprintln!();
     }
     engine.close()?;
-    println!("{accepted} points accepted, {rejected} lines rejected");
+    say!("{accepted} points accepted, {rejected} lines rejected");
     for r in &shown {
-        println!("  {r}");
+        say!("  {r}");
     }
     if rejected as usize > shown.len() {
-        println!("  ... and {} more", rejected as usize - shown.len());
+        say!("  ... and {} more", rejected as usize - shown.len());
     }
     Ok(if rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

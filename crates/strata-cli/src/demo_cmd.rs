@@ -11,6 +11,7 @@ use strata::{Config, Engine, Selector, WriteOptions};
 use strata_gen::GenConfig;
 
 use crate::blocks::split_lines;
+use crate::say;
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
@@ -29,7 +30,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let now = i64::try_from(now)?;
     let workload =
         GenConfig { hosts: args.hosts, start: now - 3600, duration_secs: 3600, ..GenConfig::default() };
-    println!(
+    say!(
         "generating 1 h of telemetry for {} hosts of cluster fritz ({} series, 10 s interval)...",
         workload.hosts,
         workload.series()
@@ -39,7 +40,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     let engine = Engine::open(Config::with_data_dir(&dir))
         .with_context(|| format!("cannot open {}", dir.display()))?;
-    println!(
+    say!(
         "writing {:.0} MB of line protocol into {} (WAL fsync per group, 2 writer threads)...",
         data.len() as f64 / 1e6,
         dir.display()
@@ -65,13 +66,13 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             .sum::<anyhow::Result<u64>>()
     })?;
     let secs = started.elapsed().as_secs_f64();
-    println!("  {accepted} points in {secs:.2} s: {:.2} M points/s", accepted as f64 / secs / 1e6);
+    say!("  {accepted} points in {secs:.2} s: {:.2} M points/s", accepted as f64 / secs / 1e6);
     let stats = engine.stats();
     engine.close()?;
 
     let started = Instant::now();
     let engine = Engine::open(Config::with_data_dir(&dir))?;
-    println!(
+    say!(
         "reopened in {:.0} ms ({} series, {} points in memory)",
         started.elapsed().as_secs_f64() * 1e3,
         stats.series,
@@ -79,10 +80,10 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     let selector = Selector::metric("cpu_load").tag("cluster", "fritz").tag("hostname", "f0101");
     let series = engine.read(&selector, (now - 60) * 1_000_000_000, now * 1_000_000_000)?;
-    println!("cpu_load of f0101 over the last minute:");
+    say!("cpu_load of f0101 over the last minute:");
     for s in &series {
         for (t, v) in s.times.iter().zip(&s.values) {
-            println!(
+            say!(
                 "  {}  {v}",
                 humantime::format_rfc3339_seconds(
                     UNIX_EPOCH + std::time::Duration::from_secs((t / 1_000_000_000) as u64)
@@ -95,7 +96,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     // whole hours to cold, as Parquet under <data_dir>/tiers.
     let started = Instant::now();
     let report = engine.compact()?;
-    println!(
+    say!(
         "compacted in {:.2} s: {} warm rows (1 min) in {} files, {} cold rows (1 h) in {} files, under {}",
         started.elapsed().as_secs_f64(),
         report.warm_rows,
@@ -115,7 +116,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     query.aggregates = vec![strata::Aggregate::Avg, strata::Aggregate::Max];
     let result = engine.query(&query)?;
     let served: Vec<String> = result.served.iter().map(|p| p.tier.name().to_owned()).collect();
-    println!("cpu_load of f0101 over the hour, every 10 min (served by {}):", served.join(" + "));
+    say!("cpu_load of f0101 over the hour, every 10 min (served by {}):", served.join(" + "));
     for s in &result.series {
         for (i, t) in s.times.iter().enumerate() {
             let cell = |k: usize| {
@@ -124,7 +125,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
                     .and_then(|(_, v)| v.get(i).copied().flatten())
                     .map_or("-".to_owned(), |v| format!("{v:.2}"))
             };
-            println!(
+            say!(
                 "  {}  avg {}  max {}",
                 humantime::format_rfc3339_seconds(
                     UNIX_EPOCH + std::time::Duration::from_secs((t / 1_000_000_000) as u64)

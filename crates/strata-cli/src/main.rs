@@ -41,6 +41,16 @@ enum Command {
     Inspect(inspect_cmd::InspectArgs),
 }
 
+/// `println!` that returns the error instead of panicking: a reader downstream closing the pipe
+/// (`strata write f.lp | head`) ends the command quietly (see `is_broken_pipe`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+pub(crate) use say;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -107,3 +107,31 @@ fn write_then_query() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("neither Unix seconds nor an RFC 3339 time"));
 }
+
+/// `strata write f.lp | true`: the reader is gone before the summary is printed. The command
+/// ends without a panic (it used to exit 101 with "failed printing to stdout").
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let input: String = (0..2000).map(|i| format!("m,hostname=h{} value={i} {now}\n", i % 50)).collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["write", "--data-dir", dir.path().to_str().unwrap(), "--precision", "s"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end first: the summary meets a broken pipe.
+    drop(child.stdout.take());
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    // The points were stored all the same.
+    let check = strata(&["inspect", "--data-dir", dir.path().to_str().unwrap(), "--format", "json"], "");
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}

@@ -54,6 +54,10 @@ pub enum ErrorKind {
     NegativeUnsigned { key: String },
     #[error("string field \"{key}\" has no closing quote")]
     UnterminatedString { key: String },
+    #[error("more than {max} tags on one line (the parser's MAX_TAGS)")]
+    TooManyTags { max: usize },
+    #[error("more than {max} fields on one line (the parser's MAX_FIELDS)")]
+    TooManyFields { max: usize },
     #[error("string field \"{key}\" is {len} bytes long, more than the limit of {max} bytes")]
     StringTooLong { key: String, len: usize, max: usize },
     #[error("unexpected {found:?} after the string field \"{key}\": expected ',' or ' '")]

@@ -32,6 +32,6 @@ mod write;
 
 pub use error::{ErrorKind, ParseError};
 pub use line::{Field, FieldValue, Line, Tag};
-pub use parse::{MAX_STRING_LEN, ParseOptions, Parser};
+pub use parse::{MAX_FIELDS, MAX_STRING_LEN, MAX_TAGS, ParseOptions, Parser};
 pub use precision::{Precision, UnknownPrecision};
 pub use write::{WriteError, escape_key, escape_measurement, escape_string, write_field_value};

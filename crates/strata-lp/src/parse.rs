@@ -16,6 +16,35 @@ use crate::number::{self, NumberError};
 /// The longest string field value accepted, in bytes as written (InfluxDB 3's limit).
 pub const MAX_STRING_LEN: usize = 1 << 20;
 
+/// The most tags a line may carry. Telegraf and cc-metric-collector write a handful; a line
+/// past this is refused as soon as its tag number `MAX_TAGS + 1` is read, so one bad line cannot
+/// stall ingest.
+pub const MAX_TAGS: usize = 256;
+
+/// The most fields a line may carry.
+pub const MAX_FIELDS: usize = 1024;
+
+/// Up to this many keys on a line, a duplicate is found by comparing with each earlier key
+/// (cheaper than hashing); past it, by hashes, so the check stays linear in the line's length.
+const SCAN_KEYS: usize = 16;
+
+/// Hashes of the keys a line has used so far, once it has more than [`SCAN_KEYS`]: a hash hit
+/// is confirmed by comparing the keys, which only a duplicate or a collision reaches. The
+/// hasher's keys are random per process, so a client cannot craft colliding keys.
+#[derive(Default)]
+struct KeyHashes {
+    state: std::hash::RandomState,
+    tags: std::collections::HashSet<u64>,
+    fields: std::collections::HashSet<u64>,
+}
+
+impl KeyHashes {
+    fn hash(&self, key: &str) -> u64 {
+        use std::hash::BuildHasher as _;
+        self.state.hash_one(key)
+    }
+}
+
 /// How a write's lines are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ParseOptions {
@@ -286,8 +315,12 @@ fn parse_line<'a>(
     // Tags. While the keys arrive in strictly increasing order (Telegraf and cc-metric-collector
     // sort them), a duplicate is impossible and one comparison per tag proves it.
     let mut tags_sorted = true;
+    let mut hashes: Option<KeyHashes> = None;
     while b.get(i) == Some(&b',') {
         let key_start = i + 1;
+        if out.tags.len() == MAX_TAGS {
+            return Err(fail(key_start, ErrorKind::TooManyTags { max: MAX_TAGS }));
+        }
         let (key_end, escaped) = scan_escaped(b, key_start, KEY_STOPS);
         if key_end == key_start {
             return Err(fail(key_start, ErrorKind::EmptyTagKey));
@@ -308,9 +341,23 @@ fn parse_line<'a>(
             && !(tags_sorted && greater(&key, &last.key))
         {
             tags_sorted = false;
-            if out.tags.iter().any(|t| t.key == key) {
+            let duplicate = if out.tags.len() < SCAN_KEYS {
+                out.tags.iter().any(|t| t.key == key)
+            } else {
+                let seen = hashes.get_or_insert_with(|| {
+                    let mut seen = KeyHashes::default();
+                    seen.tags = out.tags.iter().map(|t| seen.hash(&t.key)).collect();
+                    seen
+                });
+                seen.tags.contains(&seen.hash(&key)) && out.tags.iter().any(|t| t.key == key)
+            };
+            if duplicate {
                 return Err(fail(key_start, ErrorKind::DuplicateTag { key: key.into_owned() }));
             }
+        }
+        if let Some(seen) = &mut hashes {
+            let h = seen.hash(&key);
+            seen.tags.insert(h);
         }
         let value = unescape(slice(text, value_start, value_end), escaped, KEY_ESCAPES);
         out.tags.push(Tag { key, value });
@@ -328,6 +375,9 @@ fn parse_line<'a>(
     // Fields.
     loop {
         let key_start = i;
+        if out.fields.len() == MAX_FIELDS {
+            return Err(fail(key_start, ErrorKind::TooManyFields { max: MAX_FIELDS }));
+        }
         let (key_end, escaped) = scan_escaped(b, key_start, KEY_STOPS);
         if key_end == key_start {
             return Err(fail(key_start, ErrorKind::EmptyFieldKey));
@@ -378,11 +428,28 @@ fn parse_line<'a>(
                 }
             }
         };
-        if out.fields.iter().any(|f| f.key == key) {
+        let (duplicate, clash) = if out.fields.len() + out.tags.len() < SCAN_KEYS {
+            // `==` on strings compares lengths first, so this rarely reaches `memcmp`.
+            (out.fields.iter().any(|f| f.key == key), out.tags.iter().any(|t| t.key == key))
+        } else {
+            let seen = hashes.get_or_insert_with(|| {
+                let mut seen = KeyHashes::default();
+                seen.tags = out.tags.iter().map(|t| seen.hash(&t.key)).collect();
+                seen
+            });
+            if seen.fields.len() < out.fields.len() {
+                seen.fields = out.fields.iter().map(|f| seen.hash(&f.key)).collect();
+            }
+            let h = seen.hash(&key);
+            let duplicate = seen.fields.contains(&h) && out.fields.iter().any(|f| f.key == key);
+            let clash = seen.tags.contains(&h) && out.tags.iter().any(|t| t.key == key);
+            seen.fields.insert(h);
+            (duplicate, clash)
+        };
+        if duplicate {
             return Err(fail(key_start, ErrorKind::DuplicateField { key: key.into_owned() }));
         }
-        // `==` on strings compares lengths first, so this rarely reaches `memcmp`.
-        if out.tags.iter().any(|t| t.key == key) {
+        if clash {
             return Err(fail(key_start, ErrorKind::FieldTagClash { key: key.into_owned() }));
         }
         out.fields.push(Field { key, value });

@@ -386,3 +386,45 @@ fn reused_line_matches_fresh_parse() {
     }
     assert_eq!(n, fresh.len());
 }
+
+/// Lines with many keys: the duplicate checks switch to hashes past a handful of keys, so the
+/// outcome (and its column) must be the same as a plain scan would give, and the bounds hold.
+#[test]
+fn many_tags_and_fields_keep_their_checks_and_bounds() {
+    use strata_lp::{MAX_FIELDS, MAX_TAGS};
+    // Unsorted tags (reverse order), the last one a duplicate of the first.
+    let tags: Vec<String> = (0..200).rev().map(|i| format!("t{i:03}=v")).collect();
+    let line = format!("m,{},t199=again f=1 1", tags.join(","));
+    let column = line.find(",t199=again").unwrap() + 2;
+    assert_eq!(outcome(&line, Precision::Nanoseconds), format!("{column}: duplicate tag key \"t199\""));
+    // Many unsorted tags without a duplicate: accepted, every tag kept in order.
+    let ok = format!("m,{} f=1 1", tags.join(","));
+    assert!(outcome(&ok, Precision::Nanoseconds).starts_with("m|t199=v,t198=v,"), "{ok}");
+    // Fields: a duplicate among many, and a field named like a tag.
+    let fields: Vec<String> = (0..100).map(|i| format!("f{i}={i}")).collect();
+    let dup = format!("m,a=1 {},f42=7 1", fields.join(","));
+    let column = dup.find(",f42=7").unwrap() + 2;
+    assert_eq!(outcome(&dup, Precision::Nanoseconds), format!("{column}: duplicate field key \"f42\""));
+    let clash = format!("m,{} {},t150=1 1", tags.join(","), fields.join(","));
+    let column = clash.find(",t150=1 ").unwrap() + 2;
+    assert!(outcome(&clash, Precision::Nanoseconds).starts_with(&format!("{column}: ")), "{clash}");
+    // The bounds, named in the error, at the first key past them.
+    let too_many: Vec<String> = (0..MAX_TAGS + 1).map(|i| format!("t{i}=v")).collect();
+    let line = format!("m,{} f=1 1", too_many.join(","));
+    let column = line.find(&format!(",t{MAX_TAGS}=")).unwrap() + 2;
+    assert_eq!(
+        outcome(&line, Precision::Nanoseconds),
+        format!("{column}: more than {MAX_TAGS} tags on one line (the parser's MAX_TAGS)")
+    );
+    let too_many: Vec<String> = (0..MAX_FIELDS + 1).map(|i| format!("f{i}=1")).collect();
+    let line = format!("m {} 1", too_many.join(","));
+    let column = line.find(&format!(",f{MAX_FIELDS}=")).unwrap() + 2;
+    assert_eq!(
+        outcome(&line, Precision::Nanoseconds),
+        format!("{column}: more than {MAX_FIELDS} fields on one line (the parser's MAX_FIELDS)")
+    );
+    // A line of a million tags is refused at tag MAX_TAGS + 1, without reading the rest.
+    let huge: String = (0..1_000_000).map(|i| format!(",k{i:07}=v")).collect();
+    let huge = format!("m{huge} f=1 1");
+    assert!(outcome(&huge, Precision::Nanoseconds).contains("more than 256 tags"));
+}

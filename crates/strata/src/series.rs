@@ -45,20 +45,19 @@ impl SeriesKey {
         tags: impl Iterator<Item = (&'a str, &'a str)>,
         default_cluster: Option<&str>,
     ) -> Result<SeriesKey, String> {
-        let mut sorted: Vec<(String, String)> = Vec::new();
-        for (k, v) in tags {
-            let k = tag_name(k);
-            if sorted.iter().any(|(seen, _)| seen == k) {
-                return Err(format!("tag \"{k}\" is given twice (\"host\" is read as \"hostname\")"));
-            }
-            sorted.push((k.to_owned(), v.to_owned()));
+        let mut sorted: Vec<(String, String)> =
+            tags.map(|(k, v)| (tag_name(k).to_owned(), v.to_owned())).collect();
+        // Sorting first keeps the duplicate check linear after the sort, however many tags.
+        sorted.sort();
+        if let Some(pair) = sorted.windows(2).find(|w| matches!(w, [a, b] if a.0 == b.0)) {
+            let k = pair.first().map_or("", |(k, _)| k.as_str());
+            return Err(format!("tag \"{k}\" is given twice (\"host\" is read as \"hostname\")"));
         }
         if let Some(cluster) = default_cluster
-            && !sorted.iter().any(|(k, _)| k == "cluster")
+            && let Err(at) = sorted.binary_search_by(|(k, _)| k.as_str().cmp("cluster"))
         {
-            sorted.push(("cluster".to_owned(), cluster.to_owned()));
+            sorted.insert(at, ("cluster".to_owned(), cluster.to_owned()));
         }
-        sorted.sort();
         Ok(SeriesKey { measurement: measurement.to_owned(), field: field.to_owned(), tags: sorted })
     }
 

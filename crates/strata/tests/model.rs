@@ -329,3 +329,28 @@ fn writers_and_readers_at_once() {
     let series = engine.read(&Selector::metric("c"), 0, i64::MAX).unwrap();
     assert_eq!(series.iter().map(|s| s.times.len()).sum::<usize>(), 2 * 150 * 20);
 }
+
+/// One bad line with a huge number of tags cannot stall the write path: it is refused at the
+/// parser's bound, naming it, and the other lines of the write are stored; a line with many
+/// unsorted tags and fields within the bounds is stored with every tag.
+#[test]
+fn many_tags_are_bounded_and_every_tag_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let s = NOW / SEC;
+    let huge: String = (0..200_000).map(|i| format!(",k{i:06}=v")).collect();
+    let tags: String = (0..200).rev().map(|i| format!(",t{i:03}=v{i}")).collect();
+    let fields: Vec<String> = (0..100).map(|i| format!("f{i}={i}")).collect();
+    let body =
+        format!("m{huge} value=1 {s}\nm,hostname=a value=2 {s}\nwide{tags} {} {s}\n", fields.join(","));
+    let options = WriteOptions { precision: strata::Precision::Seconds, ..WriteOptions::default() };
+    let report = engine.write_lp(body.as_bytes(), &options).unwrap();
+    assert_eq!(report.accepted, 101, "{:?}", report.rejections);
+    assert_eq!(report.rejections.len(), 1);
+    let message = report.rejections[0].to_string();
+    assert!(message.starts_with("line 1, column ") && message.contains("more than 256 tags"), "{message}");
+    let wide = engine.read(&Selector::metric("wide").tag("t007", "v7"), 0, i64::MAX).unwrap();
+    assert_eq!(wide.len(), 100, "one series per field");
+    assert_eq!(wide[0].key.tags.len(), 200);
+    assert!(wide[0].key.tags.windows(2).all(|w| w[0].0 < w[1].0), "tags sorted by key");
+}
