@@ -210,3 +210,48 @@ fn query_across_tiers_with_a_resolution() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("use one or the other"));
 }
+
+/// A flipped byte in a warm file: `strata query --tier warm` fails (exit status 2) naming the
+/// file and its checksums, instead of printing changed rows.
+#[test]
+fn query_of_a_damaged_warm_file_fails_naming_it() {
+    let data = tiered();
+    let warm = std::path::Path::new(&data.data_dir).join("tiers/warm");
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for day in std::fs::read_dir(&warm).unwrap() {
+        for file in std::fs::read_dir(day.unwrap().path()).unwrap() {
+            files.push(file.unwrap().path());
+        }
+    }
+    files.sort();
+    let damaged = &files[0];
+    let mut bytes = std::fs::read(damaged).unwrap();
+    let at = bytes.len() * 3 / 10;
+    bytes[at] ^= 0x10;
+    std::fs::write(damaged, &bytes).unwrap();
+
+    let (from, to) = ((data.start - 86_400).to_string(), (data.start + 86_400).to_string());
+    let output = strata(
+        &[
+            "query",
+            "--data-dir",
+            &data.data_dir,
+            "--config",
+            &data.config,
+            "--metric",
+            "cpu_load",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--tier",
+            "warm",
+        ],
+        "",
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let name = damaged.strip_prefix(&warm).unwrap().to_string_lossy().into_owned();
+    assert!(stderr.contains(&name) && stderr.contains("CRC32C"), "{stderr}");
+    assert!(common::stdout(&output).is_empty(), "no rows printed: {}", common::stdout(&output));
+}

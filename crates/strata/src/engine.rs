@@ -96,7 +96,7 @@ impl Engine {
 
     /// Opens the engine with its WAL and checkpoints on `wal` and `checkpoints` (simulated
     /// disks that tests crash and fail) and its tiers in `store` under `prefix`. Only the lock
-    /// file goes to `data_dir`.
+    /// file and the engine's id (`ENGINE_ID`) go to `data_dir`.
     ///
     /// # Errors
     /// As [`Engine::open`].
@@ -123,8 +123,10 @@ impl Engine {
     ) -> Result<Engine, Error> {
         config.validate().map_err(|message| crate::ConfigError::Invalid { path: None, message })?;
         let lock = lock_data_dir(&config.data_dir)?;
+        let id = engine_id(&config.data_dir)?;
         let (tiers, orphans) = TierState::open(
             store,
+            id,
             Tier::Warm.resolution(&config),
             Tier::Cold.resolution(&config),
             config.object_store.cache_size.0,
@@ -362,6 +364,53 @@ fn lock_data_dir(dir: &Path) -> Result<File, Error> {
         return Err(Error::Locked { path: dir.to_owned() });
     }
     Ok(lock)
+}
+
+const ENGINE_ID: &str = "ENGINE_ID";
+
+/// This data directory's engine id, the owner a tier store's manifest names: read from
+/// `<data_dir>/ENGINE_ID`, or created there once (128 random bits as 32 lowercase hex digits and
+/// a newline), durably, before anything can commit it as an owner. Called under the lock.
+fn engine_id(dir: &Path) -> Result<String, Error> {
+    let path = dir.join(ENGINE_ID);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let id = std::str::from_utf8(&bytes).unwrap_or_default().trim_end_matches('\n');
+            if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                return Err(Error::Corrupt { path, reason: "not 32 lowercase hex digits".into() });
+            }
+            Ok(id.to_owned())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::hash::{BuildHasher, Hasher};
+            use std::io::Write as _;
+            // `RandomState` is seeded from the operating system's random source.
+            let mut id = String::with_capacity(32);
+            for half in 0..2u8 {
+                let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+                h.write_u8(half);
+                h.write_u128(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .as_nanos(),
+                );
+                h.write_u32(std::process::id());
+                id.push_str(&format!("{:016x}", h.finish()));
+            }
+            // Written whole or not at all: a temporary file, synced, renamed, the directory
+            // synced (an id that a power loss took back would make the store refuse its owner).
+            let tmp = dir.join("ENGINE_ID.tmp");
+            let mut file = File::create(&tmp).map_err(io("create", &tmp))?;
+            file.write_all(format!("{id}\n").as_bytes()).map_err(io("write", &tmp))?;
+            file.sync_all().map_err(io("sync", &tmp))?;
+            std::fs::rename(&tmp, &path).map_err(io("rename", &tmp))?;
+            // Syncs the directory, and its parent in case the directory is new too.
+            strata_wal::create_dir_durably(dir).map_err(io("sync directory", dir))?;
+            Ok(id)
+        }
+        Err(e) => Err(io("read", &path)(e)),
+    }
 }
 
 /// Starts a named background thread that runs `body` with its stop channel.

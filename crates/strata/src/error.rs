@@ -38,6 +38,12 @@ pub enum Error {
         "manifest generation {generation} at {url} was committed by someone else: two engines write to one object_store prefix"
     )]
     ManifestConflict { url: String, generation: u64 },
+    /// The tier store's live manifest was committed by another engine (another data
+    /// directory): refused at open before anything in the store is touched, and at each commit.
+    #[error(
+        "the tier store {url} is owned by engine {owner}, and this engine is {engine}: another engine owns this prefix; point object_store.url elsewhere, or open the data directory whose ENGINE_ID is {owner}"
+    )]
+    NotOwner { url: String, owner: String, engine: String },
     #[error("the tiers at {url} were written with {key} = {found}, but the config says {configured}")]
     TierMismatch { url: String, key: &'static str, found: String, configured: String },
     #[error("a warm flush is cut but not yet committed; no checkpoint until it is (the WAL keeps its data)")]

@@ -3,8 +3,10 @@
 //! bytes, and files of a newer version are refused with an error naming the file.
 //!
 //! Each fixture is a whole data directory, named after the format versions in it:
-//! - `wal1-ckpt2-manifest1-tier1/`: the full workload (writes, one compaction pass, late
-//!   points, a checkpoint, writes after it);
+//! - `wal1-ckpt2-manifest2-tier1/`: the full workload (writes, one compaction pass, late
+//!   points, a checkpoint, writes after it), with its `ENGINE_ID`;
+//! - `wal1-ckpt2-manifest1-tier1/`: the same workload as a strata of manifest version 1 wrote it
+//!   (no checksums, no owner, no `ENGINE_ID`);
 //! - `wal1-ckpt1/`: the writes only, with a version 1 checkpoint (no tier state).
 //!
 //! Regenerate them (only together with a version bump, recorded in docs/FORMATS.md) with
@@ -31,7 +33,8 @@ const WARM_UNTIL: i64 = NOW - 5 * MIN;
 /// What it rolls cold up to: the last whole hour before `WARM_UNTIL`.
 const COLD_UNTIL: i64 = T0 + HOUR;
 
-const CURRENT: &str = "wal1-ckpt2-manifest1-tier1";
+const CURRENT: &str = "wal1-ckpt2-manifest2-tier1";
+const MANIFEST_V1: &str = "wal1-ckpt2-manifest1-tier1";
 const CHECKPOINT_V1: &str = "wal1-ckpt1";
 
 /// One series: metric, hostname, type, type-id (cc-metric-store tags; the cluster comes from
@@ -176,11 +179,15 @@ fn write_fixtures() {
     let _ = std::fs::remove_dir_all(&current);
     run(&current, &workload(true));
 
+    // Fixtures of older versions are never rewritten; only a missing one is made again.
     // No strata writes version 1 checkpoints any more: write version 2 without a compaction,
     // whose tier block is then empty, and drop that block (the only difference of the layout).
     let v1 = fixtures().join(CHECKPOINT_V1);
-    let _ = std::fs::remove_dir_all(&v1);
+    if v1.exists() {
+        return;
+    }
     run(&v1, &workload(false));
+    std::fs::remove_file(v1.join("ENGINE_ID")).unwrap();
     let (path, bytes) = checkpoint_file(&v1);
     let body = &bytes[..bytes.len() - 4];
     let (v1_body, tier_block) = body.split_at(body.len() - 12);
@@ -416,11 +423,37 @@ fn bits(points: &BTreeMap<usize, BTreeMap<i64, f64>>) -> BTreeMap<usize, Vec<(i6
     points.iter().map(|(s, p)| (*s, p.iter().map(|(t, v)| (*t, v.to_bits())).collect())).collect()
 }
 
-// ---- The current fixture -----------------------------------------------------------------------
+// ---- The current fixture, and the one of manifest version 1 ----------------------------------
 
 #[test]
 fn current_fixture_reads_back_exactly() {
-    let dir = copy_fixture(CURRENT);
+    reads_back_exactly(CURRENT, 2);
+}
+
+/// The tiers a manifest version 1 strata wrote are read as before: no checksums to check, no
+/// owner; the first commit takes the store over as version 2.
+#[test]
+fn manifest_version_1_fixture_reads_back_exactly() {
+    reads_back_exactly(MANIFEST_V1, 1);
+}
+
+/// The manifest's own checksum, checked by hand with docs/FORMATS.md's rule: the CRC32C of
+/// the object's bytes with the 8 hex digits of `"checksum": "…"` written as `00000000`.
+fn check_manifest_checksum(bytes: &[u8]) {
+    let key = b"\"checksum\": \"";
+    let at: Vec<usize> =
+        bytes.windows(key.len()).enumerate().filter(|(_, w)| *w == key).map(|(i, _)| i).collect();
+    assert_eq!(at.len(), 1, "one checksum field");
+    let digits = at[0] + key.len()..at[0] + key.len() + 8;
+    assert_eq!(bytes[digits.end], b'"');
+    assert_eq!(&bytes[digits.end..], b"\"\n}", "the checksum is the last field");
+    let mut zeroed = bytes.to_vec();
+    zeroed[digits.clone()].copy_from_slice(b"00000000");
+    assert_eq!(std::str::from_utf8(&bytes[digits]).unwrap(), format!("{:08x}", crc32c(&zeroed)));
+}
+
+fn reads_back_exactly(fixture: &str, manifest_version: u32) {
+    let dir = copy_fixture(fixture);
     let steps = workload(true);
     let segment = std::fs::read(dir.path().join(SEGMENT)).unwrap();
     let ends = record_ends(&segment);
@@ -456,7 +489,15 @@ fn current_fixture_reads_back_exactly() {
 
     // The manifest, field by field.
     let manifest = engine.manifest();
-    assert_eq!((manifest.format.as_str(), manifest.version), ("strata-manifest", 1));
+    assert_eq!((manifest.format.as_str(), manifest.version), ("strata-manifest", manifest_version));
+    let engine_id = std::fs::read_to_string(dir.path().join("ENGINE_ID")).unwrap();
+    let engine_id = engine_id.strip_suffix('\n').unwrap();
+    assert!(engine_id.len() == 32 && engine_id.bytes().all(|b| b.is_ascii_hexdigit()), "{engine_id:?}");
+    if manifest_version == 1 {
+        assert_eq!(manifest.owner, None);
+    } else {
+        assert_eq!(manifest.owner.as_deref(), Some(engine_id), "the fixture's engine owns its tiers");
+    }
     assert_eq!(manifest.generation, 2, "one commit for the warm flush, one for the cold rollup");
     assert_eq!((manifest.warm_resolution, manifest.cold_resolution), (MIN, HOUR));
     assert_eq!((manifest.warm_until, manifest.cold_until), (Some(WARM_UNTIL), Some(COLD_UNTIL)));
@@ -475,8 +516,10 @@ fn current_fixture_reads_back_exactly() {
         assert_eq!(file.min_time, tier_rows.keys().map(|(_, t)| *t).min().unwrap());
         assert_eq!(file.max_time, tier_rows.keys().map(|(_, t)| *t).max().unwrap());
         assert_eq!(file.series, 6);
-        let on_disk = std::fs::metadata(dir.path().join("tiers").join(&file.path)).unwrap().len();
-        assert_eq!(file.bytes, on_disk);
+        let on_disk = std::fs::read(dir.path().join("tiers").join(&file.path)).unwrap();
+        assert_eq!(file.bytes, on_disk.len() as u64);
+        let crc = (manifest_version >= 2).then(|| crc32c(&on_disk));
+        assert_eq!(file.crc32c, crc, "{}", file.path);
     }
 
     // The writer's JSON of what was loaded is the fixture's, byte for byte, for every
@@ -488,6 +531,9 @@ fn current_fixture_reads_back_exactly() {
         let bytes = std::fs::read(&path).unwrap();
         let parsed: Manifest = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(parsed.to_json().unwrap(), bytes, "{}", path.display());
+        if manifest_version >= 2 {
+            check_manifest_checksum(&bytes);
+        }
     }
 
     // A second pass flushes the late points as partial rows: then warm and cold hold every
@@ -496,6 +542,17 @@ fn current_fixture_reads_back_exactly() {
     let all = points_before_pass(&steps, true);
     assert_eq!(read_tier(&engine, Tier::Warm), rows(&all, MIN, WARM_UNTIL));
     assert_eq!(read_tier(&engine, Tier::Cold), rows(&all, HOUR, COLD_UNTIL));
+    // That pass committed version 2, owned by this data directory's engine (a version 1 store
+    // is taken over), with a checksum of every new file.
+    let manifest = engine.manifest();
+    assert_eq!((manifest.version, manifest.owner.as_deref()), (2, Some(engine_id)));
+    let live =
+        std::fs::read(dir.path().join(format!("tiers/_manifest/{:020}.json", manifest.generation))).unwrap();
+    check_manifest_checksum(&live);
+    for file in manifest.files.iter().filter(|f| f.flush == 2) {
+        let on_disk = std::fs::read(dir.path().join("tiers").join(&file.path)).unwrap();
+        assert_eq!(file.crc32c, Some(crc32c(&on_disk)), "{}", file.path);
+    }
     engine.close().unwrap();
 }
 
@@ -534,9 +591,14 @@ fn current_writers_reproduce_the_fixture() {
         let path = format!("tiers/_manifest/{generation:020}.json");
         let without_names = |bytes: Vec<u8>| {
             let mut manifest: Manifest = serde_json::from_slice(&bytes).unwrap();
+            // The owner is the data directory's random id.
+            assert_eq!(manifest.owner.as_ref().map(String::len), Some(32));
+            manifest.owner = Some("OWNER".into());
             for file in &mut manifest.files {
                 file.path = format!("{}-RANDOM.parquet", &file.path[..file.path.len() - 25]);
                 file.bytes = 0;
+                assert!(file.crc32c.is_some(), "{}", file.path);
+                file.crc32c = Some(0);
             }
             String::from_utf8(manifest.to_json().unwrap()).unwrap()
         };
@@ -704,8 +766,9 @@ fn a_newer_manifest_is_refused() {
     let dir = copy_fixture(CURRENT);
     let path = dir.path().join("tiers/_manifest/00000000000000000002.json");
     let json = std::fs::read_to_string(&path).unwrap();
-    // A version 2 that also renamed a field: the version is what is reported.
-    let newer = json.replacen("\"version\": 1,", "\"version\": 2,", 1).replacen(
+    // A version 3 that also renamed a field (and has no valid checksum): the version is what
+    // is reported.
+    let newer = json.replacen("\"version\": 2,", "\"version\": 3,", 1).replacen(
         "\"warm_until\"",
         "\"warm_until_v2\"",
         1,
@@ -719,7 +782,7 @@ fn a_newer_manifest_is_refused() {
         other => panic!("not UnsupportedVersion: {other}"),
     };
     assert!(named.ends_with(path.strip_prefix(dir.path()).unwrap()), "{}", named.display());
-    refused(dir.path(), err, &named, "manifest", 2, 1..=1);
+    refused(dir.path(), err, &named, "manifest", 3, 1..=2);
 }
 
 #[test]
@@ -736,6 +799,13 @@ fn a_newer_tier_file_is_refused() {
     let last = at[0] + pattern.len() - 1;
     bytes[last] = b'2';
     std::fs::write(&path, &bytes).unwrap();
+    // As a newer strata would have committed it: the manifest holds its checksum.
+    let live = dir.path().join("tiers/_manifest/00000000000000000002.json");
+    let mut manifest: Manifest = serde_json::from_slice(&std::fs::read(&live).unwrap()).unwrap();
+    let relative = path.strip_prefix(dir.path().join("tiers")).unwrap().to_string_lossy().replace('\\', "/");
+    let entry = manifest.files.iter_mut().find(|f| f.path == relative).unwrap();
+    entry.crc32c = Some(crc32c(&bytes));
+    std::fs::write(&live, manifest.to_json().unwrap()).unwrap();
 
     let err = strata::tier::file::read(bytes.into(), &strata::tier::file::RowFilter::all()).unwrap_err();
     assert_eq!(err, strata::tier::file::FileError::UnsupportedVersion { found: 2, supported: 1..=1 });

@@ -47,6 +47,8 @@ pub(super) fn encode_by_day(
                 min_time: rows.iter().map(|r| r.time).min().unwrap_or(0),
                 max_time: rows.iter().map(|r| r.time).max().unwrap_or(0),
                 series: rows.chunk_by(|a, b| Arc::ptr_eq(&a.key, &b.key) || a.key == b.key).count() as u64,
+                // Of the bytes as uploaded: every later read checks them against it.
+                crc32c: Some(crc32c::crc32c(&bytes)),
             };
             Ok((entry, bytes))
         })

@@ -5,6 +5,11 @@
 //! the same generation. The live manifest is the highest generation. A tier file that is in
 //! the store but in no manifest is an orphan of an interrupted commit; opening removes it.
 //!
+//! Version 2 checks itself and its files: every file entry carries the CRC32C of the file's
+//! bytes, the manifest carries the CRC32C of its own bytes (`checksum`, the layout and the
+//! exact bytes covered are in docs/FORMATS.md), and `owner` names the engine that commits to
+//! the store: an engine whose id differs is refused at open and at each commit.
+//!
 //! **Invariant:** a file is referenced by a manifest only after it is completely uploaded.
 //! **Invariant:** a point is counted in a tier file only if the manifest's `warm_flushes` (and
 //! `wal_cut`) say so; replay after a crash rebuilds everything newer from the WAL.
@@ -20,8 +25,13 @@ use crate::error::Error;
 pub(crate) const DIR: &str = "_manifest";
 const FORMAT: &str = "strata-manifest";
 /// The version this build writes. Every newer strata reads every older manifest, forever:
-/// `load` keeps a decoder per version (only version 1 exists).
-const VERSION: u32 = 1;
+/// `load` keeps a decoder per version. Version 1 has no checksums and no owner; version 2
+/// adds `owner`, `checksum` and each file's `crc32c`.
+pub const VERSION: u32 = 2;
+/// The JSON key of a version 2 manifest's own checksum, and the value it has while the
+/// checksum is computed.
+const CHECKSUM_KEY: &str = "\"checksum\": \"";
+const CHECKSUM_ZERO: &str = "00000000";
 /// Manifests older than the live one by more than this are removed.
 const KEEP: u64 = 8;
 
@@ -32,6 +42,10 @@ pub struct Manifest {
     pub version: u32,
     /// Increases by one per commit.
     pub generation: u64,
+    /// The id of the engine that committed this manifest (its data directory's `ENGINE_ID`);
+    /// `None` in a version 1 manifest, which the next commit takes over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// Bucket lengths the files were written with (ns); a config that changes them is refused.
     pub warm_resolution: i64,
     pub cold_resolution: i64,
@@ -71,6 +85,10 @@ pub struct FileEntry {
     pub max_time: i64,
     /// Distinct series in the file.
     pub series: u64,
+    /// CRC32C of the whole file's bytes, checked (with `bytes`) at every read before the file
+    /// is parsed. `None` only for a file first listed by a version 1 manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32c: Option<u32>,
 }
 
 impl Manifest {
@@ -80,6 +98,7 @@ impl Manifest {
             format: FORMAT.to_owned(),
             version: VERSION,
             generation: 0,
+            owner: None,
             warm_resolution,
             cold_resolution,
             warm_until: None,
@@ -101,15 +120,64 @@ impl Manifest {
     }
 
     /// The JSON object a commit writes: what `tests/formats.rs` holds to the fixtures byte for
-    /// byte, so a layout change without a version bump fails a test.
+    /// byte, so a layout change without a version bump fails a test. A version 1 manifest (one
+    /// loaded from a version 1 object) is written in the version 1 layout; version 2 ends with
+    /// `"checksum": "<crc32c as 8 lowercase hex digits>"`, the CRC32C of these very bytes
+    /// with the 8 digits written as `00000000`.
     ///
     /// # Errors
     /// [`Error::Invariant`] if serde cannot encode it (it can: every key is a string).
     pub fn to_json(&self) -> Result<Vec<u8>, Error> {
-        serde_json::to_vec_pretty(self).map_err(|e| {
+        let invariant = |e: serde_json::Error| {
             Error::Invariant(format!("manifest generation {} does not encode: {e}", self.generation))
-        })
+        };
+        if self.version < 2 {
+            return serde_json::to_vec_pretty(self).map_err(invariant);
+        }
+        #[derive(Serialize)]
+        struct Checksummed<'a> {
+            #[serde(flatten)]
+            manifest: &'a Manifest,
+            checksum: &'static str,
+        }
+        let mut bytes = serde_json::to_vec_pretty(&Checksummed { manifest: self, checksum: CHECKSUM_ZERO })
+            .map_err(invariant)?;
+        let digits = checksum_digits(&bytes).ok_or_else(|| {
+            Error::Invariant(format!("manifest generation {} has no single checksum field", self.generation))
+        })?;
+        let crc = format!("{:08x}", crc32c::crc32c(&bytes));
+        bytes.splice(digits, crc.bytes());
+        Ok(bytes)
     }
+}
+
+/// Where the 8 hex digits of the `checksum` value are in a manifest's bytes: `None` unless
+/// `"checksum": "` occurs exactly once, followed by 8 bytes and a closing quote.
+fn checksum_digits(bytes: &[u8]) -> Option<std::ops::Range<usize>> {
+    let key = CHECKSUM_KEY.as_bytes();
+    let mut found = bytes.windows(key.len()).enumerate().filter(|(_, w)| *w == key).map(|(i, _)| i);
+    let at = found.next()?;
+    if found.next().is_some() {
+        return None;
+    }
+    let digits = at + key.len()..at + key.len() + CHECKSUM_ZERO.len();
+    (bytes.get(digits.end) == Some(&b'"')).then_some(digits)
+}
+
+/// Checks a version 2 manifest's own checksum (docs/FORMATS.md): `Err` says what does not
+/// match.
+fn verify_checksum(bytes: &[u8]) -> Result<(), String> {
+    let digits = checksum_digits(bytes).ok_or("no single \"checksum\" field of 8 hex digits")?;
+    let stored = bytes.get(digits.clone()).and_then(|d| std::str::from_utf8(d).ok()).unwrap_or_default();
+    let mut zeroed = bytes.to_vec();
+    zeroed.splice(digits, CHECKSUM_ZERO.bytes());
+    let computed = format!("{:08x}", crc32c::crc32c(&zeroed));
+    if stored != computed {
+        return Err(format!(
+            "its checksum field says {stored:?}, but the CRC32C of its bytes is {computed:?}: the manifest was changed after it was written"
+        ));
+    }
+    Ok(())
 }
 
 /// The fields every manifest version has, read before the rest so that a manifest of a newer
@@ -118,6 +186,8 @@ impl Manifest {
 struct Header {
     format: String,
     version: u32,
+    #[serde(default)]
+    checksum: Option<String>,
 }
 
 fn object_name(generation: u64) -> String {
@@ -141,9 +211,23 @@ pub fn load(store: &Store) -> Result<Option<Manifest>, Error> {
         return Err(corrupt(format!("format {:?}, not {FORMAT:?}", header.format)));
     }
     let manifest: Manifest = match header.version {
-        // The current version. An older one would get its own arm that reads its layout and
-        // converts it to `Manifest`.
-        VERSION => serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?,
+        // Version 1 is version 2 without checksums and owner (both `None` when read). One
+        // with a checksum field had its version changed from 2: damage, not a version 1.
+        1 => {
+            if header.checksum.is_some() {
+                return Err(corrupt("it says version 1, but has the checksum field of version 2".into()));
+            }
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?
+        }
+        // The current version: the bytes are checked before any field but the version is read.
+        VERSION => {
+            verify_checksum(&bytes).map_err(corrupt)?;
+            let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+            if manifest.owner.is_none() {
+                return Err(corrupt("a version 2 manifest without an owner".into()));
+            }
+            manifest
+        }
         found => {
             return Err(Error::UnsupportedVersion {
                 path: format!("{}/{name}", store.url()).into(),
@@ -159,15 +243,43 @@ pub fn load(store: &Store) -> Result<Option<Manifest>, Error> {
     Ok(Some(manifest))
 }
 
-/// Commits `next` as generation `next.generation`, which must be one past the live one.
+/// Refuses `live` when another engine owns it: its `owner` is set and is not `engine`. A
+/// version 1 manifest (no owner) or an empty store belongs to whoever commits next.
 ///
 /// # Errors
-/// [`Error::ManifestConflict`] when that generation exists already: another engine writes to
-/// the same store prefix.
+/// [`Error::NotOwner`] naming the store and both ids.
+pub fn check_owner(store: &Store, live: Option<&Manifest>, engine: &str) -> Result<(), Error> {
+    match live.and_then(|m| m.owner.as_deref()) {
+        Some(owner) if owner != engine => Err(Error::NotOwner {
+            url: store.url().to_owned(),
+            owner: owner.to_owned(),
+            engine: engine.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Commits `next` as generation `next.generation`, which must be one past the live one, for
+/// the engine `next.owner`. The live manifest is loaded (and its checksum checked) first: it
+/// must still be the one `next` follows, and not another engine's.
+///
+/// # Errors
+/// [`Error::NotOwner`] when another engine committed to the store; [`Error::ManifestConflict`]
+/// when the live manifest is not the one before `next` (another writer of the same id), or
+/// that generation exists already; [`Error::Corrupt`] for a damaged live manifest.
 pub fn commit(store: &Store, next: &Manifest) -> Result<(), Error> {
+    let engine = next.owner.as_deref().unwrap_or_default();
+    let conflict = || Error::ManifestConflict { url: store.url().to_owned(), generation: next.generation };
+    let live = load(store)?;
+    check_owner(store, live.as_ref(), engine)?;
+    if live.as_ref().map_or(0, |m| m.generation) + 1 != next.generation {
+        return Err(conflict());
+    }
     let bytes = next.to_json()?;
     if !store.put_new(&object_name(next.generation), bytes.into())? {
-        return Err(Error::ManifestConflict { url: store.url().to_owned(), generation: next.generation });
+        // Another engine committed this generation between the check and the put: name it.
+        check_owner(store, load(store)?.as_ref(), engine)?;
+        return Err(conflict());
     }
     if let Some(old) = next.generation.checked_sub(KEEP) {
         // Best effort: an old manifest left behind is removed by a later commit.
@@ -180,4 +292,60 @@ pub fn commit(store: &Store, next: &Manifest) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests may panic")]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        let mut m = Manifest::empty(60, 3600);
+        m.generation = 7;
+        m.owner = Some("0123456789abcdef0123456789abcdef".into());
+        m.files.push(FileEntry {
+            path: "warm/day=2025-11-22/000000000001-L0-0000000000000000.parquet".into(),
+            tier: Tier::Warm,
+            day: "2025-11-22".into(),
+            level: 0,
+            flush: 1,
+            rows: 10,
+            points: 20,
+            bytes: 300,
+            min_time: 0,
+            max_time: 540,
+            series: 2,
+            crc32c: Some(0xdead_beef),
+        });
+        m
+    }
+
+    #[test]
+    fn the_checksum_covers_every_byte_but_its_own_digits() {
+        let bytes = manifest().to_json().unwrap();
+        verify_checksum(&bytes).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains("\n  \"checksum\": \""), "{text}");
+        // By hand: the digits replaced by zeros, CRC32C of the rest, as lowercase hex.
+        let digits = checksum_digits(&bytes).unwrap();
+        let mut zeroed = bytes.clone();
+        zeroed.splice(digits.clone(), *b"00000000");
+        assert_eq!(&bytes[digits], format!("{:08x}", crc32c::crc32c(&zeroed)).as_bytes());
+        // Any changed byte is caught, digits of a number included.
+        for at in [0, bytes.len() / 3, text.find("540").unwrap() + 1, bytes.len() - 1] {
+            let mut changed = bytes.clone();
+            changed[at] ^= 0x01;
+            assert!(verify_checksum(&changed).is_err(), "a change at {at} went unnoticed");
+        }
+    }
+
+    #[test]
+    fn version_1_is_written_without_checksums() {
+        let mut m = manifest();
+        m.version = 1;
+        m.owner = None;
+        m.files[0].crc32c = None;
+        let text = String::from_utf8(m.to_json().unwrap()).unwrap();
+        assert!(!text.contains("checksum") && !text.contains("owner") && !text.contains("crc32c"), "{text}");
+    }
 }

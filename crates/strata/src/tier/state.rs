@@ -18,6 +18,8 @@ use crate::failpoint::failpoint;
 #[derive(Debug)]
 pub(crate) struct TierState {
     pub(crate) store: Store,
+    /// This engine's id (its data directory's `ENGINE_ID`), the owner of every commit.
+    engine: String,
     current: RwLock<Arc<Manifest>>,
     /// Readers per manifest generation.
     readers: Arc<Mutex<BTreeMap<u64, usize>>>,
@@ -88,14 +90,18 @@ impl Drop for ReadGuard {
 
 impl TierState {
     /// Loads the live manifest (or starts an empty one) and removes orphans: files in the
-    /// store that no manifest lists, left by a commit that did not finish.
+    /// store that no manifest lists, left by a commit that did not finish. A store another
+    /// engine owns is refused first, with nothing touched.
     pub(crate) fn open(
         store: Store,
+        engine: String,
         warm_resolution: i64,
         cold_resolution: i64,
         cache_size: u64,
     ) -> Result<(TierState, u64), Error> {
-        let manifest = match manifest::load(&store)? {
+        let live = manifest::load(&store)?;
+        manifest::check_owner(&store, live.as_ref(), &engine)?;
+        let manifest = match live {
             Some(m) => m,
             None => Manifest::empty(warm_resolution, cold_resolution),
         };
@@ -124,6 +130,7 @@ impl TierState {
         }
         let state = TierState {
             store,
+            engine,
             current: RwLock::new(Arc::new(manifest)),
             readers: Arc::default(),
             doomed: Mutex::default(),
@@ -140,10 +147,37 @@ impl TierState {
         if let Some(file) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&entry.path) {
             return Ok(file);
         }
-        let bytes = self.store.get(&entry.path)?;
+        let bytes = self.fetch(entry)?;
         let file = Arc::new(OpenFile::new(bytes).map_err(|reason| self.damaged(entry, reason))?);
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(&entry.path, file.clone());
         Ok(file)
+    }
+
+    /// A tier file's bytes, checked against its manifest entry (length, then CRC32C) before
+    /// anything parses them: Parquet pages carry no checksum, so a changed byte could
+    /// otherwise decode to changed rows.
+    fn fetch(&self, entry: &FileEntry) -> Result<Bytes, Error> {
+        let bytes = self.store.get(&entry.path)?;
+        let corrupt = |reason: String| Error::Corrupt {
+            path: format!("{}/{}", self.store.url(), entry.path).into(),
+            reason,
+        };
+        if bytes.len() as u64 != entry.bytes {
+            return Err(corrupt(format!(
+                "it is {} bytes long, the manifest says {}",
+                bytes.len(),
+                entry.bytes
+            )));
+        }
+        if let Some(expected) = entry.crc32c {
+            let found = crc32c::crc32c(&bytes);
+            if found != expected {
+                return Err(corrupt(format!(
+                    "its CRC32C is {found:08x}, the manifest says {expected:08x}: the file was changed after it was written"
+                )));
+            }
+        }
+        Ok(bytes)
     }
 
     /// The rows `filter` keeps of a tier file, through the cache.
@@ -181,7 +215,7 @@ impl TierState {
     ///
     /// Only the compactor commits, one pass at a time, so the live manifest cannot change
     /// between reading it here and committing its successor (another engine on the same prefix
-    /// makes the commit fail with [`Error::ManifestConflict`]).
+    /// makes the commit fail with [`Error::NotOwner`] or [`Error::ManifestConflict`]).
     ///
     /// # Errors
     /// Object store errors; the upload or the commit did not happen, and files uploaded
@@ -199,6 +233,9 @@ impl TierState {
         }
         let mut next = (*self.manifest()).clone();
         next.generation += 1;
+        // A version 1 manifest is taken over: its successor is version 2, owned by this engine.
+        next.version = manifest::VERSION;
+        next.owner = Some(self.engine.clone());
         edit(&mut next);
         next.files.extend(files.iter().map(|(entry, _)| entry.clone()));
         self.commit(next)?;
@@ -207,7 +244,7 @@ impl TierState {
 
     /// A whole tier file, read and decoded (for the compactor, which reads each file once).
     pub(crate) fn read_file(&self, entry: &FileEntry, filter: &RowFilter<'_>) -> Result<Vec<Row>, Error> {
-        let bytes = self.store.get(&entry.path)?;
+        let bytes = self.fetch(entry)?;
         super::file::read(bytes, filter).map(|(_, rows)| rows).map_err(|reason| self.damaged(entry, reason))
     }
 
