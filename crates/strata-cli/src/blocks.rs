@@ -18,12 +18,24 @@ pub(crate) fn open_input(file: Option<&Path>) -> anyhow::Result<(Box<dyn Read>, 
     }
 }
 
+/// A line longer than a reader takes: reading stopped there, and what came before was handled.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "line {line} is longer than {max} bytes (the most one write takes); the lines before it were handled, the rest of the input was not read"
+)]
+pub(crate) struct LineTooLong {
+    pub(crate) line: usize,
+    pub(crate) max: usize,
+}
+
 /// Reads `input` in blocks of about `size` bytes, each cut after its last complete line (the
 /// tail waits for the next block), and calls `f(block, lines_before, bytes_read)`. Memory stays
-/// bounded by a block plus one line, whatever the input's size.
+/// bounded by a block plus one line of at most `max_line` bytes, whatever the input's size: a
+/// longer line stops the reading with [`LineTooLong`] before more of it is read.
 pub(crate) fn for_each_block(
     input: &mut dyn Read,
     size: usize,
+    max_line: usize,
     mut f: impl FnMut(&[u8], usize, u64) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let (mut buf, mut read, mut lines_before) = (Vec::with_capacity(2 * size), 0u64, 0usize);
@@ -39,6 +51,9 @@ pub(crate) fn for_each_block(
             f(block, lines_before, read)?;
             lines_before += memchr::memchr_iter(b'\n', block).count();
             buf.drain(..end);
+        }
+        if buf.len() > max_line {
+            return Err(LineTooLong { line: lines_before + 1, max: max_line }.into());
         }
         if n == 0 {
             return Ok(());
@@ -70,7 +85,7 @@ mod tests {
     fn blocks_end_at_lines_and_count_them() {
         let data = b"a 1\nbb 2\nccc 3\ndddd".to_vec();
         let mut seen = Vec::new();
-        for_each_block(&mut data.as_slice(), 5, |block, before, _| {
+        for_each_block(&mut data.as_slice(), 5, 64, |block, before, _| {
             seen.push((String::from_utf8(block.to_vec())?, before));
             Ok(())
         })

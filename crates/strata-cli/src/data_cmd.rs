@@ -42,7 +42,9 @@ pub(crate) fn write(args: WriteArgs) -> anyhow::Result<ExitCode> {
     let progress = io::stderr().is_terminal() && total.is_some_and(|t| t > 4 * BLOCK as u64);
     let (mut accepted, mut rejected) = (0u64, 0u64);
     let mut shown = Vec::new();
-    for_each_block(&mut input, BLOCK, |block, lines_before, read| {
+    // A block plus the tail line must fit one write: blocks and lines of half the limit each.
+    let half = usize::try_from(engine.config().limits.max_write_size.0 / 2).unwrap_or(usize::MAX).max(1);
+    let read = for_each_block(&mut input, BLOCK.min(half), half, |block, lines_before, read| {
         let report = engine.write_lp(block, &options)?;
         accepted += report.accepted;
         rejected += report.rejected;
@@ -55,12 +57,16 @@ pub(crate) fn write(args: WriteArgs) -> anyhow::Result<ExitCode> {
             eprint!("\r{:5.1}%  {accepted} points", read as f64 * 100.0 / total.max(1) as f64);
         }
         Ok(())
-    })?;
+    });
     if progress {
         eprintln!();
     }
     engine.close()?;
     say!("{accepted} points accepted, {rejected} lines rejected");
+    if let Err(e) = read {
+        // What was stored stays stored; say how much before the error.
+        return Err(e.context(format!("{accepted} points were stored before it")));
+    }
     for r in &shown {
         say!("  {r}");
     }
@@ -317,34 +323,41 @@ fn planned_query(args: &QueryArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The series key columns a result shows: none for one series; for several, `metric` and every
-/// tag any of them has (sorted by name).
+/// The series key columns a result shows: none for one series; for several, `metric`, `field`
+/// when they differ in it (the series of `m v=1,w=2` differ only there), and every tag any of
+/// them has (sorted by name).
 struct KeyColumns {
     tags: Option<Vec<String>>,
+    field: bool,
 }
 
 impl KeyColumns {
     fn of<'a>(keys: impl Iterator<Item = &'a SeriesKey> + Clone) -> KeyColumns {
         if keys.clone().count() <= 1 {
-            return KeyColumns { tags: None };
+            return KeyColumns { tags: None, field: false };
         }
+        let mut fields = keys.clone().map(|k| k.field.as_str());
+        let first = fields.next();
+        let field = fields.any(|f| Some(f) != first);
         let mut names: Vec<String> = keys.flat_map(|k| k.tags.iter().map(|(name, _)| name.clone())).collect();
         names.sort();
         names.dedup();
-        KeyColumns { tags: Some(names) }
+        KeyColumns { tags: Some(names), field }
     }
 
     fn header(&self, values: &[&str]) -> Vec<String> {
-        let keys = self
-            .tags
-            .iter()
-            .flat_map(|tags| std::iter::once("metric").chain(tags.iter().map(String::as_str)));
+        let keys = self.tags.iter().flat_map(|tags| {
+            let field = self.field.then_some("field");
+            std::iter::once("metric").chain(field).chain(tags.iter().map(String::as_str))
+        });
         keys.chain(values.iter().copied()).map(str::to_owned).collect()
     }
 
     fn cells(&self, key: &SeriesKey) -> Vec<Cell> {
         let Some(tags) = &self.tags else { return Vec::new() };
+        let field = self.field.then(|| Cell::Text(key.field.clone()));
         std::iter::once(Cell::Text(key.measurement.clone()))
+            .chain(field)
             .chain(tags.iter().map(|t| Cell::Text(key.tag(t).unwrap_or_default().to_owned())))
             .collect()
     }

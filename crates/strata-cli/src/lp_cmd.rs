@@ -39,6 +39,8 @@ pub(crate) fn run(cmd: LpCommand) -> anyhow::Result<ExitCode> {
 /// Input is read in blocks of this size and parsed up to the last complete line of each, so
 /// memory stays bounded whatever the input's size.
 const BLOCK: usize = 8 << 20;
+/// The longest line `lp parse` reads: the engine's default `limits.max_write_size`.
+const MAX_LINE: usize = 64 << 20;
 
 fn parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
     let (mut input, _) = open_input(args.file.as_deref())?;
@@ -47,7 +49,7 @@ fn parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let (mut parsed, mut rejected, mut bytes) = (0u64, 0u64, 0u64);
     let mut scratch = String::new();
-    for_each_block(&mut input, BLOCK, |block, lines_before, read| {
+    for_each_block(&mut input, BLOCK, MAX_LINE, |block, lines_before, read| {
         bytes = read;
         // One `Line` per block: it borrows from the block, and reuses its vectors within it.
         let mut line = Line::default();

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{stdout, strata};
+use common::{run_ok, stdout, strata};
 
 #[test]
 fn lp_parse_prints_one_json_object_per_line() {
@@ -134,4 +134,43 @@ fn a_closed_stdout_is_not_a_panic() {
     // The points were stored all the same.
     let check = strata(&["inspect", "--data-dir", dir.path().to_str().unwrap(), "--format", "json"], "");
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}
+
+/// A line longer than a write may be is refused without reading it whole: the error names the
+/// line, and the summary says what was stored before it.
+#[test]
+fn a_line_past_max_write_size_is_named_and_what_came_before_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("strata.toml");
+    let data = dir.path().join("data");
+    std::fs::write(&config, format!("data_dir = {data:?}\n[limits]\nmax_write_size = \"64KiB\"\n")).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let before: String = (0..3).map(|i| format!("m,hostname=h{i} value={i} {now}\n")).collect();
+    // 10 MiB on one line (a field value of digits), then a line that is never read.
+    let input = format!("{before}m value={} {now}\nm value=9 {now}\n", "1".repeat(10 << 20));
+    let output = strata(&["write", "--config", config.to_str().unwrap(), "--precision", "s"], &input);
+    let (out, err) = (stdout(&output), String::from_utf8_lossy(&output.stderr).into_owned());
+    assert_eq!(output.status.code(), Some(2), "{out}{err}");
+    assert!(out.starts_with("3 points accepted, 0 lines rejected"), "{out}");
+    assert!(
+        err.contains("3 points were stored before it") && err.contains("line 4 is longer than 32768 bytes"),
+        "{err}"
+    );
+}
+
+/// The series of one line with two fields differ only in their field: the output names it.
+#[test]
+fn query_output_names_the_field_when_series_differ_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    run_ok(&["write", "--data-dir", data_dir, "--precision", "s"], &format!("m,hostname=a v=1,w=2 {now}\n"));
+    let (from, to) = ((now - 60).to_string(), (now + 1).to_string());
+    let csv = run_ok(
+        &["query", "--data-dir", data_dir, "--metric", "m", "--from", &from, "--to", &to, "--format", "csv"],
+        "",
+    );
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("metric,field,hostname,time,"), "{csv}");
+    assert!(lines[1].starts_with("m,v,a,") && lines[2].starts_with("m,w,a,"), "{csv}");
 }

@@ -17,7 +17,11 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub wal: WalConfig,
     pub hot: HotConfig,
+    /// A section may give either key alone; the other keeps its warm default.
+    #[serde(deserialize_with = "warm_section")]
     pub warm: TierConfig,
+    /// A section may give either key alone; the other keeps its cold default.
+    #[serde(deserialize_with = "cold_section")]
     pub cold: TierConfig,
     pub compactor: CompactorConfig,
     pub object_store: ObjectStoreConfig,
@@ -84,6 +88,31 @@ pub struct TierConfig {
     pub resolution: Span,
     /// How long rows are kept; files past it are deleted.
     pub retention: Span,
+}
+
+/// A `[warm]` or `[cold]` section as written: either key may be left out.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TierSection {
+    resolution: Option<Span>,
+    retention: Option<Span>,
+}
+
+impl TierSection {
+    fn or(self, defaults: TierConfig) -> TierConfig {
+        TierConfig {
+            resolution: self.resolution.unwrap_or(defaults.resolution),
+            retention: self.retention.unwrap_or(defaults.retention),
+        }
+    }
+}
+
+fn warm_section<'de, D: serde::Deserializer<'de>>(d: D) -> Result<TierConfig, D::Error> {
+    Ok(TierSection::deserialize(d)?.or(TierConfig::warm()))
+}
+
+fn cold_section<'de, D: serde::Deserializer<'de>>(d: D) -> Result<TierConfig, D::Error> {
+    Ok(TierSection::deserialize(d)?.or(TierConfig::cold()))
 }
 
 /// `[compactor]`: the background pass that writes tiers and applies retention.
@@ -280,6 +309,11 @@ impl Config {
 
     /// Checks what a single key's type cannot express.
     pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err("data_dir must not be empty (it would scatter the engine's files into the \
+                        current directory); give a directory such as \"strata-data\""
+                .into());
+        }
         let positive = [
             ("hot.retention", self.hot.retention.0),
             ("hot.chunk_duration", self.hot.chunk_duration.0),
@@ -289,6 +323,7 @@ impl Config {
             ("cold.resolution", self.cold.resolution.0),
             ("cold.retention", self.cold.retention.0),
             ("compactor.interval", self.compactor.interval.0),
+            ("object_store.timeout", self.object_store.timeout.0),
         ];
         for (key, value) in positive {
             if value.is_zero() {
@@ -458,8 +493,7 @@ mod tests {
         assert!(err.contains("warm.retention (1h) must be at least hot.retention (6h)"), "{err}");
         let err = bad("[cold]\nresolution = \"1h\"\nretention = \"7d\"");
         assert!(err.contains("cold.retention (7d) must be at least warm.retention (30d)"), "{err}");
-        let err = bad("[warm]\nresolution = \"1m\"");
-        assert!(err.contains("missing field `retention`"), "{err}");
+        // A section with one key keeps the other's default (a_tier_section_may_give_one_key).
         let err = bad("[object_store]\nurl = \"ftp://x\"");
         assert!(err.contains("object_store.url \"ftp://x\" is neither"), "{err}");
         let err = bad("[compactor]\nlatenes = \"5m\"");
@@ -479,5 +513,20 @@ mod tests {
         assert!(err.contains("hot.chunk_duration (2h) must not exceed hot.retention (1h)"), "{err}");
         let err = Config::from_toml("[wal]\nsegment_size = \"12 parsecs\"").unwrap_err().to_string();
         assert!(err.contains("segment_size"), "{err}");
+        let err = Config::from_toml("data_dir = \"\"").unwrap_err().to_string();
+        assert!(err.contains("data_dir must not be empty"), "{err}");
+        let err = Config::from_toml("[object_store]\ntimeout = \"0s\"").unwrap_err().to_string();
+        assert!(err.contains("object_store.timeout must be greater than zero"), "{err}");
+        let err = Config::from_toml("[cold]\nresolutoin = \"2h\"").unwrap_err().to_string();
+        assert!(err.contains("unknown field `resolutoin`"), "{err}");
+    }
+
+    #[test]
+    fn a_tier_section_may_give_one_key() {
+        let config = Config::from_toml("[warm]\nretention = \"14d\"\n[cold]\nresolution = \"2h\"").unwrap();
+        assert_eq!(config.warm.retention.0, Duration::from_secs(14 * DAY));
+        assert_eq!(config.warm.resolution, TierConfig::warm().resolution);
+        assert_eq!(config.cold.resolution.0, Duration::from_secs(2 * 3600));
+        assert_eq!(config.cold.retention, TierConfig::cold().retention);
     }
 }

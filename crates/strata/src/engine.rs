@@ -56,8 +56,9 @@ impl Engine {
     /// # Errors
     /// As [`Engine::open`].
     pub fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Engine, Error> {
-        let disks = Disks::local(&config)?;
+        // The store first: it refuses a path it cannot address before anything is created.
         let store = Store::open(&config.object_store, &config.data_dir)?;
+        let disks = Disks::local(&config)?;
         Engine::open_inner(config, clock, disks, store)
     }
 

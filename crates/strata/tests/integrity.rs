@@ -297,3 +297,28 @@ fn a_commit_checks_the_owner() {
         "{err}"
     );
 }
+
+/// Two data directories whose names are not UTF-8 and differ only there (`y\xff`, `y\xfe`):
+/// the tier path was once built lossily, so both got `y\u{FFFD}/tiers`, a sibling outside
+/// either, and one engine showed the other's data. object_store cannot address such a path
+/// (it maps the bytes to other characters), so the open is refused with an error naming the
+/// path, before anything is created.
+#[cfg(unix)]
+#[test]
+fn a_data_dir_that_is_not_utf8_is_refused_before_anything_is_written() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let root = tempfile::tempdir().unwrap();
+    for name in [&b"y\xff"[..], &b"y\xfe"[..]] {
+        let dir = root.path().join(std::ffi::OsStr::from_bytes(name));
+        let clock = Arc::new(ManualClock::new(T0 + 5 * HOUR));
+        // Set after parsing: TOML text cannot carry the name's bytes.
+        let mut config = support::config(root.path());
+        config.data_dir = dir;
+        let err = Engine::open_with_clock(config, clock).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, Error::Config(_)), "{message}");
+        assert!(message.contains("is not valid UTF-8") && message.contains("tiers"), "{message}");
+    }
+    let left: Vec<_> = std::fs::read_dir(root.path()).unwrap().collect();
+    assert!(left.is_empty(), "nothing was created: {left:?}");
+}

@@ -6,7 +6,7 @@
 //! blocks or nests an embedding server's runtime. The rule for embedders: call the engine from
 //! plain threads or from `tokio::task::spawn_blocking`, as for any blocking I/O.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,21 +57,29 @@ impl Store {
         let invalid = |message: String| -> Error {
             crate::ConfigError::Invalid { path: None, message: format!("object_store.url: {message}") }.into()
         };
-        let url = match &os.url {
-            Some(url) => url.clone(),
+        // A data directory whose name is not UTF-8 must never be turned into another
+        // directory's name (a lossy `display()` once made `y\xff` and `y\xfe` share
+        // `y\u{FFFD}/tiers`, a sibling of both); object_store addresses local files through
+        // URLs and maps such bytes to other characters, so such a path is refused.
+        let (url, local_dir) = match &os.url {
+            Some(url) => (url.clone(), url.strip_prefix("file://").map(PathBuf::from)),
             None => {
                 let dir = std::path::absolute(data_dir.join("tiers"))
                     .map_err(crate::error::io("resolve", data_dir.join("tiers")))?;
-                format!("file://{}", dir.display())
+                (format!("file://{}", dir.display()), Some(dir))
             }
         };
-        let (store, prefix): (Arc<dyn ObjectStore>, String) = if let Some(path) = url.strip_prefix("file://")
-        {
+        let (store, prefix): (Arc<dyn ObjectStore>, String) = if let Some(path) = local_dir {
+            if path.to_str().is_none() {
+                return Err(invalid(format!(
+                    "the local tier directory {path:?} is not valid UTF-8, which object_store \
+                     cannot address; choose a data_dir (or object_store.url) whose path is UTF-8"
+                )));
+            }
             // `with_fsync` syncs the directories a put creates below the root, not the root's
             // own entry in its parent: that is made durable here, once.
-            strata_wal::create_dir_durably(Path::new(path))
-                .map_err(crate::error::io("create directory", path))?;
-            let local = LocalFileSystem::new_with_prefix(path)
+            strata_wal::create_dir_durably(&path).map_err(crate::error::io("create directory", &path))?;
+            let local = LocalFileSystem::new_with_prefix(&path)
                 .map_err(|e| invalid(format!("{url:?}: {e}")))?
                 .with_fsync(true)
                 .with_automatic_cleanup(true);
