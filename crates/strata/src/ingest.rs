@@ -68,14 +68,18 @@ pub(crate) fn write_lp(core: &Core, body: &[u8], options: &WriteOptions) -> Resu
     }
     if !deferred.is_empty() {
         let mut index = core.write_index();
+        // Buffers reused across lines: a write of many new series makes no allocation per line
+        // beyond the series it keeps (short-lived ones between long-lived keys fragment the heap).
+        let (mut tags, mut fields) = (Vec::new(), Vec::new());
         for line in &deferred {
-            let tags: Vec<(&str, &str)> =
-                line.tags.iter().map(|t| (t.key.as_ref(), t.value.as_ref())).collect();
-            let fields: Vec<&str> = line.fields.iter().map(|f| f.key.as_ref()).collect();
-            match create_series(core, &mut index, &line.measurement, &fields, &tags, cluster) {
-                Ok(new_ids) => {
+            tags.clear();
+            tags.extend(line.tags.iter().map(|t| (t.key.as_ref(), t.value.as_ref())));
+            fields.clear();
+            fields.extend(line.fields.iter().map(|f| f.key.as_ref()));
+            match create_series(core, &mut index, &line.measurement, &fields, &tags, cluster, &mut ids) {
+                Ok(()) => {
                     let time = line.timestamp.unwrap_or(default_time);
-                    for ((field, id), name) in line.fields.iter().zip(new_ids).zip(&fields) {
+                    for ((field, &id), name) in line.fields.iter().zip(&ids).zip(&fields) {
                         raw_key(&mut raw, cluster, line.series_text, name);
                         index.remember_raw(&raw, id);
                         staged.push(&index, id, time, field.value.as_f64().unwrap_or_default());
@@ -94,14 +98,15 @@ pub(crate) fn write(core: &Core, points: &[Point<'_>]) -> Result<WriteReport, Er
     let window = TimeWindow::now(core);
     let mut staged = Staged::default();
     let mut index = core.write_index();
+    let mut ids = Vec::new();
     for (n, point) in points.iter().enumerate() {
         let number = n + 1;
         let checked = check_point(point, &window).and_then(|()| {
-            create_series(core, &mut index, point.measurement, &[point.field], point.tags, None)
+            create_series(core, &mut index, point.measurement, &[point.field], point.tags, None, &mut ids)
         });
         match checked {
-            Ok(ids) => {
-                for id in ids {
+            Ok(()) => {
+                for &id in &ids {
                     staged.push(&index, id, point.time, point.value);
                 }
             }
@@ -138,7 +143,8 @@ fn check_point(point: &Point<'_>, window: &TimeWindow) -> Result<(), Refusal> {
     window.check(point.time)
 }
 
-/// The series of one line (one per field), created where new, all or none within the limits.
+/// The series of one line (one per field) into `ids`, created where new, all or none within
+/// the limits.
 fn create_series(
     core: &Core,
     index: &mut SeriesIndex,
@@ -146,7 +152,9 @@ fn create_series(
     fields: &[&str],
     tags: &[(&str, &str)],
     cluster: Option<&str>,
-) -> Result<Vec<SeriesId>, Refusal> {
+    ids: &mut Vec<SeriesId>,
+) -> Result<(), Refusal> {
+    ids.clear();
     if measurement.is_empty() || fields.iter().any(|f| f.is_empty()) {
         return Err((RejectReason::BadKey, "the measurement and field must not be empty".into()));
     }
@@ -161,13 +169,13 @@ fn create_series(
     index
         .check_room(measurement, new, limits.max_series, limits.max_series_per_metric)
         .map_err(|hit| (RejectReason::SeriesLimit, format!("a new series would pass a limit: {hit}")))?;
-    keys.into_iter()
-        .map(|key| {
-            index
-                .create(key, limits.max_series, limits.max_series_per_metric)
-                .map_err(|hit| (RejectReason::SeriesLimit, hit.to_string()))
-        })
-        .collect()
+    for key in keys {
+        let id = index
+            .create(key, limits.max_series, limits.max_series_per_metric)
+            .map_err(|hit| (RejectReason::SeriesLimit, hit.to_string()))?;
+        ids.push(id);
+    }
+    Ok(())
 }
 
 /// What a write has accepted so far, and its report.
