@@ -65,7 +65,7 @@ pub(crate) fn write(args: WriteArgs) -> anyhow::Result<ExitCode> {
     say!("{accepted} points accepted, {rejected} lines rejected");
     if let Err(e) = read {
         // What was stored stays stored; say how much before the error.
-        return Err(e.context(format!("{accepted} points were stored before it")));
+        return Err(e.context(format!("the write stopped after storing {accepted} points")));
     }
     for r in &shown {
         say!("  {r}");

@@ -153,7 +153,8 @@ fn a_line_past_max_write_size_is_named_and_what_came_before_is_stored() {
     assert_eq!(output.status.code(), Some(2), "{out}{err}");
     assert!(out.starts_with("3 points accepted, 0 lines rejected"), "{out}");
     assert!(
-        err.contains("3 points were stored before it") && err.contains("line 4 is longer than 32768 bytes"),
+        err.contains("the write stopped after storing 3 points")
+            && err.contains("line 4 is longer than 32768 bytes"),
         "{err}"
     );
 }

@@ -13,8 +13,10 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error("write-ahead log: {0}")]
     Wal(strata_wal::WalError),
-    #[error("cannot {op} {path}: {source}")]
-    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    /// An I/O error on `path`. The message includes the OS error, which is therefore not also
+    /// returned as `source()`: a report walking the chain would print it twice.
+    #[error("cannot {op} {path}: {cause}")]
+    Io { op: &'static str, path: PathBuf, cause: std::io::Error },
     /// A file the engine wrote does not decode: `path` names it (a WAL segment's reason names
     /// the offset of the record), `reason` says what is wrong.
     #[error("{path} is damaged: {reason}")]
@@ -79,7 +81,7 @@ pub enum Error {
 
 pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
-    move |source| Error::Io { op, path, source }
+    move |cause| Error::Io { op, path, cause }
 }
 
 impl From<strata_wal::WalError> for Error {
