@@ -47,6 +47,17 @@ pub(crate) fn open(config: Config, now: Option<i64>) -> anyhow::Result<Engine> {
         None => Engine::open(config),
     };
     let engine = engine.with_context(|| format!("cannot open the engine in {}", dir.display()))?;
+    if let Some(damage) = &engine.recovery().damage {
+        eprintln!(
+            "warning: wal.on_damage = \"truncate\" cut acknowledged writes: the WAL was damaged at segment {} offset {} ({}); {} bytes ({} whole records) dropped, {} segments removed",
+            damage.segment,
+            damage.offset,
+            damage.reason,
+            damage.dropped_bytes,
+            damage.dropped_records,
+            damage.removed_segments.len()
+        );
+    }
     if let Some(cut) = &engine.recovery().truncated {
         eprintln!(
             "note: cut a torn WAL tail left by a crash: {} bytes at segment {} offset {} (never acknowledged)",

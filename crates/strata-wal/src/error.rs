@@ -16,9 +16,12 @@ pub enum WalError {
         #[source]
         source: io::Error,
     },
-    /// A segment that must be whole is damaged: any segment but the newest, or the newest one
-    /// when the damage is not one a crash can leave (a header that passes its checksum but
-    /// names another segment, say). Nothing is skipped or truncated; an operator decides.
+    /// Acknowledged records are damaged or missing: a bad record in any segment but the newest,
+    /// or in the newest before the point a later record says was durably synced; a damaged
+    /// header of a segment that holds records; a segment missing from the log, or one that lost
+    /// or gained bytes after the next one began; or a header that passes its checksum but is
+    /// wrong. No crash leaves any of these. Nothing is skipped or truncated: an operator
+    /// decides ([`WalOptions::on_damage`](crate::WalOptions::on_damage)).
     #[error("WAL segment {} is corrupt at byte offset {offset}: {reason}", segment.display())]
     Corrupt { segment: PathBuf, offset: u64, reason: Corruption },
     /// A whole segment of a format version this build does not read: written by a newer
@@ -52,14 +55,30 @@ pub enum Corruption {
     Reserved { found: u32 },
     #[error("the header names segment {found}, the file name segment {expected}")]
     SeqMismatch { expected: u64, found: u64 },
-    #[error("a record header is torn: {available} of its 8 bytes are there")]
-    TornRecordHeader { available: usize },
+    #[error("a record header is torn: {available} of its {of} bytes are there")]
+    TornRecordHeader { available: usize, of: usize },
     #[error("a record claims {len} bytes, above the maximum record size of {max}")]
     RecordTooLarge { len: u64, max: usize },
     #[error("a record of {len} bytes is torn: {available} bytes follow its header")]
     TornRecord { len: u64, available: usize },
     #[error("record checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")]
     RecordChecksum { stored: u32, computed: u32 },
+    /// The header names a segment before this one that is not there, and no checkpoint covers
+    /// it: its records are lost.
+    #[error(
+        "segment {} ({len} bytes), which this segment's header names as the one before it, is missing, and no checkpoint covers it",
+        crate::segment::name(*seq)
+    )]
+    MissingSegment { seq: u64, len: u64 },
+    /// The header names another segment before this one than the one that is there.
+    #[error("the header names segment {named} as the one before it, but segment {found} is there")]
+    Predecessor { named: u64, found: u64 },
+    /// A segment's length differs from the one the next segment's header recorded when it was
+    /// created: bytes were lost from (or added to) its end afterwards.
+    #[error(
+        "the segment holds {len} bytes, but segment {next}'s header says it held {sealed} when that one began"
+    )]
+    SealedLength { len: u64, sealed: u64, next: u64 },
 }
 
 /// What an operator reads for a segment of a version this build does not read: the file, both

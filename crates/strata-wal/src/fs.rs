@@ -50,6 +50,13 @@ impl Storage for FsStorage {
         fs::read(self.dir.join(name))
     }
 
+    fn read_head(&self, name: &str, len: usize) -> io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut bytes = Vec::with_capacity(len);
+        File::open(self.dir.join(name))?.take(len as u64).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+
     fn create(&self, name: &str) -> io::Result<Box<dyn LogFile>> {
         let file = OpenOptions::new().append(true).create_new(true).open(self.dir.join(name))?;
         Ok(Box::new(FsLogFile { file }))

@@ -63,10 +63,10 @@ mod writer;
 pub use durability::Durability;
 pub use error::{Corruption, WalError};
 pub use fs::{FsStorage, create_dir_durably};
-pub use options::WalOptions;
+pub use options::{OnDamage, WalOptions};
 pub use position::Position;
 pub use record::MAX_RECORD_SIZE;
-pub use replay::{Replay, ReplayReport, Truncation};
+pub use replay::{Damage, Replay, ReplayReport, Truncation};
 pub use segment::{FORMAT_VERSION, READABLE_VERSIONS, name as segment_name};
 #[cfg(any(test, feature = "sim"))]
 pub use sim::{SimOp, SimStats, SimStorage};

@@ -1,12 +1,25 @@
 //! Replay: reading the log back after a restart, and repairing a torn tail.
 //!
 //! Segments are read oldest first, each whole, and their records handed out in order. The
-//! rules for damage follow from how the log writes (see `segment.rs`): every segment but the
-//! newest was synced whole before the next one was created, so damage there is corruption and
-//! an error. Only the newest segment can end in a torn or half-synced record after a crash:
-//! replay stops at its first bad record, and `finish` cuts the file there, durably, and reports
-//! what was dropped. A newest segment whose header is damaged (a crash right after creating it)
-//! holds no record and is removed.
+//! rules for damage follow from how the log writes (see `segment.rs`, `record.rs`):
+//!
+//! - Every segment but the newest was synced whole before the next one was created, and the
+//!   next one's header (version 2) names it and its length: damage there, a segment missing
+//!   from the chain, or one whose length changed is damage to acknowledged records.
+//! - In the newest segment, only what was written after the last sync can be torn. A record
+//!   carries how far the segment was synced when it was written, so a bad record is a torn
+//!   tail unless a whole record after it says the bytes where it starts were synced already.
+//!   A torn tail is cut (`finish` truncates the file there, durably) and reported in
+//!   [`ReplayReport::truncated`]. Damage to the last group synced before the crash cannot be
+//!   told from a torn write (no later record vouches for it) and is cut the same way.
+//! - A damaged header of the newest segment holding no record is what a crash while creating
+//!   it leaves: the file is removed. With records after it, the header had been synced: damage.
+//!
+//! Damage to acknowledged records is [`WalError::Corrupt`] under [`OnDamage::Refuse`]; under
+//! [`OnDamage::Truncate`] the log is cut at the first damage (and every later segment
+//! removed), and the loss is reported in [`ReplayReport::damage`]. Version 1 segments carry
+//! neither `synced` nor their predecessor: their newest segment's bad tail is always cut, and
+//! a missing version 1 segment is not noticed.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
@@ -16,10 +29,10 @@ use std::sync::Arc;
 
 use crate::error::Corruption;
 use crate::record;
-use crate::segment::{self, HEADER_LEN, HeaderError};
+use crate::segment::{self, HEADER_LEN, Header, HeaderError, Link};
 use crate::storage::Storage;
 use crate::wal::Shared;
-use crate::{Position, Wal, WalError, WalOptions};
+use crate::{OnDamage, Position, Wal, WalError, WalOptions};
 
 /// A log being replayed; returned by [`Wal::open`].
 ///
@@ -29,6 +42,8 @@ pub struct Replay {
     storage: Arc<dyn Storage>,
     options: WalOptions,
     from: Position,
+    /// Every segment in the directory when the replay began, oldest first.
+    present: Vec<u64>,
     /// Segments not yet read, oldest first.
     pending: VecDeque<u64>,
     newest: Option<u64>,
@@ -40,6 +55,8 @@ pub struct Replay {
     truncation: Option<Truncation>,
     /// The newest segment's header is damaged: `finish` removes the file.
     remove_newest: bool,
+    /// Damage to acknowledged records that `OnDamage::Truncate` cuts off in `finish`.
+    damage: Option<Damage>,
     records: u64,
     bytes: u64,
 }
@@ -48,8 +65,11 @@ pub struct Replay {
 struct Current {
     seq: u64,
     data: Vec<u8>,
+    version: u32,
     /// Where the next record starts.
     offset: usize,
+    /// The segment's length as the next segment's header recorded it, when there is one.
+    sealed_len: Option<u64>,
 }
 
 /// What a replay found.
@@ -61,11 +81,15 @@ pub struct ReplayReport {
     pub records: u64,
     /// Payload bytes of those records.
     pub bytes: u64,
-    /// The torn or damaged tail cut off the newest segment, if there was one.
+    /// The torn tail cut off the newest segment, if there was one: records written after the
+    /// last sync, never acknowledged as durable.
     pub truncated: Option<Truncation>,
+    /// Damage to acknowledged records that [`OnDamage::Truncate`] cut off, if there was any
+    /// (under [`OnDamage::Refuse`] it is an error instead).
+    pub damage: Option<Damage>,
 }
 
-/// A torn or damaged tail cut off the newest segment.
+/// A torn tail cut off the newest segment.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Truncation {
@@ -80,9 +104,42 @@ pub struct Truncation {
     pub reason: Corruption,
 }
 
+/// Acknowledged records lost to damage, cut off under [`OnDamage::Truncate`]: the log was cut
+/// at `segment`, `offset`, and every later segment removed.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// Sequence number of the segment where the log was cut.
+    pub segment: u64,
+    /// Where: the start of the first bad record, the end of a segment that lost bytes, or 0
+    /// when the segment was removed (a damaged header, or a missing segment before it).
+    pub offset: u64,
+    /// What was wrong there.
+    pub reason: Corruption,
+    /// Bytes dropped: from `offset` to the end of `segment`, and every later segment.
+    pub dropped_bytes: u64,
+    /// Whole records (passing their checksums) among the dropped bytes; the damaged record
+    /// itself is not counted, its bounds being unknown.
+    pub dropped_records: u64,
+    /// Segments removed whole, `segment` among them when `offset` is 0.
+    pub removed_segments: Vec<u64>,
+}
+
 /// A `usize` as a `u64`: lossless on every target Rust supports.
 fn to_u64(n: usize) -> u64 {
     n as u64
+}
+
+/// Whole records in a segment's bytes, going by its header if it checks out.
+fn count_records(data: &[u8], seq: u64) -> u64 {
+    match segment::check_header(data, seq) {
+        Ok(header) => record::scan(data, header.len, header.version).records,
+        Err(_) => {
+            let start = segment::header_len_claimed(data);
+            let version = if start == segment::COMMON_HEADER_LEN { 1 } else { 2 };
+            record::scan(data, start, version).records
+        }
+    }
 }
 
 impl Replay {
@@ -101,7 +158,7 @@ impl Replay {
         let newest = seqs.last().copied();
         let mut pending = VecDeque::new();
         let mut sealed = BTreeMap::new();
-        for seq in seqs {
+        for &seq in &seqs {
             // A segment wholly before the checkpoint holds nothing to replay and is not read;
             // the newest always is, to repair its tail.
             if seq < from.segment && Some(seq) != newest {
@@ -117,6 +174,7 @@ impl Replay {
             storage,
             options,
             from,
+            present: seqs,
             pending,
             newest,
             next_seq,
@@ -124,55 +182,77 @@ impl Replay {
             current: None,
             truncation: None,
             remove_newest: false,
+            damage: None,
             records: 0,
             bytes: 0,
         })
     }
 
     /// The next record after the start position, with the position just after it; `None` once
-    /// the log is exhausted (or its newest segment ends in a torn record, which `finish` cuts).
+    /// the log is exhausted (or its newest segment ends in a torn record, which `finish` cuts,
+    /// or replay stopped at damage that `OnDamage::Truncate` cuts).
     ///
     /// # Errors
     ///
-    /// [`WalError::Corrupt`] for damage in any segment but the newest, and for a header that
-    /// passes its checksum but is wrong; [`WalError::UnsupportedVersion`]; I/O errors. Calling
-    /// again returns the same error.
+    /// [`WalError::Corrupt`] for damage to acknowledged records (see the module's rules) under
+    /// [`OnDamage::Refuse`], and for a header that passes its checksum but is wrong;
+    /// [`WalError::UnsupportedVersion`]; I/O errors. Calling again returns the same error.
     pub fn next_record(&mut self) -> Result<Option<(Position, &[u8])>, WalError> {
         let (position, payload) = loop {
             let Some(current) = &mut self.current else {
+                if self.damage.is_some() {
+                    return Ok(None);
+                }
                 let Some(&seq) = self.pending.front() else {
                     return Ok(None);
                 };
                 self.load(seq)?;
                 continue;
             };
-            match record::decode(&current.data, current.offset) {
-                Ok(Some(payload)) => {
+            let (seq, at) = (current.seq, current.offset);
+            let sealed_len = current.sealed_len;
+            match record::decode(&current.data, at, current.version) {
+                Ok(Some(record)) if sealed_len.is_none_or(|l| to_u64(record.payload.end) <= l) => {
+                    let payload = record.payload;
                     current.offset = payload.end;
-                    let position = Position { segment: current.seq, offset: to_u64(payload.end) };
+                    let position = Position { segment: seq, offset: to_u64(payload.end) };
                     if position > self.from {
                         self.records += 1;
                         self.bytes += to_u64(payload.len());
                         break (position, payload);
                     }
                 }
-                Ok(None) => {
-                    self.sealed.insert(current.seq, Some(to_u64(current.data.len())));
+                Ok(None) if sealed_len.is_none_or(|l| l == to_u64(at)) => {
+                    self.sealed.insert(seq, Some(to_u64(current.data.len())));
                     self.current = None;
                 }
+                Ok(_) => {
+                    // The segment ends elsewhere than where the next one's header says it did.
+                    let len = to_u64(current.data.len());
+                    let sealed = sealed_len.unwrap_or_default();
+                    let next = self.present.iter().copied().find(|&s| s > seq).unwrap_or_default();
+                    let reason = Corruption::SealedLength { len, sealed, next };
+                    self.acknowledged_damage(seq, to_u64(at), reason, 0)?;
+                }
                 Err(reason) => {
-                    let (seq, offset) = (current.seq, to_u64(current.offset));
-                    if Some(seq) != self.newest {
-                        return Err(WalError::Corrupt {
-                            segment: self.storage.path(&segment::name(seq)),
-                            offset,
-                            reason,
-                        });
+                    let offset = to_u64(at);
+                    let newest = Some(seq) == self.newest;
+                    let truncate = self.options.on_damage == OnDamage::Truncate;
+                    let after = if (newest && current.version >= 2) || truncate {
+                        record::scan(&current.data, at.saturating_add(1), current.version)
+                    } else {
+                        record::Scan::default()
+                    };
+                    // Every byte before a whole record's `synced` was durable before it was
+                    // written: a bad record there is damage, never a torn write.
+                    if newest && after.synced <= offset {
+                        let dropped_bytes = to_u64(current.data.len()) - offset;
+                        self.truncation = Some(Truncation { segment: seq, offset, dropped_bytes, reason });
+                        self.sealed.insert(seq, Some(offset));
+                        self.current = None;
+                    } else {
+                        self.acknowledged_damage(seq, offset, reason, after.records)?;
                     }
-                    let dropped_bytes = to_u64(current.data.len()) - offset;
-                    self.truncation = Some(Truncation { segment: seq, offset, dropped_bytes, reason });
-                    self.sealed.insert(seq, Some(offset));
-                    self.current = None;
                 }
             }
         };
@@ -181,26 +261,65 @@ impl Replay {
         Ok(Some((position, payload)))
     }
 
-    /// Reads segment `seq` and checks its header.
+    /// Damage to acknowledged records at `offset` of segment `seq` (the one being read, or
+    /// about to be): an error under `OnDamage::Refuse`, changing nothing. Under
+    /// `OnDamage::Truncate`, the log is cut there: replay stops, and `finish` truncates the
+    /// segment at `offset` (removes it at 0) and removes every later one. `records` are the
+    /// whole records of `seq` past `offset` found by a scan.
+    fn acknowledged_damage(
+        &mut self,
+        seq: u64,
+        offset: u64,
+        reason: Corruption,
+        records: u64,
+    ) -> Result<(), WalError> {
+        let name = segment::name(seq);
+        if self.options.on_damage == OnDamage::Refuse {
+            return Err(WalError::Corrupt { segment: self.storage.path(&name), offset, reason });
+        }
+        let len = match &self.current {
+            Some(current) if current.seq == seq => to_u64(current.data.len()),
+            _ => to_u64(self.read(&name)?.len()),
+        };
+        let mut damage = Damage {
+            segment: seq,
+            offset,
+            reason,
+            dropped_bytes: len.saturating_sub(offset),
+            dropped_records: records,
+            removed_segments: if offset == 0 { vec![seq] } else { Vec::new() },
+        };
+        for &later in self.pending.iter().filter(|&&s| s > seq) {
+            let data = self.read(&segment::name(later))?;
+            damage.dropped_bytes += to_u64(data.len());
+            damage.dropped_records += count_records(&data, later);
+            damage.removed_segments.push(later);
+        }
+        self.pending.clear();
+        self.current = None;
+        if offset == 0 {
+            self.sealed.remove(&seq);
+        } else {
+            self.sealed.insert(seq, Some(offset));
+        }
+        self.damage = Some(damage);
+        Ok(())
+    }
+
+    fn read(&self, name: &str) -> Result<Vec<u8>, WalError> {
+        self.storage.read(name).map_err(|source| WalError::Io {
+            op: "reading",
+            path: self.storage.path(name),
+            source,
+        })
+    }
+
+    /// Reads segment `seq`, checks its header and its place in the log.
     fn load(&mut self, seq: u64) -> Result<(), WalError> {
         let name = segment::name(seq);
-        let data = self.storage.read(&name).map_err(|source| WalError::Io {
-            op: "reading",
-            path: self.storage.path(&name),
-            source,
-        })?;
-        match segment::check_header(&data, seq) {
-            Ok(()) => {
-                self.current = Some(Current { seq, data, offset: HEADER_LEN });
-            }
-            Err(HeaderError::Damaged(reason)) if Some(seq) == self.newest => {
-                self.truncation =
-                    Some(Truncation { segment: seq, offset: 0, dropped_bytes: to_u64(data.len()), reason });
-                self.remove_newest = true;
-            }
-            Err(HeaderError::Damaged(reason) | HeaderError::Invalid(reason)) => {
-                return Err(WalError::Corrupt { segment: self.storage.path(&name), offset: 0, reason });
-            }
+        let data = self.read(&name)?;
+        let header = match segment::check_header(&data, seq) {
+            Ok(header) => header,
             Err(HeaderError::Version(found)) => {
                 return Err(WalError::UnsupportedVersion {
                     segment: self.storage.path(&name),
@@ -208,13 +327,79 @@ impl Replay {
                     supported: segment::READABLE_VERSIONS,
                 });
             }
+            // A crash while creating the newest segment: no record was written to it yet.
+            Err(HeaderError::Damaged(reason))
+                if Some(seq) == self.newest && data.len() <= segment::header_len_claimed(&data) =>
+            {
+                self.truncation =
+                    Some(Truncation { segment: seq, offset: 0, dropped_bytes: to_u64(data.len()), reason });
+                self.remove_newest = true;
+                self.pending.pop_front();
+                return Ok(());
+            }
+            Err(HeaderError::Damaged(reason) | HeaderError::Invalid(reason)) => {
+                let records = count_records(&data, seq);
+                return self.acknowledged_damage(seq, 0, reason, records);
+            }
+        };
+        if let Err(reason) = self.check_link(seq, &header) {
+            let records = record::scan(&data, header.len, header.version).records;
+            return self.acknowledged_damage(seq, 0, reason, records);
         }
+        let sealed_len = self.sealed_len(seq)?;
+        self.current = Some(Current { seq, data, version: header.version, offset: header.len, sealed_len });
         self.pending.pop_front();
         Ok(())
     }
 
+    /// Checks that segment `seq` follows the segment before it in the directory, as its
+    /// header says; a segment its header names that is gone must be one the checkpoint covers.
+    fn check_link(&self, seq: u64, header: &Header) -> Result<(), Corruption> {
+        let Some(link) = header.prev else {
+            return Ok(());
+        };
+        let before = self.present.iter().copied().filter(|&s| s < seq).max();
+        if before == Some(link.seq) {
+            return Ok(());
+        }
+        if let Some(found) = before
+            && link.seq < found
+        {
+            // A segment the header does not know of: an error if the replay would read it.
+            return if found >= self.from.segment {
+                Err(Corruption::Predecessor { named: link.seq, found })
+            } else {
+                Ok(())
+            };
+        }
+        // The segment the header names is not there (0: the log starts here).
+        let covered = link.seq == 0
+            || link.seq < self.from.segment
+            || (link.seq == self.from.segment && self.from.offset >= link.len);
+        if covered { Ok(()) } else { Err(Corruption::MissingSegment { seq: link.seq, len: link.len }) }
+    }
+
+    /// The length segment `seq` had when the next segment in the directory began, as that
+    /// one's header says (version 2 and naming `seq`); `None` when nothing says.
+    fn sealed_len(&self, seq: u64) -> Result<Option<u64>, WalError> {
+        let Some(next) = self.present.iter().copied().find(|&s| s > seq) else {
+            return Ok(None);
+        };
+        let name = segment::name(next);
+        let head = self.storage.read_head(&name, HEADER_LEN).map_err(|source| WalError::Io {
+            op: "reading the header of",
+            path: self.storage.path(&name),
+            source,
+        })?;
+        Ok(match segment::check_header(&head, next) {
+            Ok(Header { prev: Some(link), .. }) if link.seq == seq => Some(link.len),
+            _ => None,
+        })
+    }
+
     /// Reads the rest of the log (checking it, without handing out records), cuts a torn tail
-    /// off the newest segment, starts a new segment and opens the log for appending.
+    /// off the newest segment (and, under `OnDamage::Truncate`, the log at its first damage),
+    /// starts a new segment and opens the log for appending.
     ///
     /// # Errors
     ///
@@ -223,25 +408,52 @@ impl Replay {
     pub fn finish(mut self) -> Result<(Wal, ReplayReport), WalError> {
         while self.next_record()?.is_some() {}
         let storage = &self.storage;
+        let io = |op, name: &str| {
+            let path = storage.path(name);
+            move |source| WalError::Io { op, path, source }
+        };
         if let Some(cut) = &self.truncation {
             let name = segment::name(cut.segment);
-            let io = |op| {
-                let path = storage.path(&name);
-                move |source| WalError::Io { op, path, source }
-            };
             if self.remove_newest {
-                storage.remove(&name).map_err(io("removing"))?;
+                storage.remove(&name).map_err(io("removing", &name))?;
                 // Durable before a newer segment exists: if this one came back after a crash
                 // it would be an older segment with a damaged header, which is an error.
-                storage.sync_dir().map_err(io("syncing the removal of"))?;
+                storage.sync_dir().map_err(io("syncing the removal of", &name))?;
                 self.sealed.remove(&cut.segment);
             } else {
-                storage.truncate(&name, cut.offset).map_err(io("truncating"))?;
+                storage.truncate(&name, cut.offset).map_err(io("truncating", &name))?;
             }
         }
+        if let Some(damage) = &self.damage {
+            let name = segment::name(damage.segment);
+            if damage.offset > 0 {
+                storage.truncate(&name, damage.offset).map_err(io("truncating", &name))?;
+            }
+            for &seq in &damage.removed_segments {
+                let name = segment::name(seq);
+                storage.remove(&name).map_err(io("removing", &name))?;
+            }
+            // Durable before the new segment names its predecessor: a removed segment that
+            // came back would not be in the chain.
+            storage.sync_dir().map_err(io("syncing the removals in", ""))?;
+        }
+        let prev = match self.sealed.last_key_value() {
+            None => Link { seq: 0, len: 0 },
+            Some((&seq, &Some(len))) => Link { seq, len },
+            Some((&seq, &None)) => {
+                let name = segment::name(seq);
+                let len = storage.read(&name).map_err(io("reading", &name))?.len();
+                Link { seq, len: to_u64(len) }
+            }
+        };
         let seq = self.next_seq;
-        let file = segment::create(storage.as_ref(), seq)?;
-        let report = ReplayReport { records: self.records, bytes: self.bytes, truncated: self.truncation };
+        let file = segment::create(storage.as_ref(), seq, prev)?;
+        let report = ReplayReport {
+            records: self.records,
+            bytes: self.bytes,
+            truncated: self.truncation,
+            damage: self.damage,
+        };
         let shared = Shared::new(Arc::clone(storage), self.sealed);
         let wal = Wal::start(shared, self.options, file, seq)?;
         Ok((wal, report))

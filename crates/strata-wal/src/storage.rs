@@ -14,6 +14,13 @@ pub trait Storage: Send + Sync + Debug + 'static {
     fn list(&self) -> io::Result<Vec<String>>;
     /// The whole contents of a file. Segments are bounded by the segment size.
     fn read(&self, name: &str) -> io::Result<Vec<u8>>;
+    /// The first `len` bytes of a file (fewer if it is shorter): replay reads the header of the
+    /// next segment with it. The provided version reads the whole file.
+    fn read_head(&self, name: &str, len: usize) -> io::Result<Vec<u8>> {
+        let mut bytes = self.read(name)?;
+        bytes.truncate(len);
+        Ok(bytes)
+    }
     /// Creates a new, empty file for appending; fails if it exists. The file's directory entry
     /// is durable only after a later [`sync_dir`](Storage::sync_dir).
     fn create(&self, name: &str) -> io::Result<Box<dyn LogFile>>;
@@ -48,6 +55,9 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
     }
     fn read(&self, name: &str) -> io::Result<Vec<u8>> {
         (**self).read(name)
+    }
+    fn read_head(&self, name: &str, len: usize) -> io::Result<Vec<u8>> {
+        (**self).read_head(name, len)
     }
     fn create(&self, name: &str) -> io::Result<Box<dyn LogFile>> {
         (**self).create(name)

@@ -116,7 +116,7 @@ impl Wal {
             return Err(WalError::RecordTooLarge { size: payload.len(), max: MAX_RECORD_SIZE });
         }
         self.check_poison()?;
-        let frame = record::encode(payload);
+        let frame = record::Frame::new(payload);
         let (reply, answer) = crossbeam_channel::bounded(1);
         self.send(Msg::Append { frame, reply })?;
         answer.recv().map_err(|_| WalError::WriterGone)?

@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use crate::segment::{self, HEADER_LEN};
+use crate::record::Frame;
+use crate::segment::{self, HEADER_LEN, Link};
 use crate::storage::LogFile;
 use crate::wal::Shared;
 use crate::{Durability, Position, WalError, WalOptions};
@@ -19,8 +20,8 @@ use crate::{Durability, Position, WalError, WalOptions};
 /// A request to the log thread.
 #[derive(Debug)]
 pub(crate) enum Msg {
-    /// Write one framed record (see `record::encode`) and reply with its end position.
-    Append { frame: Vec<u8>, reply: Sender<Result<(Position, u64), WalError>> },
+    /// Write one framed record and reply with its end position.
+    Append { frame: Frame, reply: Sender<Result<(Position, u64), WalError>> },
     /// Sync everything written so far, then reply.
     Sync { reply: Sender<Result<(), WalError>> },
 }
@@ -36,6 +37,9 @@ pub(crate) struct Writer {
     seq: u64,
     /// Bytes in the current segment, header included.
     len: u64,
+    /// Bytes of the current segment known durable: up to where the last sync reached. Every
+    /// record written carries it, so replay can tell acknowledged records from a torn tail.
+    synced: u64,
     /// Whether bytes were written since the last sync.
     dirty: bool,
     last_sync: Instant,
@@ -64,6 +68,7 @@ impl Writer {
             file,
             seq,
             len: to_u64(HEADER_LEN),
+            synced: to_u64(HEADER_LEN),
             dirty: false,
             last_sync: Instant::now(),
             sequence: 0,
@@ -115,7 +120,7 @@ impl Writer {
 
     /// Writes a group, syncs it if needed and answers every request in it.
     fn commit(&mut self, group: Vec<Msg>) {
-        let mut frames = Vec::with_capacity(group.len());
+        let mut frames: Vec<Frame> = Vec::with_capacity(group.len());
         let mut append_replies = Vec::with_capacity(group.len());
         let mut sync_replies = Vec::new();
         for msg in group {
@@ -130,7 +135,7 @@ impl Writer {
         let must_sync = self.options.durability == Durability::Sync || !sync_replies.is_empty();
         let outcome = match self.shared.poisoned() {
             Some(cause) => Err(WalError::Poisoned { cause }),
-            None => self.write(&frames).and_then(|positions| {
+            None => self.write(&mut frames).and_then(|positions| {
                 if must_sync {
                     self.sync()?;
                 }
@@ -173,17 +178,17 @@ impl Writer {
 
     /// Appends the frames in order, starting new segments as they fill; returns each record's
     /// end position.
-    fn write(&mut self, frames: &[Vec<u8>]) -> Result<Vec<Position>, WalError> {
+    fn write(&mut self, frames: &mut [Frame]) -> Result<Vec<Position>, WalError> {
         let mut positions = Vec::with_capacity(frames.len());
         // frames[run_start..] not yet written, all bound for the current segment.
         let mut run_start = 0;
         let mut run_len = 0u64;
-        for (i, frame) in frames.iter().enumerate() {
-            let frame_len = to_u64(frame.len());
+        let lens: Vec<u64> = frames.iter().map(|f| to_u64(f.len())).collect();
+        for (i, frame_len) in lens.into_iter().enumerate() {
             let at = self.len + run_len;
             // A segment holding only its header takes any record, however large.
             if at > to_u64(HEADER_LEN) && at + frame_len > self.options.segment_size {
-                self.append(frames.get(run_start..i).unwrap_or_default())?;
+                self.append(frames.get_mut(run_start..i).unwrap_or_default())?;
                 self.rotate()?;
                 run_start = i;
                 run_len = 0;
@@ -191,16 +196,20 @@ impl Writer {
             run_len += frame_len;
             positions.push(Position { segment: self.seq, offset: self.len + run_len });
         }
-        self.append(frames.get(run_start..).unwrap_or_default())?;
+        self.append(frames.get_mut(run_start..).unwrap_or_default())?;
         Ok(positions)
     }
 
-    /// Appends frames to the current segment in one call.
-    fn append(&mut self, frames: &[Vec<u8>]) -> Result<(), WalError> {
+    /// Appends frames to the current segment in one call, each carrying how much of the
+    /// segment is durable now.
+    fn append(&mut self, frames: &mut [Frame]) -> Result<(), WalError> {
         if frames.is_empty() {
             return Ok(());
         }
-        let bufs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        for frame in frames.iter_mut() {
+            frame.seal(self.synced);
+        }
+        let bufs: Vec<&[u8]> = frames.iter().map(|f| f.bytes.as_slice()).collect();
         self.file.append(&bufs).map_err(|source| self.io_error("appending to", source))?;
         self.len += frames.iter().map(|f| to_u64(f.len())).sum::<u64>();
         self.dirty = true;
@@ -212,6 +221,7 @@ impl Writer {
         if self.dirty {
             self.file.sync_data().map_err(|source| self.io_error("syncing", source))?;
             self.dirty = false;
+            self.synced = self.len;
         }
         self.last_sync = Instant::now();
         Ok(())
@@ -225,9 +235,11 @@ impl Writer {
         self.sync()?;
         self.shared.seal(self.seq, Some(self.len));
         let seq = self.seq.saturating_add(1);
-        self.file = segment::create(self.shared.storage.as_ref(), seq)?;
+        let prev = Link { seq: self.seq, len: self.len };
+        self.file = segment::create(self.shared.storage.as_ref(), seq, prev)?;
         self.seq = seq;
         self.len = to_u64(HEADER_LEN);
+        self.synced = self.len;
         Ok(())
     }
 

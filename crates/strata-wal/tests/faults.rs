@@ -67,7 +67,7 @@ fn a_failed_write_poisons_and_its_torn_record_is_cut_at_reopen() {
     let (wal, replayed, report) = reopen(sim, options, Position::START).unwrap();
     assert!(replayed == acked);
     let t = report.truncated.expect("the half-written record must be cut");
-    assert_eq!((t.segment, t.offset, t.dropped_bytes), (1, acked[9].0.offset, 504));
+    assert_eq!((t.segment, t.offset, t.dropped_bytes), (1, acked[9].0.offset, 508));
     wal.close().unwrap();
 }
 

@@ -8,8 +8,8 @@ use std::path::Path;
 use common::{Record, payloads, reopen, segment_name};
 use strata_wal::{Corruption, Position, SimStorage, Wal, WalError, WalOptions};
 
-const HEADER_LEN: u64 = 28;
-/// 4 records of 200 payload bytes fill a segment: 28 + 4 * 208 = 860 <= 1024 < 1068.
+const HEADER_LEN: u64 = 48;
+/// 4 records of 200 payload bytes fill a segment: 48 + 4 * 216 = 912 <= 1024 < 1128.
 const SEGMENT_SIZE: u64 = 1024;
 
 fn options() -> WalOptions {
@@ -33,7 +33,7 @@ fn rotated_log(n: usize) -> (SimStorage, Vec<Record>) {
 fn segments_rotate_by_size() {
     let (sim, records) = rotated_log(40);
     for (i, (position, _)) in records.iter().enumerate() {
-        let expected = Position { segment: 1 + i as u64 / 4, offset: HEADER_LEN + (i as u64 % 4 + 1) * 208 };
+        let expected = Position { segment: 1 + i as u64 / 4, offset: HEADER_LEN + (i as u64 % 4 + 1) * 216 };
         assert_eq!(*position, expected, "record {i}");
     }
     let names: Vec<String> = (1..=10).map(segment_name).collect();
@@ -49,9 +49,9 @@ fn a_record_larger_than_a_segment_goes_alone() {
     let big = wal.append(&[7; 5000]).unwrap();
     let next = wal.append(&record(1)).unwrap();
     wal.close().unwrap();
-    assert_eq!(small, Position { segment: 1, offset: HEADER_LEN + 208 });
-    assert_eq!(big, Position { segment: 2, offset: HEADER_LEN + 5008 });
-    assert_eq!(next, Position { segment: 3, offset: HEADER_LEN + 208 });
+    assert_eq!(small, Position { segment: 1, offset: HEADER_LEN + 216 });
+    assert_eq!(big, Position { segment: 2, offset: HEADER_LEN + 5016 });
+    assert_eq!(next, Position { segment: 3, offset: HEADER_LEN + 216 });
     let (_, replayed, _) = reopen(sim, options(), Position::START).unwrap();
     assert_eq!(payloads(&replayed), vec![record(0), vec![7; 5000], record(1)]);
 }
@@ -89,7 +89,13 @@ fn removal_keeps_what_a_checkpoint_does_not_cover() {
     let last = wal.append(b"still works").unwrap();
     assert_eq!(last.segment, 12);
     wal.close().unwrap();
-    let (_, replayed, _) = reopen(sim, options(), Position::START).unwrap();
+    // Replaying from the start is asking for records the log let go: segment 11 is missing.
+    let err = replay_err(&sim);
+    assert_corrupt(&err, 12, 0);
+    assert!(err.to_string().contains(&format!("segment {} ", segment_name(11))), "{err}");
+    // From a checkpoint that covers segment 11, segment 12 replays.
+    let from = Position { segment: 12, offset: 0 };
+    let (_, replayed, _) = reopen(sim, options(), from).unwrap();
     assert_eq!(replayed, vec![(last, b"still works".to_vec())]);
 }
 
@@ -151,7 +157,7 @@ fn a_damaged_byte_in_an_older_segment_is_an_error() {
             // The record holding byte `at`: the last one starting at or before it.
             records[4..8]
                 .iter()
-                .map(|(p, _)| p.offset - 208)
+                .map(|(p, _)| p.offset - 216)
                 .filter(|&start| start <= at as u64)
                 .max()
                 .unwrap()
@@ -181,19 +187,19 @@ fn a_header_that_is_wrong_but_whole_is_an_error_even_when_newest() {
     assert!(matches!(reason, Corruption::SeqMismatch { expected: 2, found: 1 }));
 
     // A header of a future format version.
-    let mut v2 = sim.file(&segment_name(1)).unwrap();
-    v2[8] = 2;
-    let crc = crc32c(&v2[..24]);
-    v2[24..28].copy_from_slice(&crc.to_le_bytes());
-    sim.write_file(&segment_name(2), &v2);
+    let mut v3 = sim.file(&segment_name(1)).unwrap();
+    v3[8] = 3;
+    let crc = crc32c(&v3[..24]);
+    v3[24..28].copy_from_slice(&crc.to_le_bytes());
+    sim.write_file(&segment_name(2), &v3);
     let err = replay_err(&sim);
     assert!(
-        matches!(&err, WalError::UnsupportedVersion { found: 2, segment, supported }
-        if segment.ends_with(segment_name(2)) && *supported == (1..=1)),
+        matches!(&err, WalError::UnsupportedVersion { found: 3, segment, supported }
+        if segment.ends_with(segment_name(2)) && *supported == (1..=2)),
         "{err}"
     );
     assert!(err.to_string().ends_with(&format!(
-        "{} is format version 2, written by a newer strata; this build reads versions up to 1: upgrade strata",
+        "{} is format version 3, written by a newer strata; this build reads versions up to 2: upgrade strata",
         segment_name(2)
     )), "{err}");
 }

@@ -7,7 +7,7 @@ mod common;
 use common::{Record, payloads, reopen, segment_name};
 use strata_wal::{Corruption, FsStorage, Position, SimStorage, WalOptions};
 
-const HEADER_LEN: usize = 28;
+const HEADER_LEN: usize = 48;
 
 /// A one-segment log of `K` records, the last of 40 bytes; returns the segment's bytes and the
 /// records.

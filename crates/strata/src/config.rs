@@ -55,6 +55,20 @@ pub struct WalConfig {
     pub durability: DurabilityConfig,
     /// A segment is closed and a new one started past this size.
     pub segment_size: ByteSize,
+    /// What opening does with damage to acknowledged WAL records: `"refuse"` (default) or
+    /// `"truncate"`: see [`strata_wal::OnDamage`].
+    pub on_damage: WalOnDamage,
+}
+
+/// `wal.on_damage`: what opening does with damage to acknowledged WAL records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WalOnDamage {
+    /// Refuse to open, naming the segment and offset ([`crate::Error::WalDamaged`]).
+    #[default]
+    Refuse,
+    /// Open anyway: cut the log at the damage, reporting the loss in `Recovery::damage`.
+    Truncate,
 }
 
 /// How writes are made durable, as written in the config.
@@ -210,7 +224,11 @@ impl Default for Config {
 
 impl Default for WalConfig {
     fn default() -> Self {
-        WalConfig { durability: DurabilityConfig::Sync, segment_size: ByteSize(64 << 20) }
+        WalConfig {
+            durability: DurabilityConfig::Sync,
+            segment_size: ByteSize(64 << 20),
+            on_damage: WalOnDamage::Refuse,
+        }
     }
 }
 

@@ -13,6 +13,15 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error("write-ahead log: {0}")]
     Wal(strata_wal::WalError),
+    /// Acknowledged writes in the WAL are damaged or missing (never what a crash leaves): the
+    /// segment and the byte offset where, and what is wrong. Nothing was changed.
+    /// `wal.on_damage = "truncate"` opens anyway, cutting the log there and reporting the
+    /// loss in [`Recovery::damage`](crate::Recovery::damage).
+    #[error(
+        "the WAL segment {} is damaged at byte offset {offset}: {reason}; acknowledged writes would be lost, so nothing was changed: restore the segment from a copy, or set wal.on_damage = \"truncate\" to open without them (the loss is reported)",
+        segment.display()
+    )]
+    WalDamaged { segment: PathBuf, offset: u64, reason: strata_wal::Corruption },
     /// An I/O error on `path`. The message includes the OS error, which is therefore not also
     /// returned as `source()`: a report walking the chain would print it twice.
     #[error("cannot {op} {path}: {cause}")]
@@ -86,11 +95,15 @@ pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std:
 
 impl From<strata_wal::WalError> for Error {
     /// A segment of an unsupported version becomes [`Error::UnsupportedVersion`], so callers
-    /// match one variant whichever file is too new; every other log error stays [`Error::Wal`].
+    /// match one variant whichever file is too new; damage becomes [`Error::WalDamaged`];
+    /// every other log error stays [`Error::Wal`].
     fn from(error: strata_wal::WalError) -> Error {
         match error {
             strata_wal::WalError::UnsupportedVersion { segment, found, supported } => {
                 Error::UnsupportedVersion { path: segment, format: "WAL segment", found, supported }
+            }
+            strata_wal::WalError::Corrupt { segment, offset, reason } => {
+                Error::WalDamaged { segment, offset, reason }
             }
             other => Error::Wal(other),
         }

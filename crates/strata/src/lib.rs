@@ -55,7 +55,7 @@ pub use clock::{Clock, ManualClock, WallClock};
 pub use compactor::{CompactReport, TierStatus};
 pub use config::{
     CompactorConfig, Config, ConfigError, DurabilityConfig, HotConfig, LimitsConfig, MetricConfig,
-    ObjectStoreConfig, ScopeAggregation, TierConfig, WalConfig,
+    ObjectStoreConfig, ScopeAggregation, TierConfig, WalConfig, WalOnDamage,
 };
 pub use engine::Engine;
 pub use error::Error;

@@ -8,10 +8,10 @@
 
 use std::path::PathBuf;
 
-use strata_wal::{Position, Storage, Truncation, Wal, WalOptions};
+use strata_wal::{Damage, OnDamage, Position, Storage, Truncation, Wal, WalOptions};
 
 use crate::checkpoint;
-use crate::config::Config;
+use crate::config::{Config, WalOnDamage};
 use crate::decode::Malformed;
 use crate::error::Error;
 use crate::hot::HotStore;
@@ -31,6 +31,9 @@ pub struct Recovery {
     pub points: u64,
     /// A torn tail of the WAL that a crash left and opening cut off (never acknowledged data).
     pub truncated: Option<Truncation>,
+    /// Acknowledged WAL records lost to damage, cut off because `wal.on_damage = "truncate"`
+    /// (by default such damage refuses the open with [`Error::WalDamaged`]).
+    pub damage: Option<Damage>,
 }
 
 /// The engine's memory as rebuilt, and the log open for appending.
@@ -92,6 +95,10 @@ pub(crate) fn recover(
     let options = WalOptions {
         durability: config.wal_durability(),
         segment_size: config.wal.segment_size.0,
+        on_damage: match config.wal.on_damage {
+            WalOnDamage::Refuse => OnDamage::Refuse,
+            WalOnDamage::Truncate => OnDamage::Truncate,
+        },
         ..WalOptions::default()
     };
     let mut replay = Wal::open(storage, options, from)?;
@@ -125,6 +132,7 @@ pub(crate) fn recover(
     }
     let (wal, report) = replay.finish()?;
     recovery.truncated = report.truncated;
+    recovery.damage = report.damage;
     catch_up();
     // Replay before the cut may have put back windows that were evicted.
     hot.evict(evicted_until);

@@ -3,8 +3,10 @@
 //! bytes, and files of a newer version are refused with an error naming the file.
 //!
 //! Each fixture is a whole data directory, named after the format versions in it:
-//! - `wal1-ckpt2-manifest2-tier1/`: the full workload (writes, one compaction pass, late
+//! - `wal2-ckpt2-manifest2-tier1/`: the full workload (writes, one compaction pass, late
 //!   points, a checkpoint, writes after it), with its `ENGINE_ID`;
+//! - `wal1-ckpt2-manifest2-tier1/`: the same workload as a strata of WAL version 1 wrote it
+//!   (no `synced` in records, no predecessor in segment headers);
 //! - `wal1-ckpt2-manifest1-tier1/`: the same workload as a strata of manifest version 1 wrote it
 //!   (no checksums, no owner, no `ENGINE_ID`);
 //! - `wal1-ckpt1/`: the writes only, with a version 1 checkpoint (no tier state).
@@ -33,7 +35,8 @@ const WARM_UNTIL: i64 = NOW - 5 * MIN;
 /// What it rolls cold up to: the last whole hour before `WARM_UNTIL`.
 const COLD_UNTIL: i64 = T0 + HOUR;
 
-const CURRENT: &str = "wal1-ckpt2-manifest2-tier1";
+const CURRENT: &str = "wal2-ckpt2-manifest2-tier1";
+const WAL_V1: &str = "wal1-ckpt2-manifest2-tier1";
 const MANIFEST_V1: &str = "wal1-ckpt2-manifest1-tier1";
 const CHECKPOINT_V1: &str = "wal1-ckpt1";
 
@@ -268,25 +271,47 @@ fn crc32c(bytes: &[u8]) -> u32 {
     !crc
 }
 
-/// The end offsets of the records of a WAL segment, read with the layout in docs/FORMATS.md.
+/// The end offsets of the records of a WAL segment, read with the layout in docs/FORMATS.md
+/// (version 1 or 2).
 fn record_ends(segment: &[u8]) -> Vec<u64> {
     assert_eq!(&segment[0..8], b"STRATWAL");
-    assert_eq!(segment[8..12], 1u32.to_le_bytes(), "format version");
+    let version = u32::from_le_bytes(segment[8..12].try_into().unwrap());
+    assert!(version == 1 || version == 2, "format version {version}");
     assert_eq!(segment[12..16], 0u32.to_le_bytes(), "reserved");
     assert_eq!(segment[16..24], 1u64.to_le_bytes(), "sequence number");
     assert_eq!(segment[24..28], crc32c(&segment[..24]).to_le_bytes(), "header checksum");
-    let mut ends = Vec::new();
     let mut at = 28;
+    if version == 2 {
+        assert_eq!(segment[28..44], [0; 16], "no segment before the first");
+        assert_eq!(segment[44..48], crc32c(&segment[..44]).to_le_bytes(), "header checksum");
+        at = 48;
+    }
+    let mut ends = Vec::new();
+    // Version 2: each record says how far the segment was synced when it was written; the
+    // workload syncs every write (durability "sync"), so that is the previous record's end.
+    let mut synced = at as u64;
     while at < segment.len() {
         let len = u32::from_le_bytes(segment[at..at + 4].try_into().unwrap()) as usize;
-        let crc = u32::from_le_bytes(segment[at + 4..at + 8].try_into().unwrap());
-        let payload = &segment[at + 8..at + 8 + len];
-        let mut covered = segment[at..at + 4].to_vec();
-        covered.extend_from_slice(payload);
-        assert_eq!(crc, crc32c(&covered), "record at {at}");
+        let (payload, ok) = if version == 1 {
+            let crc = u32::from_le_bytes(segment[at + 4..at + 8].try_into().unwrap());
+            let payload = &segment[at + 8..at + 8 + len];
+            let mut covered = segment[at..at + 4].to_vec();
+            covered.extend_from_slice(payload);
+            (payload, crc == crc32c(&covered))
+        } else {
+            let claim = u64::from_le_bytes(segment[at + 4..at + 12].try_into().unwrap());
+            assert_eq!(claim, synced, "synced of the record at {at}");
+            let crc = u32::from_le_bytes(segment[at + 12..at + 16].try_into().unwrap());
+            let payload = &segment[at + 16..at + 16 + len];
+            let mut covered = payload.to_vec();
+            covered.extend_from_slice(&segment[at..at + 12]);
+            (payload, crc == crc32c(&covered))
+        };
+        assert!(ok, "checksum of the record at {at}");
         assert_eq!(payload[0], 1, "payload version of the record at {at}");
-        at += 8 + len;
+        at += if version == 1 { 8 } else { 16 } + len;
         ends.push(at as u64);
+        synced = at as u64;
     }
     assert_eq!(at, segment.len());
     ends
@@ -428,6 +453,28 @@ fn bits(points: &BTreeMap<usize, BTreeMap<i64, f64>>) -> BTreeMap<usize, Vec<(i6
 #[test]
 fn current_fixture_reads_back_exactly() {
     reads_back_exactly(CURRENT, 2);
+}
+
+/// A log of WAL version 1 is read as before; the segment opening starts is version 2 and
+/// names the version 1 segment as the one before it.
+#[test]
+fn wal_version_1_fixture_reads_back_exactly() {
+    reads_back_exactly(WAL_V1, 2);
+}
+
+#[test]
+fn a_version_2_segment_follows_a_version_1_one() {
+    let dir = copy_fixture(WAL_V1);
+    let first = std::fs::read(dir.path().join(SEGMENT)).unwrap();
+    open(dir.path()).unwrap().close().unwrap();
+    let second = std::fs::read(dir.path().join("wal/00000000000000000002.wal")).unwrap();
+    assert_eq!(second[8..12], 2u32.to_le_bytes());
+    assert_eq!(second[28..36], 1u64.to_le_bytes(), "the segment before it");
+    assert_eq!(second[36..44], (first.len() as u64).to_le_bytes(), "its length");
+    // Opened again: the chain from version 1 to 2 checks out, and the points are all there.
+    let engine = open(dir.path()).unwrap();
+    assert_eq!(read_hot(&engine), bits(&points(&workload(true))));
+    engine.close().unwrap();
 }
 
 /// The tiers a manifest version 1 strata wrote are read as before: no checksums to check, no
@@ -739,12 +786,12 @@ fn a_newer_wal_segment_is_refused() {
     let dir = copy_fixture(CURRENT);
     let path = dir.path().join(SEGMENT);
     let mut segment = std::fs::read(&path).unwrap();
-    segment[8..12].copy_from_slice(&2u32.to_le_bytes());
+    segment[8..12].copy_from_slice(&3u32.to_le_bytes());
     let crc = crc32c(&segment[..24]);
     segment[24..28].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&path, &segment).unwrap();
     let err = open(dir.path()).unwrap_err();
-    refused(dir.path(), err, &path, "WAL segment", 2, 1..=1);
+    refused(dir.path(), err, &path, "WAL segment", 3, 1..=2);
     assert_eq!(std::fs::read(&path).unwrap(), segment, "nothing changed");
 }
 
