@@ -14,11 +14,20 @@
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
+
+mod chunk;
+mod series;
 
 use crate::decode::Malformed;
 use crate::payload::Batch;
 use crate::series::SeriesId;
+
+#[cfg(test)]
+pub(crate) use chunk::encode;
+pub(crate) use chunk::{Body, Chunk, Sealed};
+use chunk::{decode_with, seal_pairs};
+use series::SeriesHot;
 
 const SHARDS: usize = 64;
 
@@ -63,38 +72,6 @@ pub(crate) struct Cut {
 pub(crate) struct Copied {
     parts: Vec<(i64, Body)>,
     open: Vec<(i64, f64)>,
-}
-
-/// One series: its newest window inline (appends touch one buffer), older windows as chunks.
-#[derive(Debug, Default)]
-struct SeriesHot {
-    /// Start of the open window; meaningful only while `open` holds points.
-    open_window: i64,
-    /// The open window's points in time order, time and value side by side.
-    open: Vec<(i64, f64)>,
-    /// Windows before `open_window`, by start. Sealed, except while a write adds late points.
-    older: Vec<Chunk>,
-}
-
-/// One window of one series.
-#[derive(Debug, Clone)]
-pub(crate) struct Chunk {
-    /// Start of the window, ns.
-    pub(crate) window: i64,
-    pub(crate) body: Body,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum Body {
-    Open { times: Vec<i64>, values: Vec<f64> },
-    Sealed(Sealed),
-}
-
-/// A compressed chunk.
-#[derive(Debug, Clone)]
-pub(crate) struct Sealed {
-    pub(crate) bytes: Arc<[u8]>,
-    pub(crate) points: u32,
 }
 
 /// What the hot store holds, for stats and benchmarks.
@@ -498,185 +475,6 @@ fn unreachable_shard() -> ! {
     unreachable!("a series id modulo SHARDS always names a shard")
 }
 
-impl Body {
-    fn points(&self) -> u64 {
-        match self {
-            Body::Sealed(sealed) => u64::from(sealed.points),
-            Body::Open { times, .. } => times.len() as u64,
-        }
-    }
-
-    fn sealed(&self) -> Sealed {
-        match self {
-            Body::Sealed(sealed) => sealed.clone(),
-            Body::Open { times, values } => seal(times, values),
-        }
-    }
-}
-
-impl SeriesHot {
-    /// Start of the newest window the series has, if any.
-    fn newest(&self) -> Option<i64> {
-        if self.open.is_empty() { self.older.last().map(|c| c.window) } else { Some(self.open_window) }
-    }
-
-    /// Inserts one point; returns whether an older window was changed (and needs sealing),
-    /// and the value of a point at the same time that it replaced.
-    #[inline]
-    fn insert(&mut self, window: i64, t: i64, v: f64) -> Result<(bool, Option<f64>), Malformed> {
-        // The common case, checked without a division: a point in the open window.
-        if !self.open.is_empty() && t >= self.open_window && t - self.open_window < window {
-            return Ok((false, insert_pair(&mut self.open, t, v)));
-        }
-        let start = t.div_euclid(window).saturating_mul(window);
-        match self.newest() {
-            Some(newest) if start < newest => Ok((true, self.insert_older(start, t, v)?)),
-            Some(newest) if start == newest => {
-                // The newest window is the last older chunk (loaded from a checkpoint, or the
-                // open window was just sealed): make it the open window again.
-                let chunk = self.older.pop().ok_or("newest window without a chunk")?;
-                let (mut times, mut values) = (Vec::new(), Vec::new());
-                match chunk.body {
-                    Body::Sealed(sealed) => decode(&sealed.bytes, &mut times, &mut values)?,
-                    Body::Open { times: ot, values: ov } => (times, values) = (ot, ov),
-                }
-                self.open = times.into_iter().zip(values).collect();
-                self.open_window = start;
-                Ok((false, insert_pair(&mut self.open, t, v)))
-            }
-            _ => {
-                // A new window: the open one is complete, seal it.
-                let capacity = self.open.len();
-                if !self.open.is_empty() {
-                    let sealed = seal_pairs(&self.open);
-                    self.older.push(Chunk { window: self.open_window, body: Body::Sealed(sealed) });
-                }
-                // The last window's size is the best guess for this one's.
-                self.open = Vec::with_capacity(capacity);
-                self.open_window = start;
-                self.open.push((t, v));
-                Ok((false, None))
-            }
-        }
-    }
-
-    /// Inserts a late point into an older window, opening its chunk (or creating one).
-    fn insert_older(&mut self, start: i64, t: i64, v: f64) -> Result<Option<f64>, Malformed> {
-        let at = self.older.partition_point(|c| c.window < start);
-        if self.older.get(at).is_none_or(|c| c.window != start) {
-            self.older.insert(
-                at,
-                Chunk { window: start, body: Body::Open { times: Vec::new(), values: Vec::new() } },
-            );
-        }
-        let chunk = self.older.get_mut(at).ok_or("older chunk index out of range")?;
-        if let Body::Sealed(sealed) = &chunk.body {
-            let (mut times, mut values) = (Vec::new(), Vec::new());
-            decode(&sealed.bytes, &mut times, &mut values)?;
-            chunk.body = Body::Open { times, values };
-        }
-        if let Body::Open { times, values } = &mut chunk.body {
-            match times.binary_search(&t) {
-                Ok(i) => {
-                    if let Some(slot) = values.get_mut(i) {
-                        return Ok(Some(std::mem::replace(slot, v)));
-                    }
-                }
-                Err(i) => {
-                    times.insert(i, t);
-                    values.insert(i, v);
-                }
-            }
-        }
-        Ok(None)
-    }
-
-    fn seal_older(&mut self) {
-        for chunk in &mut self.older {
-            if let Body::Open { times, values } = &chunk.body {
-                chunk.body = Body::Sealed(seal(times, values));
-            }
-        }
-    }
-}
-
-/// Appends `(t, v)` in time order, replacing the value of an existing point at `t`; returns
-/// the value replaced.
-#[inline]
-fn insert_pair(points: &mut Vec<(i64, f64)>, t: i64, v: f64) -> Option<f64> {
-    match points.last() {
-        Some(&(last, _)) if last >= t => match points.binary_search_by_key(&t, |&(x, _)| x) {
-            Ok(i) => points.get_mut(i).map(|slot| std::mem::replace(&mut slot.1, v)),
-            Err(i) => {
-                points.insert(i, (t, v));
-                None
-            }
-        },
-        _ => {
-            points.push((t, v));
-            None
-        }
-    }
-}
-
-fn seal_pairs(points: &[(i64, f64)]) -> Sealed {
-    let times: Vec<i64> = points.iter().map(|&(t, _)| t).collect();
-    let values: Vec<f64> = points.iter().map(|&(_, v)| v).collect();
-    seal(&times, &values)
-}
-
-fn seal(times: &[i64], values: &[f64]) -> Sealed {
-    let mut bytes = Vec::new();
-    encode(times, values, &mut bytes);
-    Sealed { bytes: bytes.into(), points: u32::try_from(times.len()).unwrap_or(u32::MAX) }
-}
-
-/// Sealed chunk bytes: a tag byte, then for `CODEC` a `strata-codec` chunk, for `RAW` (chunks
-/// the codec does not take: more than `strata_codec::MAX_POINTS` points in one window) a u32
-/// LE point count, the times as i64 LE and the value bits as u64 LE.
-const CODEC: u8 = 0;
-const RAW: u8 = 1;
-
-pub(crate) fn encode(times: &[i64], values: &[f64], out: &mut Vec<u8>) {
-    let start = out.len();
-    out.push(CODEC);
-    if strata_codec::encode(times, values, out).is_err() {
-        out.truncate(start);
-        out.push(RAW);
-        out.extend_from_slice(&u32::try_from(times.len()).unwrap_or(u32::MAX).to_le_bytes());
-        crate::payload::put_columns(out, times, values);
-    }
-}
-
-pub(crate) fn decode(bytes: &[u8], times: &mut Vec<i64>, values: &mut Vec<f64>) -> Result<(), Malformed> {
-    decode_with(&mut strata_codec::Decoder::new(), bytes, times, values)
-}
-
-/// [`decode`] with a decoder whose tables are reused across chunks.
-fn decode_with(
-    decoder: &mut strata_codec::Decoder,
-    bytes: &[u8],
-    times: &mut Vec<i64>,
-    values: &mut Vec<f64>,
-) -> Result<(), Malformed> {
-    match bytes.split_first() {
-        Some((&CODEC, chunk)) => {
-            decoder.decode(chunk, times, values).map(|_| ()).map_err(|e| Malformed(e.to_string()))
-        }
-        Some((&RAW, rest)) => {
-            let (count, rest) = rest.split_first_chunk::<4>().ok_or("raw chunk shorter than its header")?;
-            let n = u32::from_le_bytes(*count) as usize;
-            if rest.len() != n * 16 {
-                return Err(format!("raw chunk of {n} points has {} bytes of data", rest.len()).into());
-            }
-            crate::payload::get_columns(rest, times, values);
-            Ok(())
-        }
-        Some((tag, _)) => Err(format!("sealed chunk of unknown kind {tag}").into()),
-        None => Err("empty sealed chunk".into()),
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests may panic")]
 mod tests {
@@ -711,23 +509,6 @@ mod tests {
         let (mut t, mut v) = (Vec::new(), Vec::new());
         hot.read(1, 15, 150, &mut t, &mut v).unwrap();
         assert_eq!(t, vec![15, 20, 30]);
-    }
-
-    #[test]
-    fn chunks_the_codec_refuses_are_kept_raw() {
-        let n = strata_codec::MAX_POINTS + 1;
-        let times: Vec<i64> = (0..n as i64).collect();
-        let values: Vec<f64> = (0..n).map(|i| i as f64 / 4.0).collect();
-        let mut bytes = Vec::new();
-        encode(&times, &values, &mut bytes);
-        assert_eq!(bytes[0], RAW);
-        let (mut t, mut v) = (Vec::new(), Vec::new());
-        decode(&bytes, &mut t, &mut v).unwrap();
-        assert_eq!((t, v), (times, values));
-        let mut small = Vec::new();
-        encode(&[1, 2], &[0.5, -0.0], &mut small);
-        assert_eq!(small[0], CODEC);
-        assert!(decode(&small[..small.len() - 1], &mut Vec::new(), &mut Vec::new()).is_err());
     }
 
     #[test]
