@@ -25,6 +25,11 @@ impl FsStorage {
         Ok(FsStorage { dir })
     }
 
+    /// `dir` as it is, created by nobody: for [`FsStorage::read_only`].
+    pub(crate) fn at(dir: PathBuf) -> FsStorage {
+        FsStorage { dir }
+    }
+
     /// The directory holding the files.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -37,7 +37,8 @@ use crate::{OnDamage, Position, Wal, WalError, WalOptions};
 /// A log being replayed; returned by [`Wal::open`].
 ///
 /// Call [`next_record`](Replay::next_record) until it returns `None`, then
-/// [`finish`](Replay::finish). Nothing is written to the log before `finish`.
+/// [`finish`](Replay::finish) (or [`finish_read_only`](Replay::finish_read_only), which writes
+/// nothing at all). Nothing is written to the log before `finish`.
 pub struct Replay {
     storage: Arc<dyn Storage>,
     options: WalOptions,
@@ -82,10 +83,12 @@ pub struct ReplayReport {
     /// Payload bytes of those records.
     pub bytes: u64,
     /// The torn tail cut off the newest segment, if there was one: records written after the
-    /// last sync, never acknowledged as durable.
+    /// last sync, never acknowledged as durable. A read-only replay
+    /// ([`Replay::finish_read_only`]) reports it and leaves it in place.
     pub truncated: Option<Truncation>,
     /// Damage to acknowledged records that [`OnDamage::Truncate`] cut off, if there was any
-    /// (under [`OnDamage::Refuse`] it is an error instead).
+    /// (under [`OnDamage::Refuse`] it is an error instead). A read-only replay reports it,
+    /// stops there and changes nothing.
     pub damage: Option<Damage>,
 }
 
@@ -394,6 +397,28 @@ impl Replay {
         Ok(match segment::check_header(&head, next) {
             Ok(Header { prev: Some(link), .. }) if link.seq == seq => Some(link.len),
             _ => None,
+        })
+    }
+
+    /// Reads the rest of the log (checking it, without handing out records) and reports what
+    /// it found, changing nothing: a torn tail is reported in [`ReplayReport::truncated`] and
+    /// left in place, and so is damage that [`OnDamage::Truncate`] reports in
+    /// [`ReplayReport::damage`] (under [`OnDamage::Refuse`] damage is an error, as for
+    /// [`finish`](Replay::finish)). No new segment is started and no log is opened: this is
+    /// how a reader looks at a log it does not own (another process may be appending to it;
+    /// what that process had not yet written whole when the segment was read is a torn tail
+    /// here). Pair it with a [`ReadOnlyStorage`](crate::ReadOnlyStorage).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`next_record`](Replay::next_record).
+    pub fn finish_read_only(mut self) -> Result<ReplayReport, WalError> {
+        while self.next_record()?.is_some() {}
+        Ok(ReplayReport {
+            records: self.records,
+            bytes: self.bytes,
+            truncated: self.truncation,
+            damage: self.damage,
         })
     }
 
