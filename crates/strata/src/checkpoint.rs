@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use strata_wal::{Position, Storage};
 
+use crate::access::Access;
 use crate::decode::{Malformed, get_u32, get_u64};
 use crate::error::{Error, io};
 use crate::hot::{Body, Chunk, Sealed};
@@ -149,13 +150,16 @@ fn list(storage: &dyn Storage) -> Result<Listing, Error> {
     Ok(Listing { checkpoints, tmps })
 }
 
-/// Loads the newest checkpoint, if any, and removes leftover `.tmp` files of an interrupted
-/// write. A damaged newest checkpoint is an error: the WAL it covered may be gone, so falling
-/// back to an older one could lose data.
-pub(crate) fn load_newest(storage: &dyn Storage) -> Result<Option<(PathBuf, Snapshot)>, Error> {
+/// Loads the newest checkpoint, if any, and (read-write only) removes leftover `.tmp` files of
+/// an interrupted write. A damaged newest checkpoint is an error: the WAL it covered may be
+/// gone, so falling back to an older one could lose data.
+pub(crate) fn load_newest(
+    storage: &dyn Storage,
+    access: Access,
+) -> Result<Option<(PathBuf, Snapshot)>, Error> {
     let Listing { mut checkpoints, tmps } = list(storage)?;
-    for tmp in tmps {
-        storage.remove(&tmp).map_err(io("remove", storage.path(&tmp)))?;
+    for tmp in tmps.iter().filter(|_| access == Access::ReadWrite) {
+        storage.remove(tmp).map_err(io("remove", storage.path(tmp)))?;
     }
     let Some((_, name)) = checkpoints.pop() else { return Ok(None) };
     let path = storage.path(&name);
@@ -287,7 +291,7 @@ mod tests {
         let storage = FsStorage::new(dir.path()).unwrap();
         let snapshot = snapshot(3, 1.5);
         let path = write(&storage, &snapshot).unwrap();
-        let (loaded_path, loaded) = load_newest(&storage).unwrap().unwrap();
+        let (loaded_path, loaded) = load_newest(&storage, Access::ReadWrite).unwrap().unwrap();
         assert_eq!(loaded_path, path);
         assert_eq!(loaded.position, snapshot.position);
         assert_eq!(loaded.series, snapshot.series);
@@ -303,7 +307,7 @@ mod tests {
             DecodeError::Damaged(Malformed("checksum mismatch".into()))
         );
         std::fs::write(&path, &flipped).unwrap();
-        let err = load_newest(&storage).unwrap_err();
+        let err = load_newest(&storage, Access::ReadWrite).unwrap_err();
         assert!(matches!(&err, Error::Corrupt { path: p, .. } if *p == path), "{err}");
     }
 
@@ -334,7 +338,7 @@ mod tests {
                 // the disk as a power loss just before it leaves it.
                 let outcome = write(&sim, &snapshot(9, 9.0));
                 let crashed = sim.crash();
-                let loaded = load_newest(&crashed)
+                let loaded = load_newest(&crashed, Access::ReadWrite)
                     .unwrap_or_else(|e| panic!("{op:?} #{nth} failed, then the crash: {e}"))
                     .unwrap_or_else(|| panic!("{op:?} #{nth} failed, then the crash: no checkpoint"));
                 // The new checkpoint counts from the directory sync after its rename on.
@@ -362,9 +366,15 @@ mod tests {
             let err = write(&sim, &snapshot(9, 9.0)).unwrap_err();
             assert!(err.to_string().contains("sim/"), "the error names the file: {err}");
             let crashed = sim.crash();
-            assert_eq!(load_newest(&crashed).unwrap().unwrap().1.position, snapshot(5, 5.0).position);
+            assert_eq!(
+                load_newest(&crashed, Access::ReadWrite).unwrap().unwrap().1.position,
+                snapshot(5, 5.0).position
+            );
             write(&sim, &snapshot(9, 9.0)).unwrap();
-            assert_eq!(load_newest(&sim).unwrap().unwrap().1.position, snapshot(9, 9.0).position);
+            assert_eq!(
+                load_newest(&sim, Access::ReadWrite).unwrap().unwrap().1.position,
+                snapshot(9, 9.0).position
+            );
         }
     }
 }

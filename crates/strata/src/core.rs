@@ -27,8 +27,9 @@ pub(crate) struct Core {
     /// The checkpoint directory (a simulated disk in crash tests).
     pub(crate) checkpoints: Box<dyn strata_wal::Storage>,
     pub(crate) counters: Counters,
-    /// The data directory's lock, held while the engine is open.
-    pub(crate) _lock: File,
+    /// The data directory's lock, held while the engine is open; `None` for a read-only
+    /// engine, which never takes it.
+    pub(crate) _lock: Option<File>,
 }
 
 impl Core {

@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use arrow_array::RecordBatch;
 use strata_wal::FsStorage;
 
+use crate::access::Access;
 use crate::checkpointer;
 use crate::clock::{Clock, WallClock};
 use crate::compactor::{CompactReport, Compactor};
@@ -25,7 +26,7 @@ use crate::stats::Stats;
 use crate::tier::state::TierState;
 use crate::tier::{Manifest, Store, Tier};
 use crate::write::{Point, WriteOptions, WriteReport};
-use crate::{config::Config, ingest, read, stats};
+use crate::{config::Config, ingest, read, read_only, stats};
 
 /// A strata engine over one data directory. Cheap to share: clone the `Arc` it lives in, or use
 /// it by reference from many threads.
@@ -116,6 +117,117 @@ impl Engine {
         Engine::open_inner(config, clock, disks, store)
     }
 
+    /// Opens the engine in `config.data_dir` read-only: for queries beside a live engine that
+    /// holds the directory (its `LOCK` is neither taken nor checked), or on a directory nobody
+    /// may change. It writes nothing, ever: no lock file, no directory, no `ENGINE_ID`, no
+    /// checkpoint, no cut of a torn WAL tail (replay stops there and
+    /// [`Recovery::truncated`] reports it; damage is handled as `wal.on_damage` says, but
+    /// reported instead of cut), no orphan removal, no manifest, and no background threads.
+    ///
+    /// What it answers is a consistent view as of the open: the manifest, the newest
+    /// checkpoint and the WAL as a live engine had written them (what it had not written
+    /// whole to the log yet is left out). Later writes of that engine are not seen; open
+    /// again to see them. A tier file the live engine deletes afterwards (a merge, retention)
+    /// makes a query that needs it fail naming the file, and a new open answers it.
+    ///
+    /// Queries ([`read`](Engine::read), [`read_batches`](Engine::read_batches),
+    /// [`read_tier`](Engine::read_tier), [`query`](Engine::query), [`stats`](Engine::stats),
+    /// [`manifest`](Engine::manifest)) work; writes, compactions and checkpoints are refused
+    /// with [`Error::ReadOnly`], and [`close`](Engine::close) does nothing durable.
+    ///
+    /// ```
+    /// use strata::{Config, Engine, Error, Selector, WriteOptions};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = Engine::open(Config::with_data_dir(dir.path()))?;
+    /// let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    /// writer.write_lp(format!("load,hostname=a value=1 {now}").as_bytes(), &WriteOptions::cc_metric_store("c"))?;
+    ///
+    /// // The writer still holds the directory; a reader opens beside it.
+    /// let reader = Engine::open_read_only(Config::with_data_dir(dir.path()))?;
+    /// assert_eq!(reader.read(&Selector::metric("load"), 0, i64::MAX)?[0].values, vec![1.0]);
+    /// assert!(matches!(reader.write_lp(b"load value=2", &WriteOptions::default()), Err(Error::ReadOnly { .. })));
+    /// reader.close()?;
+    /// writer.close()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// An invalid config, a data directory that does not exist, I/O errors naming the path,
+    /// damage in a checkpoint or (under `wal.on_damage = "refuse"`) in acknowledged WAL
+    /// records, a tier store another engine owns, or [`Error::Unsettled`] when a live engine
+    /// committed or checkpointed during every one of several tries.
+    pub fn open_read_only(config: Config) -> Result<Engine, Error> {
+        Engine::open_read_only_with_clock(config, Arc::new(WallClock))
+    }
+
+    /// Like [`Engine::open_read_only`], reading "now" from `clock`.
+    ///
+    /// # Errors
+    /// As [`Engine::open_read_only`].
+    pub fn open_read_only_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Engine, Error> {
+        let store = Store::open_read_only(&config.object_store, &config.data_dir)?;
+        Engine::open_read_only_inner(config, clock, store)
+    }
+
+    /// Like [`Engine::open_read_only_with_clock`], with the tiers in `store` under `prefix`, as
+    /// [`Engine::open_with_object_store`] has them. Nothing is written to `store`.
+    ///
+    /// # Errors
+    /// As [`Engine::open_read_only`].
+    pub fn open_read_only_with_object_store(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn object_store::ObjectStore>,
+        prefix: &str,
+    ) -> Result<Engine, Error> {
+        let url = format!("{store}/{prefix}");
+        let store = Store::with_object_store(store, prefix, &url, config.object_store.timeout.0)?;
+        Engine::open_read_only_inner(config, clock, store)
+    }
+
+    fn open_read_only_inner(config: Config, clock: Arc<dyn Clock>, store: Store) -> Result<Engine, Error> {
+        config.validate().map_err(|message| crate::ConfigError::Invalid { path: None, message })?;
+        read_only::check_data_dir(&config.data_dir)?;
+        // Without an ENGINE_ID no engine ever opened this directory for writing, so a store
+        // whose manifest names an owner belongs to another one: refused as a writable open
+        // would be.
+        let id = match read_engine_id(&config.data_dir)? {
+            Some(id) => id,
+            None => format!("none ({} has no {ENGINE_ID})", config.data_dir.display()),
+        };
+        let wal = FsStorage::read_only(config.data_dir.join(WAL_DIR));
+        let checkpoints = FsStorage::read_only(config.data_dir.join(CHECKPOINT_DIR));
+        let open_tiers = || {
+            TierState::open(
+                store.clone(),
+                id.clone(),
+                Tier::Warm.resolution(&config),
+                Tier::Cold.resolution(&config),
+                config.object_store.cache_size.0,
+            )
+        };
+        let (tiers, recovered) = read_only::open(&config, &wal, &checkpoints, open_tiers)?;
+        let core = Arc::new(Core {
+            clock,
+            log: recovered.log,
+            index: RwLock::new(recovered.index),
+            hot: recovered.hot,
+            tiers,
+            gate: Arc::new(CutGate::default()),
+            checkpoints: Box::new(checkpoints),
+            counters: Counters::default(),
+            _lock: None,
+            config,
+        });
+        Ok(Engine {
+            core,
+            compactor: Arc::new(Compactor::new(0)),
+            threads: Vec::new(),
+            recovery: recovered.recovery,
+        })
+    }
+
     fn open_inner(
         config: Config,
         clock: Arc<dyn Clock>,
@@ -125,14 +237,16 @@ impl Engine {
         config.validate().map_err(|message| crate::ConfigError::Invalid { path: None, message })?;
         let lock = lock_data_dir(&config.data_dir)?;
         let id = engine_id(&config.data_dir)?;
-        let (tiers, orphans) = TierState::open(
+        let tiers = TierState::open(
             store,
             id,
             Tier::Warm.resolution(&config),
             Tier::Cold.resolution(&config),
             config.object_store.cache_size.0,
         )?;
-        let recovered = recover(&config, disks.checkpoints.as_ref(), disks.wal, &tiers.manifest())?;
+        let orphans = tiers.remove_orphans()?;
+        let recovered =
+            recover(&config, disks.checkpoints.as_ref(), disks.wal, &tiers.manifest(), Access::ReadWrite)?;
         let core = Arc::new(Core {
             clock,
             log: recovered.log,
@@ -142,7 +256,7 @@ impl Engine {
             gate: Arc::new(CutGate::default()),
             checkpoints: disks.checkpoints,
             counters: Counters::default(),
-            _lock: lock,
+            _lock: Some(lock),
             config,
         });
         let mut engine = Engine {
@@ -184,6 +298,11 @@ impl Engine {
         Ok(())
     }
 
+    /// Whether the engine was opened read-only ([`Engine::open_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.core.log.is_read_only()
+    }
+
     /// What opening found: the checkpoint loaded, the records replayed, a torn tail cut.
     pub fn recovery(&self) -> &Recovery {
         &self.recovery
@@ -209,6 +328,7 @@ impl Engine {
     /// write is acknowledged); [`Error::ApplyFailed`] when the write is durable but memory
     /// could not take it (it is replayed at the next open).
     pub fn write_lp(&self, body: &[u8], options: &WriteOptions) -> Result<WriteReport, Error> {
+        self.core.log.check_writable("write")?;
         ingest::write_lp(&self.core, body, options)
     }
 
@@ -218,6 +338,7 @@ impl Engine {
     /// # Errors
     /// As [`Engine::write_lp`].
     pub fn write(&self, points: &[Point<'_>]) -> Result<WriteReport, Error> {
+        self.core.log.check_writable("write")?;
         ingest::write(&self.core, points)
     }
 
@@ -271,6 +392,7 @@ impl Engine {
     /// I/O errors naming the path, or [`Error::FlushPending`] while a warm flush is cut but not
     /// committed; the engine goes on, its data still in the WAL.
     pub fn checkpoint(&self) -> Result<PathBuf, Error> {
+        self.core.log.check_writable("checkpoint")?;
         checkpointer::checkpoint(&self.core)
     }
 
@@ -288,6 +410,7 @@ impl Engine {
     /// # Errors
     /// As [`Engine::compact`].
     pub fn compact_at(&self, now: i64) -> Result<CompactReport, Error> {
+        self.core.log.check_writable("compact")?;
         self.compactor.run(&self.core, now)
     }
 
@@ -312,12 +435,16 @@ impl Engine {
     }
 
     /// Stops the background threads, writes a final checkpoint so the next open replays
-    /// nothing, and closes the WAL.
+    /// nothing, and closes the WAL. A read-only engine has none of these, and only lets go
+    /// of its memory.
     ///
     /// # Errors
     /// I/O errors of the final checkpoint or of closing the WAL.
     pub fn close(mut self) -> Result<(), Error> {
         self.stop_threads();
+        if self.core.log.is_read_only() {
+            return Ok(());
+        }
         // With a warm flush not committed, the WAL keeps what it cut: the next open replays it.
         if !self.core.log.is_poisoned() && !self.core.gate.is_open() {
             checkpointer::checkpoint(&self.core)?;
@@ -373,17 +500,11 @@ const ENGINE_ID: &str = "ENGINE_ID";
 /// `<data_dir>/ENGINE_ID`, or created there once (128 random bits as 32 lowercase hex digits and
 /// a newline), durably, before anything can commit it as an owner. Called under the lock.
 fn engine_id(dir: &Path) -> Result<String, Error> {
-    let path = dir.join(ENGINE_ID);
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            let id = std::str::from_utf8(&bytes).unwrap_or_default().trim_end_matches('\n');
-            if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-                return Err(Error::Corrupt { path, reason: "not 32 lowercase hex digits".into() });
-            }
-            Ok(id.to_owned())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    match read_engine_id(dir)? {
+        Some(id) => Ok(id),
+        None => {
             use std::hash::{BuildHasher, Hasher};
+            let path = dir.join(ENGINE_ID);
             use std::io::Write as _;
             // `RandomState` is seeded from the operating system's random source.
             let mut id = String::with_capacity(32);
@@ -410,6 +531,21 @@ fn engine_id(dir: &Path) -> Result<String, Error> {
             strata_wal::create_dir_durably(dir).map_err(io("sync directory", dir))?;
             Ok(id)
         }
+    }
+}
+
+/// The engine id in `<data_dir>/ENGINE_ID`, or `None` when there is no such file.
+fn read_engine_id(dir: &Path) -> Result<Option<String>, Error> {
+    let path = dir.join(ENGINE_ID);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let id = std::str::from_utf8(&bytes).unwrap_or_default().trim_end_matches('\n');
+            if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                return Err(Error::Corrupt { path, reason: "not 32 lowercase hex digits".into() });
+            }
+            Ok(Some(id.to_owned()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io("read", &path)(e)),
     }
 }

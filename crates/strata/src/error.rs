@@ -43,6 +43,22 @@ pub enum Error {
     Poisoned { cause: String },
     #[error("the data directory {path} is in use by another engine")]
     Locked { path: PathBuf },
+    /// The engine was opened read-only ([`Engine::open_read_only`](crate::Engine::open_read_only))
+    /// and refused `operation` (`"write"`, `"compact"`, `"checkpoint"`, ...), changing
+    /// nothing. `path` is the data directory.
+    #[error(
+        "cannot {operation}: the engine on {} is open read-only; open it with Engine::open (no other engine holding it) to {operation}",
+        path.display()
+    )]
+    ReadOnly { operation: &'static str, path: PathBuf },
+    /// A read-only open found the data directory changing under it on each of `attempts`
+    /// tries (another engine committed a manifest or took a checkpoint meanwhile), so it has
+    /// no consistent view to offer; opening again later normally succeeds.
+    #[error(
+        "the data directory {} changed during each of {attempts} read-only opens (another engine is committing or checkpointing): try again",
+        path.display()
+    )]
+    Unsettled { path: PathBuf, attempts: u32 },
     #[error("object store: cannot {op} {path}: {message}")]
     ObjectStore { op: &'static str, path: String, message: String },
     #[error(

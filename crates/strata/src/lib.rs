@@ -25,6 +25,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod access;
 mod arrow;
 mod checkpoint;
 mod checkpointer;
@@ -44,6 +45,7 @@ mod log;
 mod payload;
 mod query;
 mod read;
+mod read_only;
 mod recovery;
 mod series;
 mod stats;

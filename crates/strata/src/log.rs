@@ -8,6 +8,7 @@
 //! the log is poisoned: memory may no longer be what a replay rebuilds, so every later write
 //! is refused until the engine is reopened (which replays the log).
 
+use std::path::PathBuf;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use strata_wal::{Position, Wal};
@@ -17,10 +18,18 @@ use crate::error::Error;
 
 #[derive(Debug)]
 pub(crate) struct Log {
-    wal: Wal,
+    writer: Writer,
     order: Mutex<Applied>,
     turn: Condvar,
     poison: Mutex<Option<String>>,
+}
+
+/// Where records go: the WAL, or nowhere for a read-only engine.
+#[derive(Debug)]
+enum Writer {
+    Wal(Wal),
+    /// The data directory of a read-only engine, named in its refusals.
+    ReadOnly(PathBuf),
 }
 
 /// Where the apply sequence stands.
@@ -47,8 +56,18 @@ impl Held<'_> {
 impl Log {
     /// The log `wal`, every record up to `position` applied (by replay).
     pub(crate) fn new(wal: Wal, position: Position) -> Log {
+        Log::with(Writer::Wal(wal), position)
+    }
+
+    /// The log of a read-only engine on `data_dir`, every record up to `position` applied (by
+    /// a read-only replay): it refuses every append, sync and removal.
+    pub(crate) fn read_only(data_dir: PathBuf, position: Position) -> Log {
+        Log::with(Writer::ReadOnly(data_dir), position)
+    }
+
+    fn with(writer: Writer, position: Position) -> Log {
         Log {
-            wal,
+            writer,
             order: Mutex::new(Applied { next: 0, position }),
             turn: Condvar::new(),
             poison: Mutex::new(None),
@@ -61,6 +80,23 @@ impl Log {
         match &*self.poison.lock().unwrap_or_else(|p| p.into_inner()) {
             Some(cause) => Err(Error::Poisoned { cause: cause.clone() }),
             None => Ok(()),
+        }
+    }
+
+    /// # Errors
+    /// [`Error::ReadOnly`] naming `operation` when the engine is read-only.
+    pub(crate) fn check_writable(&self, operation: &'static str) -> Result<(), Error> {
+        self.wal(operation).map(|_| ())
+    }
+
+    pub(crate) fn is_read_only(&self) -> bool {
+        matches!(self.writer, Writer::ReadOnly(_))
+    }
+
+    fn wal(&self, operation: &'static str) -> Result<&Wal, Error> {
+        match &self.writer {
+            Writer::Wal(wal) => Ok(wal),
+            Writer::ReadOnly(path) => Err(Error::ReadOnly { operation, path: path.clone() }),
         }
     }
 
@@ -84,7 +120,7 @@ impl Log {
         payload: &[u8],
         apply: impl FnOnce() -> Result<(), Malformed>,
     ) -> Result<Position, Error> {
-        let (end, sequence) = match self.wal.append_sequenced(payload) {
+        let (end, sequence) = match self.wal("write")?.append_sequenced(payload) {
             Ok(appended) => appended,
             Err(e) => {
                 self.poison(e.to_string());
@@ -115,11 +151,11 @@ impl Log {
 
     /// Removes the WAL segments wholly before `position`, which a durable checkpoint covers.
     pub(crate) fn remove_segments_before(&self, position: Position) -> Result<usize, Error> {
-        Ok(self.wal.remove_segments_before(position)?)
+        Ok(self.wal("remove WAL segments")?.remove_segments_before(position)?)
     }
 
     /// Makes every appended record durable.
     pub(crate) fn sync(&self) -> Result<(), Error> {
-        Ok(self.wal.sync()?)
+        Ok(self.wal("sync the WAL")?.sync()?)
     }
 }

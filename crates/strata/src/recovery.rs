@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use strata_wal::{Damage, OnDamage, Position, Storage, Truncation, Wal, WalOptions};
 
+use crate::access::Access;
 use crate::checkpoint;
 use crate::config::{Config, WalOnDamage};
 use crate::decode::Malformed;
@@ -30,9 +31,12 @@ pub struct Recovery {
     /// Points in those records.
     pub points: u64,
     /// A torn tail of the WAL that a crash left and opening cut off (never acknowledged data).
+    /// A read-only open reports it and leaves it in place (beside a live engine, it is what
+    /// that engine had not finished writing when the segment was read).
     pub truncated: Option<Truncation>,
     /// Acknowledged WAL records lost to damage, cut off because `wal.on_damage = "truncate"`
-    /// (by default such damage refuses the open with [`Error::WalDamaged`]).
+    /// (by default such damage refuses the open with [`Error::WalDamaged`]). A read-only open
+    /// reports it, replays up to it and changes nothing.
     pub damage: Option<Damage>,
 }
 
@@ -46,11 +50,14 @@ pub(crate) struct Recovered {
 }
 
 /// Loads the newest checkpoint in `checkpoints` and replays the WAL in `storage` after it.
+/// Read-write, the WAL's torn tail (or damage `wal.on_damage` lets go) is cut and the log
+/// opened for appending; read-only, nothing is changed and the log refuses appends.
 pub(crate) fn recover(
     config: &Config,
     checkpoints: &dyn Storage,
     storage: impl Storage,
     manifest: &Manifest,
+    access: Access,
 ) -> Result<Recovered, Error> {
     let wal_dir = storage.path("");
     let cut = manifest.wal_cut.map(|(segment, offset)| Position { segment, offset });
@@ -60,7 +67,7 @@ pub(crate) fn recover(
     let mut index = SeriesIndex::default();
     let mut from = Position::START;
     let mut evicted_until = i64::MIN;
-    if let Some((path, snapshot)) = checkpoint::load_newest(checkpoints)? {
+    if let Some((path, snapshot)) = checkpoint::load_newest(checkpoints, access)? {
         let corrupt = |reason: Malformed| Error::Corrupt { path: path.clone(), reason: reason.0 };
         for (id, key) in snapshot.series {
             index.define(id, key).map_err(corrupt)?;
@@ -130,11 +137,17 @@ pub(crate) fn recover(
         recovery.points += batch.len() as u64;
         position = end;
     }
-    let (wal, report) = replay.finish()?;
+    let (log, report) = match access {
+        Access::ReadWrite => {
+            let (wal, report) = replay.finish()?;
+            (Log::new(wal, position), report)
+        }
+        Access::ReadOnly => (Log::read_only(config.data_dir.clone(), position), replay.finish_read_only()?),
+    };
     recovery.truncated = report.truncated;
     recovery.damage = report.damage;
     catch_up();
     // Replay before the cut may have put back windows that were evicted.
     hot.evict(evicted_until);
-    Ok(Recovered { index, hot, log: Log::new(wal, position), recovery })
+    Ok(Recovered { index, hot, log, recovery })
 }

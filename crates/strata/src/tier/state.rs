@@ -89,16 +89,16 @@ impl Drop for ReadGuard {
 }
 
 impl TierState {
-    /// Loads the live manifest (or starts an empty one) and removes orphans: files in the
-    /// store that no manifest lists, left by a commit that did not finish. A store another
-    /// engine owns is refused first, with nothing touched.
+    /// Loads the live manifest (or starts an empty one), writing nothing; a writable engine
+    /// then calls [`remove_orphans`](TierState::remove_orphans). A store another engine owns
+    /// is refused, with nothing touched.
     pub(crate) fn open(
         store: Store,
         engine: String,
         warm_resolution: i64,
         cold_resolution: i64,
         cache_size: u64,
-    ) -> Result<(TierState, u64), Error> {
+    ) -> Result<TierState, Error> {
         let live = manifest::load(&store)?;
         manifest::check_owner(&store, live.as_ref(), &engine)?;
         let manifest = match live {
@@ -118,17 +118,7 @@ impl TierState {
                 });
             }
         }
-        let live = manifest.live();
-        let mut orphans = 0;
-        for dir in ["warm", "cold"] {
-            for (path, _) in store.list(dir)? {
-                if !live.contains(path.as_str()) {
-                    store.delete(&path)?;
-                    orphans += 1;
-                }
-            }
-        }
-        let state = TierState {
+        Ok(TierState {
             store,
             engine,
             current: RwLock::new(Arc::new(manifest)),
@@ -138,8 +128,25 @@ impl TierState {
                 capacity: usize::try_from(cache_size).unwrap_or(usize::MAX),
                 ..FileCache::default()
             }),
-        };
-        Ok((state, orphans))
+        })
+    }
+
+    /// Removes orphans: files in the store that the live manifest does not list, left by a
+    /// commit that did not finish. Returns how many went. Only the engine that owns the store
+    /// calls it, at open, before anything can upload.
+    pub(crate) fn remove_orphans(&self) -> Result<u64, Error> {
+        let live = self.manifest();
+        let live = live.live();
+        let mut orphans = 0;
+        for dir in ["warm", "cold"] {
+            for (path, _) in self.store.list(dir)? {
+                if !live.contains(path.as_str()) {
+                    self.store.delete(&path)?;
+                    orphans += 1;
+                }
+            }
+        }
+        Ok(orphans)
     }
 
     /// A tier file for a query: from the cache, or fetched, parsed and cached.

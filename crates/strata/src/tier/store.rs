@@ -14,9 +14,11 @@ use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 
+use crate::access::Access;
 use crate::config::ObjectStoreConfig;
 use crate::error::Error;
 
@@ -54,6 +56,20 @@ impl Store {
     /// [`Error::Config`] for a URL that is not `file://` or `s3://`, or an S3 setup the client
     /// refuses; I/O errors creating or syncing a local directory.
     pub fn open(os: &ObjectStoreConfig, data_dir: &Path) -> Result<Store, Error> {
+        Store::open_as(os, data_dir, Access::ReadWrite)
+    }
+
+    /// Like [`Store::open`], for reading only: a local directory is neither created nor
+    /// synced, and one that does not exist is an empty store (an engine that never wrote a
+    /// tier file has none). Nothing is written through it by the engine.
+    ///
+    /// # Errors
+    /// As [`Store::open`], but no directory is created.
+    pub fn open_read_only(os: &ObjectStoreConfig, data_dir: &Path) -> Result<Store, Error> {
+        Store::open_as(os, data_dir, Access::ReadOnly)
+    }
+
+    fn open_as(os: &ObjectStoreConfig, data_dir: &Path, access: Access) -> Result<Store, Error> {
         let invalid = |message: String| -> Error {
             crate::ConfigError::Invalid { path: None, message: format!("object_store.url: {message}") }.into()
         };
@@ -76,9 +92,14 @@ impl Store {
                      cannot address; choose a data_dir (or object_store.url) whose path is UTF-8"
                 )));
             }
-            // `with_fsync` syncs the directories a put creates below the root, not the root's
-            // own entry in its parent: that is made durable here, once.
-            strata_wal::create_dir_durably(&path).map_err(crate::error::io("create directory", &path))?;
+            if access == Access::ReadOnly && !path.is_dir() {
+                return Store::with_object_store(Arc::new(InMemory::new()), "", &url, os.timeout.0);
+            }
+            if access == Access::ReadWrite {
+                // `with_fsync` syncs the directories a put creates below the root, not the
+                // root's own entry in its parent: that is made durable here, once.
+                strata_wal::create_dir_durably(&path).map_err(crate::error::io("create directory", &path))?;
+            }
             let local = LocalFileSystem::new_with_prefix(&path)
                 .map_err(|e| invalid(format!("{url:?}: {e}")))?
                 .with_fsync(true)
