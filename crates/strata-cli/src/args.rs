@@ -35,6 +35,34 @@ impl EngineArgs {
     pub(crate) fn open(&self, now: Option<i64>) -> anyhow::Result<Engine> {
         open(self.config()?, now)
     }
+
+    /// Opens the engine read-only ([`open_read_only`]).
+    pub(crate) fn open_read_only(&self) -> anyhow::Result<Engine> {
+        open_read_only(self.config()?)
+    }
+}
+
+/// Opens the engine on `config` read-only (`Engine::open_read_only`), as the commands that
+/// only read do (`query`, `inspect`): they change nothing in the data directory, work beside a
+/// live engine that holds it (answering as of the open) and on a directory that is not
+/// writable. A torn WAL tail or damage is reported and left for the next writing open.
+pub(crate) fn open_read_only(config: Config) -> anyhow::Result<Engine> {
+    let dir = config.data_dir.clone();
+    let engine = Engine::open_read_only(config)
+        .with_context(|| format!("cannot open the engine in {} (read-only)", dir.display()))?;
+    if let Some(damage) = &engine.recovery().damage {
+        eprintln!(
+            "warning: the WAL is damaged at segment {} offset {} ({}): {} bytes ({} whole records) of acknowledged writes after it are left out; wal.on_damage = \"truncate\" lets a writing open cut them, this read-only one changed nothing",
+            damage.segment, damage.offset, damage.reason, damage.dropped_bytes, damage.dropped_records
+        );
+    }
+    if let Some(torn) = &engine.recovery().truncated {
+        eprintln!(
+            "note: the WAL ends in a torn tail (a crash, or a live engine's write in progress): {} bytes at segment {} offset {}, never acknowledged, left out and left in place",
+            torn.dropped_bytes, torn.segment, torn.offset
+        );
+    }
+    Ok(engine)
 }
 
 /// Opens the engine on `config`, reporting a torn WAL tail that opening cut off.

@@ -174,7 +174,7 @@ pub(crate) fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
         );
         return planned_query(&args);
     }
-    let engine = args.engine.open(None)?;
+    let engine = args.engine.open_read_only()?;
     let (from, to) = (args.from.saturating_mul(1_000_000_000), args.to.saturating_mul(1_000_000_000));
     let mut out = io::BufWriter::new(io::stdout().lock());
     let tier = match args.tier {
@@ -251,7 +251,7 @@ fn planned_query(args: &QueryArgs) -> anyhow::Result<ExitCode> {
             .collect::<Result<Vec<_>, _>>()
             .map_err(anyhow::Error::msg)?
     };
-    let engine = args.engine.open(None)?;
+    let engine = args.engine.open_read_only()?;
     let (from, to) = (args.from.saturating_mul(1_000_000_000), args.to.saturating_mul(1_000_000_000));
     let mut query = strata::Query::new(&args.metric, from, to, resolution);
     let mut selector = Selector::metric(&args.metric);

@@ -60,14 +60,14 @@ struct TierView {
 }
 
 pub(crate) fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let mut config = args.engine.config()?;
-    // The tier files are read below outside the engine's reader guard: no background pass may
-    // merge or expire one (and so delete it) meanwhile.
-    config.compactor.interval = Span(Duration::from_secs(100 * 365 * 86_400));
-    let engine = crate::args::open(config, None)?;
+    // Read-only: inspecting changes nothing, and works beside a live engine (as of the open)
+    // and on a directory that is not writable. A read-only engine runs no compaction, so no
+    // pass of its own deletes a tier file read below outside its reader guard; a live
+    // engine's merge or retention may, and the read then fails naming the file.
+    let engine = args.engine.open_read_only()?;
     let stats = engine.stats();
     let manifest = engine.manifest();
-    let store = Store::open(&engine.config().object_store, &engine.config().data_dir)
+    let store = Store::open_read_only(&engine.config().object_store, &engine.config().data_dir)
         .context("cannot open the tiers' object store")?;
     let warm = tier_view(&store, &manifest, Tier::Warm, &stats.tiers.warm, manifest.warm_resolution)?;
     let cold = tier_view(&store, &manifest, Tier::Cold, &stats.tiers.cold, manifest.cold_resolution)?;

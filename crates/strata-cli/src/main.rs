@@ -34,10 +34,15 @@ enum Command {
     /// Write line protocol into the engine; exit status 1 if any line was rejected.
     Write(data_cmd::WriteArgs),
     /// Read a metric's series: raw points from hot, or downsampled rows from warm or cold.
+    ///
+    /// Opens the data directory read-only: changes nothing, works beside a running engine
+    /// (answering as of the moment it opened) and on a directory that is not writable.
     Query(data_cmd::QueryArgs),
     /// Run one compaction pass (warm flush, cold rollup, merges, retention) and print its report.
     Compact(compact_cmd::CompactArgs),
     /// Show what each tier holds: span, files, rows, bytes, series per metric.
+    ///
+    /// Opens the data directory read-only, as `query` does.
     Inspect(inspect_cmd::InspectArgs),
 }
 
