@@ -207,7 +207,7 @@ impl Engine {
                 config.object_store.cache_size.0,
             )
         };
-        let (tiers, recovered) = read_only::open(&config, &wal, &checkpoints, open_tiers)?;
+        let (tiers, recovered) = read_only::open(&config, &wal, &checkpoints, &store, open_tiers)?;
         let core = Arc::new(Core {
             clock,
             log: recovered.log,
