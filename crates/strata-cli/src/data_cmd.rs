@@ -61,12 +61,18 @@ pub(crate) fn write(args: WriteArgs) -> anyhow::Result<ExitCode> {
     if progress {
         eprintln!();
     }
-    engine.close()?;
+    // Closed before the summary (the final checkpoint), but a failed write is reported first:
+    // after a write error (a full disk) closing fails too, for the same cause.
+    let closed = engine.close();
     say!("{accepted} points accepted, {rejected} lines rejected");
     if let Err(e) = read {
+        if let Err(close) = closed {
+            eprintln!("closing the engine failed too: {close}");
+        }
         // What was stored stays stored; say how much before the error.
         return Err(e.context(format!("the write stopped after storing {accepted} points")));
     }
+    closed?;
     for r in &shown {
         say!("  {r}");
     }

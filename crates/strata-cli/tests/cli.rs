@@ -175,3 +175,53 @@ fn query_output_names_the_field_when_series_differ_in_it() {
     assert!(lines[0].starts_with("metric,field,hostname,time,"), "{csv}");
     assert!(lines[1].starts_with("m,v,a,") && lines[2].starts_with("m,w,a,"), "{csv}");
 }
+
+/// A full disk: the write stops with the OS error, says how many points were stored before it
+/// (once, not repeated by the close), and a reopen with room again finds exactly those points.
+/// Needs a small tmpfs (`mount`, as root); skipped with a note where mounting is not allowed.
+#[test]
+fn a_full_disk_stops_the_write_and_keeps_what_was_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path().join("disk");
+    std::fs::create_dir(&mount).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1M", "tmpfs"])
+        .arg(&mount)
+        .output();
+    if !mounted.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: cannot mount a 1 MiB tmpfs here (needs root): {mounted:?}");
+        return;
+    }
+    struct Unmount<'a>(&'a std::path::Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&mount);
+    let data = mount.join("data");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    // 200,000 points: several MB in the WAL, far past the 1 MiB disk.
+    let input: String = (0..200_000)
+        .map(|i| format!("mem_used,hostname=h{},type=node value={i} {}\n", i % 100, now - 3600 + i / 100))
+        .collect();
+    // Writes of 64 KiB, so several are acknowledged before the disk is full.
+    let config = dir.path().join("strata.toml");
+    std::fs::write(&config, format!("data_dir = {data:?}\n[limits]\nmax_write_size = \"128KiB\"\n")).unwrap();
+    let output = strata(&["write", "--config", config.to_str().unwrap(), "--precision", "s"], &input);
+    let (out, err) = (stdout(&output), String::from_utf8_lossy(&output.stderr).into_owned());
+    assert_eq!(output.status.code(), Some(2), "{out}{err}");
+    let stored: u64 = out.split(' ').next().unwrap().parse().unwrap_or_else(|_| panic!("{out}"));
+    assert!(stored > 0 && stored < 200_000, "{out}");
+    assert!(err.contains(&format!("the write stopped after storing {stored} points")), "{err}");
+    assert!(err.contains("No space left on device"), "names the OS error: {err}");
+    assert_eq!(err.matches("error:").count(), 1, "one error, stated once: {err}");
+
+    // Room again: every acknowledged point is there, nothing more.
+    let grown = std::process::Command::new("mount").args(["-o", "remount,size=64M"]).arg(&mount).status();
+    assert!(grown.unwrap().success());
+    let inspect = run_ok(&["inspect", "--config", config.to_str().unwrap()], "");
+    let hot = inspect.lines().find(|l| l.starts_with("hot ")).unwrap();
+    let points: u64 = hot.split_whitespace().nth(6).unwrap().parse().unwrap();
+    assert_eq!(points, stored, "{inspect}");
+}

@@ -34,7 +34,9 @@ pub enum WalError {
     RecordTooLarge { size: usize, max: usize },
     /// An earlier write or sync failed, so what the OS holds of the log is unknown: the log
     /// refuses every write until it is reopened, which replays what is really on disk.
-    #[error("the WAL refuses writes after an earlier failure; reopen it to recover: {cause}")]
+    #[error(
+        "a write to the WAL failed ({cause}); it refuses writes until reopened, which keeps every acknowledged record"
+    )]
     Poisoned { cause: String },
     /// The log-writer thread is gone (it panicked).
     #[error("the WAL's log-writer thread has stopped")]

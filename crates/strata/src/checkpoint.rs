@@ -4,7 +4,7 @@
 //! ```text
 //! checkpoints/<segment:020>-<offset:020>.ckpt   named after the WAL position it covers
 //! 0   8  magic b"STRATCKP"
-//! 8   4  version u32 LE = 2 (1 still loads)
+//! 8   4  version u32 LE = 3 (1 and 2 still load)
 //! 12  4  reserved u32 = 0
 //! 16  16 WAL position: segment u64 LE, offset u64 LE; every record before it is included
 //! 32  .. u32 series count, then per series: u32 id, series key (SeriesKey::encode)
@@ -12,6 +12,8 @@
 //!        chunk: i64 window start, u32 points, u32 byte length, the sealed chunk's bytes
 //!     .. (version 2) i64 evicted_until, u32 late point count, then per point: u32 id, i64 time,
 //!        f64 value bits
+//!     .. (version 3) u64 number of the warm flush cut but not committed (0: none), u32 its
+//!        late point count, then per point: u32 id, i64 time, f64 value bits
 //! end 4  CRC32C of every byte before it, u32 LE
 //! ```
 //!
@@ -28,14 +30,16 @@ use std::sync::Arc;
 use strata_wal::{Position, Storage};
 
 use crate::access::Access;
+use crate::cut_guard::Pending;
 use crate::decode::{Malformed, get_u32, get_u64};
 use crate::error::{Error, io};
-use crate::hot::{Body, Chunk, Sealed};
+use crate::hot::{Body, Chunk, LatePoint, Sealed};
 use crate::series::{SeriesId, SeriesKey};
 
 const MAGIC: [u8; 8] = *b"STRATCKP";
-/// Version 2 added the tier state (evicted_until and late points); version 1 files still load.
-const VERSION: u32 = 2;
+/// Version 2 added the tier state (evicted_until and late points), version 3 the late points
+/// of a warm flush waiting for its commit; older files still load.
+const VERSION: u32 = 3;
 /// The versions this build loads. Every version keeps the magic and the version in bytes
 /// 0..12, so a build can name the version of any checkpoint before it parses the rest.
 const READABLE_VERSIONS: std::ops::RangeInclusive<u32> = 1..=VERSION;
@@ -52,7 +56,10 @@ pub(crate) struct Snapshot {
     /// Windows before this are evicted to the tiers (`i64::MIN`: none).
     pub(crate) evicted_until: i64,
     /// Points waiting for the next warm flush.
-    pub(crate) late: Vec<crate::hot::LatePoint>,
+    pub(crate) late: Vec<LatePoint>,
+    /// A warm flush cut but not committed when the checkpoint was taken: its late points are
+    /// in no other place once the WAL before the checkpoint is gone.
+    pub(crate) pending: Option<Pending>,
 }
 
 fn name(position: Position) -> String {
@@ -93,12 +100,10 @@ pub(crate) fn write(storage: &dyn Storage, snapshot: &Snapshot) -> Result<PathBu
         }
     }
     out.extend_from_slice(&snapshot.evicted_until.to_le_bytes());
-    out.extend_from_slice(&count(snapshot.late.len()).to_le_bytes());
-    for &(id, time, value) in &snapshot.late {
-        out.extend_from_slice(&id.to_le_bytes());
-        out.extend_from_slice(&time.to_le_bytes());
-        out.extend_from_slice(&value.to_bits().to_le_bytes());
-    }
+    put_late(&mut out, &snapshot.late);
+    let pending = snapshot.pending.as_ref();
+    out.extend_from_slice(&pending.map_or(0, |p| p.flush).to_le_bytes());
+    put_late(&mut out, pending.map_or(&[][..], |p| &p.late));
     let crc = crc32c::crc32c(&out);
     out.extend_from_slice(&crc.to_le_bytes());
 
@@ -245,18 +250,41 @@ fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
     }
     if version >= 2 {
         snapshot.evicted_until = get_u64(input)? as i64;
-        let late = get_u32(input)? as usize;
-        if late > input.len() / 20 {
-            return Err(format!("{late} late points claimed in {} bytes", input.len()).into());
+        snapshot.late = get_late(input)?;
+    }
+    if version >= 3 {
+        let flush = get_u64(input)?;
+        let late = get_late(input)?;
+        if flush == 0 && !late.is_empty() {
+            return Err(format!("{} late points of a pending flush numbered 0", late.len()).into());
         }
-        for _ in 0..late {
-            snapshot.late.push((get_u32(input)?, get_u64(input)? as i64, f64::from_bits(get_u64(input)?)));
-        }
+        snapshot.pending = (flush != 0).then_some(Pending { flush, late });
     }
     if !input.is_empty() {
         return Err(format!("{} unexpected bytes after the chunks", input.len()).into());
     }
     Ok(snapshot)
+}
+
+fn put_late(out: &mut Vec<u8>, late: &[LatePoint]) {
+    out.extend_from_slice(&count(late.len()).to_le_bytes());
+    for &(id, time, value) in late {
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&time.to_le_bytes());
+        out.extend_from_slice(&value.to_bits().to_le_bytes());
+    }
+}
+
+fn get_late(input: &mut &[u8]) -> Result<Vec<LatePoint>, DecodeError> {
+    let late = get_u32(input)? as usize;
+    if late > input.len() / 20 {
+        return Err(format!("{late} late points claimed in {} bytes", input.len()).into());
+    }
+    let mut points = Vec::with_capacity(late);
+    for _ in 0..late {
+        points.push((get_u32(input)?, get_u64(input)? as i64, f64::from_bits(get_u64(input)?)));
+    }
+    Ok(points)
 }
 
 fn count(n: usize) -> u32 {
@@ -282,6 +310,7 @@ mod tests {
             chunks: vec![(0, vec![chunk])],
             evicted_until: -5,
             late: vec![(0, -7, 2.5)],
+            pending: Some(Pending { flush: 4, late: vec![(0, -9, 1.25), (0, -8, 0.5)] }),
         }
     }
 
@@ -296,6 +325,7 @@ mod tests {
         assert_eq!(loaded.position, snapshot.position);
         assert_eq!(loaded.series, snapshot.series);
         assert_eq!((loaded.evicted_until, &loaded.late), (-5, &snapshot.late));
+        assert_eq!(loaded.pending, snapshot.pending);
         let file = std::fs::read(&path).unwrap();
         for cut in 0..file.len() {
             assert!(decode(&file[..cut]).is_err(), "cut at {cut}");

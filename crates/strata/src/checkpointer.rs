@@ -1,8 +1,9 @@
 //! Taking a checkpoint: copy memory under the apply order, write it durably, then let the WAL
 //! segments it covers go.
 //!
-//! **Invariant:** a WAL segment is removed only after a durable checkpoint covers it, and no
-//! checkpoint is taken between a warm flush's cut and its commit (`cut_guard.rs`).
+//! **Invariant:** a WAL segment is removed only after a durable checkpoint covers it. No
+//! checkpoint is taken between a warm flush's cut and its encoding; one taken while the flush
+//! waits for its commit records the flush's late points (`cut_guard.rs`).
 
 use std::path::PathBuf;
 
@@ -13,7 +14,7 @@ use crate::failpoint::failpoint;
 
 /// Writes a checkpoint of `core` now and removes the WAL segments it covers.
 pub(crate) fn checkpoint(core: &Core) -> Result<PathBuf, Error> {
-    let _no_cut = core.gate.checkpoint()?;
+    let permit = core.gate.checkpoint()?;
     // Hold the apply order while copying: the copy then holds exactly the records before
     // `position`. Sealed chunks are shared, so this is quick.
     let snapshot = {
@@ -27,6 +28,7 @@ pub(crate) fn checkpoint(core: &Core) -> Result<PathBuf, Error> {
             chunks: core.hot.snapshot(),
             evicted_until: core.hot.evicted_until(),
             late: core.hot.late_points(),
+            pending: permit.pending().map(|p| (*p).clone()),
         }
     };
     let path = checkpoint::write(core.checkpoints.as_ref(), &snapshot)?;

@@ -11,6 +11,7 @@ use crate::counters::Counters;
 use crate::cut_guard::CutGate;
 use crate::hot::HotStore;
 use crate::log::Log;
+use crate::memory_guard::MemoryGuard;
 use crate::series::SeriesIndex;
 use crate::tier::state::TierState;
 
@@ -27,6 +28,8 @@ pub(crate) struct Core {
     /// The checkpoint directory (a simulated disk in crash tests).
     pub(crate) checkpoints: Box<dyn strata_wal::Storage>,
     pub(crate) counters: Counters,
+    /// Refuses writes while hot memory is full and the compactor cannot evict.
+    pub(crate) memory: MemoryGuard,
     /// The data directory's lock, held while the engine is open; `None` for a read-only
     /// engine, which never takes it.
     pub(crate) _lock: Option<File>,

@@ -8,6 +8,8 @@ use crate::write::{RejectReason, WriteReport};
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     accepted: AtomicU64,
+    /// Writes refused whole because hot memory was full (`memory_guard.rs`).
+    refused_writes: AtomicU64,
     rejected: [AtomicU64; RejectReason::ALL.len()],
 }
 
@@ -23,6 +25,14 @@ impl Counters {
 
     pub(crate) fn count_accepted(&self, points: u64) {
         self.accepted.fetch_add(points, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_refused_write(&self) {
+        self.refused_writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn refused_writes(&self) -> u64 {
+        self.refused_writes.load(Ordering::Relaxed)
     }
 
     pub(crate) fn accepted(&self) -> u64 {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use arrow_array::RecordBatch;
 use strata_wal::FsStorage;
@@ -19,6 +20,7 @@ use crate::core::Core;
 use crate::counters::Counters;
 use crate::cut_guard::CutGate;
 use crate::error::{Error, io};
+use crate::memory_guard::MemoryGuard;
 use crate::query::{Query, QueryResult};
 use crate::read::{Selector, SeriesPoints, TierSeries};
 use crate::recovery::{Recovery, recover};
@@ -217,6 +219,7 @@ impl Engine {
             gate: Arc::new(CutGate::default()),
             checkpoints: Box::new(checkpoints),
             counters: Counters::default(),
+            memory: MemoryGuard::default(),
             _lock: None,
             config,
         });
@@ -256,6 +259,7 @@ impl Engine {
             gate: Arc::new(CutGate::default()),
             checkpoints: disks.checkpoints,
             counters: Counters::default(),
+            memory: MemoryGuard::default(),
             _lock: Some(lock),
             config,
         });
@@ -286,12 +290,15 @@ impl Engine {
         let every = self.core.config.compactor.interval.0;
         let (core, compactor) = (Arc::downgrade(&self.core), Arc::downgrade(&self.compactor));
         let compactions = spawn("strata-compactor", &self.core.config.data_dir, move |stopped| {
-            let mut wait = every;
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
+            let mut waited = Duration::ZERO;
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
                 let (Some(core), Some(compactor)) = (core.upgrade(), compactor.upgrade()) else { return };
-                // The status records a failure; the wait backs off while passes fail.
-                let _ = compactor.run(&core, core.now());
-                wait = compactor.next_wait(every);
+                waited += every;
+                // The status records a failure; the passes back off while they fail.
+                if compactor.due(&core, waited, every) {
+                    let _ = compactor.run(&core, core.now());
+                    waited = Duration::ZERO;
+                }
             }
         })?;
         self.threads.push(compactions);
@@ -390,7 +397,8 @@ impl Engine {
     ///
     /// # Errors
     /// I/O errors naming the path, or [`Error::FlushPending`] while a warm flush is cut but not
-    /// committed; the engine goes on, its data still in the WAL.
+    /// encoded yet; the engine goes on, its data still in the WAL. A flush waiting for its
+    /// commit (an object store outage) does not stop checkpoints: they record its late points.
     pub fn checkpoint(&self) -> Result<PathBuf, Error> {
         self.core.log.check_writable("checkpoint")?;
         checkpointer::checkpoint(&self.core)
@@ -445,8 +453,8 @@ impl Engine {
         if self.core.log.is_read_only() {
             return Ok(());
         }
-        // With a warm flush not committed, the WAL keeps what it cut: the next open replays it.
-        if !self.core.log.is_poisoned() && !self.core.gate.is_open() {
+        // A cut that could not be encoded keeps the WAL that holds it: the next open replays it.
+        if !self.core.log.is_poisoned() && !self.core.gate.is_cutting() {
             checkpointer::checkpoint(&self.core)?;
         }
         self.core.log.sync()

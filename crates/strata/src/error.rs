@@ -4,6 +4,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use crate::config::ConfigError;
+use crate::units::ByteSize;
 
 /// Everything that can go wrong in the engine, naming the input at fault.
 #[non_exhaustive]
@@ -39,6 +40,12 @@ pub enum Error {
     UnsupportedVersion { path: PathBuf, format: &'static str, found: u32, supported: RangeInclusive<u32> },
     #[error("the write is {size} bytes, more than limits.max_write_size = {max} bytes")]
     WriteTooLarge { size: u64, max: u64 },
+    /// Backpressure: hot memory is past `hot.max_memory` and the compactor cannot evict (its
+    /// last pass failed). Nothing of the write was stored; retry it later.
+    #[error(
+        "write refused: hot memory is about {estimate}, past hot.max_memory ({limit}), and the compactor cannot evict until a pass succeeds (its last error: {cause}); retry later"
+    )]
+    HotMemoryFull { estimate: ByteSize, limit: ByteSize, cause: String },
     #[error("the engine refuses writes since a write to the log failed ({cause}); reopen it")]
     Poisoned { cause: String },
     #[error("the data directory {path} is in use by another engine")]
@@ -73,7 +80,7 @@ pub enum Error {
     NotOwner { url: String, owner: String, engine: String },
     #[error("the tiers at {url} were written with {key} = {found}, but the config says {configured}")]
     TierMismatch { url: String, key: &'static str, found: String, configured: String },
-    #[error("a warm flush is cut but not yet committed; no checkpoint until it is (the WAL keeps its data)")]
+    #[error("a warm flush is cut but not yet encoded; no checkpoint until it is (the WAL keeps its data)")]
     FlushPending,
     #[error("invalid query: {0}")]
     Query(String),

@@ -21,7 +21,7 @@ use crate::write::{Point, RejectReason, WriteOptions, WriteReport};
 
 /// Writes line protocol; see [`Engine::write_lp`](crate::Engine::write_lp).
 pub(crate) fn write_lp(core: &Core, body: &[u8], options: &WriteOptions) -> Result<WriteReport, Error> {
-    core.log.check_poison()?;
+    admit(core)?;
     let max = core.config.limits.max_write_size.0;
     if body.len() as u64 > max {
         return Err(Error::WriteTooLarge { size: body.len() as u64, max });
@@ -94,7 +94,7 @@ pub(crate) fn write_lp(core: &Core, body: &[u8], options: &WriteOptions) -> Resu
 
 /// Writes typed points; see [`Engine::write`](crate::Engine::write).
 pub(crate) fn write(core: &Core, points: &[Point<'_>]) -> Result<WriteReport, Error> {
-    core.log.check_poison()?;
+    admit(core)?;
     let window = TimeWindow::now(core);
     let mut staged = Staged::default();
     let mut index = core.write_index();
@@ -115,6 +115,14 @@ pub(crate) fn write(core: &Core, points: &[Point<'_>]) -> Result<WriteReport, Er
     }
     drop(index);
     commit(core, staged)
+}
+
+/// Whether the engine takes a write at all: not poisoned, and hot memory not full.
+fn admit(core: &Core) -> Result<(), Error> {
+    core.log.check_poison()?;
+    core.memory.check(core.counters.accepted(), core.config.hot.max_memory).inspect_err(|_| {
+        core.counters.count_refused_write();
+    })
 }
 
 type Refusal = (RejectReason, String);

@@ -42,6 +42,7 @@ mod failpoint;
 mod hot;
 mod ingest;
 mod log;
+mod memory_guard;
 mod payload;
 mod query;
 mod read;

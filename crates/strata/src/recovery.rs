@@ -87,6 +87,14 @@ pub(crate) fn recover(
         if cut.is_none_or(|cut| snapshot.position > cut) {
             hot.load_late(snapshot.late);
         }
+        // A flush that was cut but waited for its commit when the checkpoint was taken: its
+        // late points are in no WAL record after the checkpoint. Unless the manifest holds
+        // that flush, they are late points still.
+        if let Some(pending) = snapshot.pending
+            && manifest.warm_flushes < pending.flush
+        {
+            hot.load_late(pending.late);
+        }
         recovery.checkpoint = Some(path);
     }
     let before_cut = |position: Position| cut.is_some_and(|cut| position <= cut);

@@ -16,6 +16,11 @@ pub struct Stats {
     pub points_accepted: u64,
     /// Rejected lines per reason, since the engine was opened.
     pub rejected: Vec<(RejectReason, u64)>,
+    /// Writes refused whole since the engine was opened, because hot memory was past
+    /// `hot.max_memory` while the compactor could not evict ([`Error::HotMemoryFull`]).
+    ///
+    /// [`Error::HotMemoryFull`]: crate::Error::HotMemoryFull
+    pub writes_refused: u64,
     pub hot: HotStats,
     pub tiers: TierStats,
 }
@@ -56,6 +61,7 @@ pub(crate) fn collect(core: &Core, status: TierStatus) -> Stats {
         series: core.read_index().len() as u64,
         points_accepted: core.counters.accepted(),
         rejected: core.counters.rejected(),
+        writes_refused: core.counters.refused_writes(),
         hot: core.hot.stats(),
         tiers: tier_stats(core, status),
     }

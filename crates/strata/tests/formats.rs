@@ -3,8 +3,10 @@
 //! bytes, and files of a newer version are refused with an error naming the file.
 //!
 //! Each fixture is a whole data directory, named after the format versions in it:
-//! - `wal2-ckpt2-manifest2-tier1/`: the full workload (writes, one compaction pass, late
+//! - `wal2-ckpt3-manifest2-tier1/`: the full workload (writes, one compaction pass, late
 //!   points, a checkpoint, writes after it), with its `ENGINE_ID`;
+//! - `wal2-ckpt2-manifest2-tier1/`: the same workload as a strata of checkpoint version 2 wrote
+//!   it (no pending flush block);
 //! - `wal1-ckpt2-manifest2-tier1/`: the same workload as a strata of WAL version 1 wrote it
 //!   (no `synced` in records, no predecessor in segment headers);
 //! - `wal1-ckpt2-manifest1-tier1/`: the same workload as a strata of manifest version 1 wrote it
@@ -35,7 +37,8 @@ const WARM_UNTIL: i64 = NOW - 5 * MIN;
 /// What it rolls cold up to: the last whole hour before `WARM_UNTIL`.
 const COLD_UNTIL: i64 = T0 + HOUR;
 
-const CURRENT: &str = "wal2-ckpt2-manifest2-tier1";
+const CURRENT: &str = "wal2-ckpt3-manifest2-tier1";
+const CHECKPOINT_V2: &str = "wal2-ckpt2-manifest2-tier1";
 const WAL_V1: &str = "wal1-ckpt2-manifest2-tier1";
 const MANIFEST_V1: &str = "wal1-ckpt2-manifest1-tier1";
 const CHECKPOINT_V1: &str = "wal1-ckpt1";
@@ -455,6 +458,14 @@ fn current_fixture_reads_back_exactly() {
     reads_back_exactly(CURRENT, 2);
 }
 
+/// A checkpoint of version 2 (no pending flush) loads as before.
+#[test]
+fn checkpoint_version_2_fixture_reads_back_exactly() {
+    let (_, bytes) = checkpoint_file(&fixtures().join(CHECKPOINT_V2));
+    assert_eq!(bytes[8..12], 2u32.to_le_bytes());
+    reads_back_exactly(CHECKPOINT_V2, 2);
+}
+
 /// A log of WAL version 1 is read as before; the segment opening starts is version 2 and
 /// names the version 1 segment as the one before it.
 #[test]
@@ -799,13 +810,13 @@ fn a_newer_wal_segment_is_refused() {
 fn a_newer_checkpoint_is_refused() {
     let dir = copy_fixture(CURRENT);
     let (path, mut bytes) = checkpoint_file(dir.path());
-    bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
+    bytes[8..12].copy_from_slice(&4u32.to_le_bytes());
     let end = bytes.len() - 4;
     let crc = crc32c(&bytes[..end]);
     bytes[end..].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&path, &bytes).unwrap();
     let err = open(dir.path()).unwrap_err();
-    refused(dir.path(), err, &path, "checkpoint", 3, 1..=2);
+    refused(dir.path(), err, &path, "checkpoint", 4, 1..=3);
 }
 
 #[test]

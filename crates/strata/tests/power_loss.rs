@@ -9,7 +9,8 @@
 //! that instant, with the acknowledged writes so far. Afterwards each image is opened and every
 //! acknowledged point must be there exactly once, in hot or in a tier: per series and hour, the
 //! count, sum, min and max the planner answers equal the model's, both as reopened and after a
-//! pass that moves everything down the tiers.
+//! pass that moves everything down the tiers. Twice the tier store is down for a pass: the warm
+//! flush waits, checkpoints record its late points, and more late points arrive meanwhile.
 
 mod support;
 
@@ -176,6 +177,20 @@ fn nothing_acknowledged_is_lost_at_any_step() {
             let backfill =
                 (0..4).map(|i| (1, i % 3, start - 70 * MIN + i as i64 * SEC + SEC, 1000.25 + i as f64));
             write(late.chain(backfill).collect());
+        }
+        if step == 3 || step == 6 {
+            // An outage: the flush is cut and waits; checkpoints go on and record its late
+            // points; late points arrive meanwhile (late for the waiting flush's range too).
+            disks.tiers.set_down(true);
+            assert!(engine.compact().is_err(), "step {step}: the store is down");
+            engine.checkpoint().unwrap();
+            write(
+                (0..4)
+                    .map(|i| (i % 2, (i + 1) % 3, start - 3 * MIN + i as i64 * SEC + 5 * SEC, 7.5))
+                    .collect(),
+            );
+            engine.checkpoint().unwrap();
+            disks.tiers.set_down(false);
         }
         // Alternate the order, so a checkpoint and a flush meet at one WAL position.
         if step % 2 == 0 {

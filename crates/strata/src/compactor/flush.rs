@@ -11,15 +11,15 @@ use strata_wal::Position;
 use super::encode::encode_by_day;
 use super::{CompactReport, State};
 use crate::core::Core;
-use crate::cut_guard::CutGuard;
+use crate::cut_guard::{CutGuard, Pending};
 use crate::error::Error;
 use crate::hot::{Copied, HotStore, LatePoint};
 use crate::series::{SeriesId, SeriesKey};
 use crate::tier::file::{FileInfo, Row};
 use crate::tier::{FileEntry, Tier, bucket, downsample};
 
-/// A warm flush cut from hot and encoded, waiting to be committed. It carries its cut's guard:
-/// no checkpoint until it is committed.
+/// A warm flush cut from hot and encoded, waiting to be committed. It carries its cut's guard,
+/// pending: checkpoints record its late points until it is committed.
 #[derive(Debug)]
 pub(super) struct Flush {
     number: u64,
@@ -64,6 +64,8 @@ pub(super) fn flush_warm(
     }
     let keys = keys_of(core, cut.series.iter().map(|(id, _)| *id).chain(cut.late.iter().map(|p| p.0)));
     let late = cut.late.len() as u64;
+    // Kept until the commit: a checkpoint taken while the flush waits records them.
+    let pending = Pending { flush: number, late: cut.late.clone() };
     let encoded = downsample_cut(&core.hot, cut.series, &keys, from, to, res).and_then(|mut rows| {
         rows.extend(late_rows(cut.late, &keys, res));
         encode_by_day(rows, &FileInfo { tier: Tier::Warm, resolution: res }, 0, number)
@@ -77,6 +79,7 @@ pub(super) fn flush_warm(
             return Err(e);
         }
     };
+    guard.encoded(pending);
     report.late_points += late;
     let flush =
         Flush { number, to, position, rows: files.iter().map(|(f, _)| f.rows).sum(), files, _cut: guard };

@@ -19,9 +19,9 @@
 //! Every step that changes the tiers commits through one function,
 //! `TierState::publish` (upload the new files, then commit manifest generation + 1).
 //!
-//! **Invariant:** between a cut and its commit no checkpoint is taken (`cut_guard.rs`): a
-//! checkpoint never records a hot store whose late points went into a flush the manifest does
-//! not hold.
+//! **Invariant:** between a cut and its encoding no checkpoint is taken; a checkpoint taken
+//! while the flush waits for its commit records the flush's late points with its number
+//! (`cut_guard.rs`), so an object store outage never keeps the WAL from being trimmed.
 //! **Invariant:** a warm flush that fails is kept and retried as is; the hot store has already
 //! moved on from what it cut.
 
@@ -90,6 +90,9 @@ impl Compactor {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             pass(core, &mut state, now)
         };
+        // Hot memory as the pass left it, for the write path's backpressure.
+        let failing = outcome.as_ref().err().map(ToString::to_string);
+        core.memory.measured(core.hot.stats().memory_bytes, core.counters.accepted(), failing);
         let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
         match &outcome {
             Ok(report) => {
@@ -112,11 +115,14 @@ impl Compactor {
         self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// How long the background thread waits before the next pass: `every`, doubled per
-    /// failure in a row up to 32 intervals or an hour.
-    pub(crate) fn next_wait(&self, every: Duration) -> Duration {
+    /// Whether the background pass is due, `waited` after the last one (checked every
+    /// `every`): after `every`, doubled per failure in a row up to 32 intervals or an hour;
+    /// but at every check while writes are refused for hot memory, so they resume soon after
+    /// the object store is back.
+    pub(crate) fn due(&self, core: &Core, waited: Duration, every: Duration) -> bool {
         let failing = self.status.lock().unwrap_or_else(|p| p.into_inner()).failing_for;
-        every.saturating_mul(1 << failing.min(5)).min(Duration::from_secs(3600).max(every))
+        let backoff = every.saturating_mul(1 << failing.min(5)).min(Duration::from_secs(3600).max(every));
+        waited >= backoff || core.memory.refusing(core.counters.accepted(), core.config.hot.max_memory)
     }
 }
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -24,6 +25,8 @@ type Completed = Arc<Mutex<BTreeMap<Path, Bytes>>>;
 pub struct SimStore {
     inner: Arc<InMemory>,
     completed: Completed,
+    /// An outage: every put fails.
+    down: AtomicBool,
 }
 
 impl SimStore {
@@ -48,7 +51,12 @@ impl SimStore {
                 });
             });
         });
-        SimStore { inner, completed: Arc::new(Mutex::new(objects)) }
+        SimStore { inner, completed: Arc::new(Mutex::new(objects)), down: AtomicBool::new(false) }
+    }
+
+    /// Starts or ends an outage: while down, every put fails.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
     }
 
     /// The paths of the objects a crash now would keep, sorted.
@@ -99,6 +107,12 @@ impl MultipartUpload for SimUpload {
 #[async_trait::async_trait]
 impl ObjectStore for SimStore {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(object_store::Error::Generic {
+                store: "sim",
+                source: format!("outage: put {location} refused").into(),
+            });
+        }
         let bytes: Bytes = payload.clone().into();
         let result = self.inner.put_opts(location, payload, opts).await?;
         // Only now has the put completed; a crash image taken before this line lacks it.
