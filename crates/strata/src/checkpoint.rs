@@ -14,6 +14,8 @@
 //!        f64 value bits
 //!     .. (version 3) u64 number of the warm flush cut but not committed (0: none), u32 its
 //!        late point count, then per point: u32 id, i64 time, f64 value bits
+//!     .. (version 3) u32 stream count, then per stream: u32 length + name, u64 last applied
+//!        sequence
 //! end 4  CRC32C of every byte before it, u32 LE
 //! ```
 //!
@@ -24,6 +26,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -31,7 +34,7 @@ use strata_wal::{Position, Storage};
 
 use crate::access::Access;
 use crate::cut_guard::Pending;
-use crate::decode::{Malformed, get_u32, get_u64};
+use crate::decode::{Malformed, get_str, get_u32, get_u64};
 use crate::error::{Error, io};
 use crate::hot::{Body, Chunk, LatePoint, Sealed};
 use crate::series::{SeriesId, SeriesKey};
@@ -60,6 +63,8 @@ pub(crate) struct Snapshot {
     /// A warm flush cut but not committed when the checkpoint was taken: its late points are
     /// in no other place once the WAL before the checkpoint is gone.
     pub(crate) pending: Option<Pending>,
+    /// The last applied sequence per stream (`streams.rs`).
+    pub(crate) streams: BTreeMap<String, u64>,
 }
 
 fn name(position: Position) -> String {
@@ -104,6 +109,12 @@ pub(crate) fn write(storage: &dyn Storage, snapshot: &Snapshot) -> Result<PathBu
     let pending = snapshot.pending.as_ref();
     out.extend_from_slice(&pending.map_or(0, |p| p.flush).to_le_bytes());
     put_late(&mut out, pending.map_or(&[][..], |p| &p.late));
+    out.extend_from_slice(&count(snapshot.streams.len()).to_le_bytes());
+    for (stream, sequence) in &snapshot.streams {
+        out.extend_from_slice(&count(stream.len()).to_le_bytes());
+        out.extend_from_slice(stream.as_bytes());
+        out.extend_from_slice(&sequence.to_le_bytes());
+    }
     let crc = crc32c::crc32c(&out);
     out.extend_from_slice(&crc.to_le_bytes());
 
@@ -259,6 +270,14 @@ fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
             return Err(format!("{} late points of a pending flush numbered 0", late.len()).into());
         }
         snapshot.pending = (flush != 0).then_some(Pending { flush, late });
+        let streams = get_u32(input)? as usize;
+        if streams > input.len() / 12 {
+            return Err(format!("{streams} streams claimed in {} bytes", input.len()).into());
+        }
+        for _ in 0..streams {
+            let stream = get_str(input)?;
+            snapshot.streams.insert(stream, get_u64(input)?);
+        }
     }
     if !input.is_empty() {
         return Err(format!("{} unexpected bytes after the chunks", input.len()).into());
@@ -311,6 +330,7 @@ mod tests {
             evicted_until: -5,
             late: vec![(0, -7, 2.5)],
             pending: Some(Pending { flush: 4, late: vec![(0, -9, 1.25), (0, -8, 0.5)] }),
+            streams: [("nats:a".to_owned(), 7), ("nats:b".to_owned(), u64::MAX)].into_iter().collect(),
         }
     }
 
@@ -326,6 +346,7 @@ mod tests {
         assert_eq!(loaded.series, snapshot.series);
         assert_eq!((loaded.evicted_until, &loaded.late), (-5, &snapshot.late));
         assert_eq!(loaded.pending, snapshot.pending);
+        assert_eq!(loaded.streams, snapshot.streams);
         let file = std::fs::read(&path).unwrap();
         for cut in 0..file.len() {
             assert!(decode(&file[..cut]).is_err(), "cut at {cut}");

@@ -29,6 +29,7 @@ pub(crate) fn checkpoint(core: &Core) -> Result<PathBuf, Error> {
             evicted_until: core.hot.evicted_until(),
             late: core.hot.late_points(),
             pending: permit.pending().map(|p| (*p).clone()),
+            streams: core.streams.snapshot(),
         }
     };
     let path = checkpoint::write(core.checkpoints.as_ref(), &snapshot)?;

@@ -13,6 +13,7 @@ use crate::hot::HotStore;
 use crate::log::Log;
 use crate::memory_guard::MemoryGuard;
 use crate::series::SeriesIndex;
+use crate::streams::Streams;
 use crate::tier::state::TierState;
 
 #[derive(Debug)]
@@ -30,6 +31,8 @@ pub(crate) struct Core {
     pub(crate) counters: Counters,
     /// Refuses writes while hot memory is full and the compactor cannot evict.
     pub(crate) memory: MemoryGuard,
+    /// The last applied sequence of each stream, for exactly-once ingest.
+    pub(crate) streams: Streams,
     /// The data directory's lock, held while the engine is open; `None` for a read-only
     /// engine, which never takes it.
     pub(crate) _lock: Option<File>,

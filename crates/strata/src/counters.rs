@@ -10,6 +10,8 @@ pub(crate) struct Counters {
     accepted: AtomicU64,
     /// Writes refused whole because hot memory was full (`memory_guard.rs`).
     refused_writes: AtomicU64,
+    /// Stream messages skipped as already applied (`streams.rs`).
+    duplicates: AtomicU64,
     rejected: [AtomicU64; RejectReason::ALL.len()],
 }
 
@@ -29,6 +31,14 @@ impl Counters {
 
     pub(crate) fn count_refused_write(&self) {
         self.refused_writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_duplicate(&self) {
+        self.duplicates.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn duplicates(&self) -> u64 {
+        self.duplicates.load(Ordering::Relaxed)
     }
 
     pub(crate) fn refused_writes(&self) -> u64 {

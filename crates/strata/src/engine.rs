@@ -25,9 +25,10 @@ use crate::query::{Query, QueryResult};
 use crate::read::{Selector, SeriesPoints, TierSeries};
 use crate::recovery::{Recovery, recover};
 use crate::stats::Stats;
+use crate::streams::{StreamSequence, Streams};
 use crate::tier::state::TierState;
 use crate::tier::{Manifest, Store, Tier};
-use crate::write::{Point, WriteOptions, WriteReport};
+use crate::write::{Point, Sequenced, WriteOptions, WriteReport};
 use crate::{config::Config, ingest, read, read_only, stats};
 
 /// A strata engine over one data directory. Cheap to share: clone the `Arc` it lives in, or use
@@ -220,6 +221,7 @@ impl Engine {
             checkpoints: Box::new(checkpoints),
             counters: Counters::default(),
             memory: MemoryGuard::default(),
+            streams: Streams::new(recovered.streams),
             _lock: None,
             config,
         });
@@ -260,6 +262,7 @@ impl Engine {
             checkpoints: disks.checkpoints,
             counters: Counters::default(),
             memory: MemoryGuard::default(),
+            streams: Streams::new(recovered.streams),
             _lock: Some(lock),
             config,
         });
@@ -333,10 +336,41 @@ impl Engine {
     /// [`Error::WriteTooLarge`] for a body over `limits.max_write_size` (nothing is stored);
     /// [`Error::Poisoned`] or [`Error::Wal`] when the log cannot be written (nothing of this
     /// write is acknowledged); [`Error::ApplyFailed`] when the write is durable but memory
-    /// could not take it (it is replayed at the next open).
+    /// could not take it (it is replayed at the next open); [`Error::HotMemoryFull`] while hot
+    /// memory is full and the compactor cannot evict (nothing is stored; retry later).
     pub fn write_lp(&self, body: &[u8], options: &WriteOptions) -> Result<WriteReport, Error> {
         self.core.log.check_writable("write")?;
-        ingest::write_lp(&self.core, body, options)
+        match ingest::write_lp(&self.core, body, options, None)? {
+            Sequenced::Applied(report) => Ok(report),
+            Sequenced::Duplicate { .. } => {
+                Err(Error::Invariant("a write without a source was skipped".into()))
+            }
+        }
+    }
+
+    /// Writes one message of a stream exactly once: a message whose sequence is not past the
+    /// stream's last applied one (a redelivery after a crash) is skipped, whole, and
+    /// [`Sequenced::Duplicate`] says so. The stream and sequence are logged with the points in
+    /// one record and kept by checkpoints, so this holds across crashes and after the points
+    /// moved to the tiers. A stream's messages must be written in sequence order; a message
+    /// with no valid line still records its sequence. NATS JetStream ingest acknowledges a
+    /// message once this returns.
+    ///
+    /// # Errors
+    /// As [`Engine::write_lp`]; on an error the sequence is not recorded (write it again).
+    pub fn write_lp_sequenced(
+        &self,
+        body: &[u8],
+        options: &WriteOptions,
+        source: &StreamSequence,
+    ) -> Result<Sequenced, Error> {
+        self.core.log.check_writable("write")?;
+        ingest::write_lp(&self.core, body, options, Some(source))
+    }
+
+    /// The last sequence of `stream` whose message is stored: a stream consumer resumes after it.
+    pub fn stream_sequence(&self, stream: &str) -> Option<u64> {
+        self.core.streams.applied(stream)
     }
 
     /// Writes points an application already holds. Each point is checked as a line would be;

@@ -16,12 +16,26 @@ use crate::core::Core;
 use crate::error::Error;
 use crate::payload::Batch;
 use crate::series::{SeriesId, SeriesIndex, SeriesKey};
+use crate::streams::StreamSequence;
 use crate::units::{Span, format_time};
-use crate::write::{Point, RejectReason, WriteOptions, WriteReport};
+use crate::write::{Point, RejectReason, Sequenced, WriteOptions, WriteReport};
 
-/// Writes line protocol; see [`Engine::write_lp`](crate::Engine::write_lp).
-pub(crate) fn write_lp(core: &Core, body: &[u8], options: &WriteOptions) -> Result<WriteReport, Error> {
+/// Writes line protocol; see [`Engine::write_lp`](crate::Engine::write_lp) and
+/// [`Engine::write_lp_sequenced`](crate::Engine::write_lp_sequenced) for `source`.
+pub(crate) fn write_lp(
+    core: &Core,
+    body: &[u8],
+    options: &WriteOptions,
+    source: Option<&StreamSequence>,
+) -> Result<Sequenced, Error> {
     admit(core)?;
+    if let Some(source) = source
+        && let Some(last_applied) = core.streams.applied(&source.stream)
+        && last_applied >= source.sequence
+    {
+        core.counters.count_duplicate();
+        return Ok(Sequenced::Duplicate { last_applied });
+    }
     let max = core.config.limits.max_write_size.0;
     if body.len() as u64 > max {
         return Err(Error::WriteTooLarge { size: body.len() as u64, max });
@@ -32,6 +46,7 @@ pub(crate) fn write_lp(core: &Core, body: &[u8], options: &WriteOptions) -> Resu
     let mut parser =
         Parser::new(body, ParseOptions { precision: options.precision, default_time: Some(default_time) });
     let mut staged = Staged::default();
+    staged.batch.source = source.cloned();
     let mut deferred: Vec<Line<'_>> = Vec::new();
     let mut line = Line::default();
     let mut raw = Vec::new();
@@ -114,7 +129,10 @@ pub(crate) fn write(core: &Core, points: &[Point<'_>]) -> Result<WriteReport, Er
         }
     }
     drop(index);
-    commit(core, staged)
+    match commit(core, staged)? {
+        Sequenced::Applied(report) => Ok(report),
+        Sequenced::Duplicate { .. } => Err(Error::Invariant("a write without a source was skipped".into())),
+    }
 }
 
 /// Whether the engine takes a write at all: not poisoned, and hot memory not full.
@@ -205,11 +223,12 @@ impl Staged {
 }
 
 /// Logs the staged points, applies them in log order, and counts the outcome.
-fn commit(core: &Core, staged: Staged) -> Result<WriteReport, Error> {
+fn commit(core: &Core, staged: Staged) -> Result<Sequenced, Error> {
     let Staged { mut batch, undefined, mut report } = staged;
     core.counters.count_rejections(&report);
-    if batch.len() == 0 {
-        return Ok(report);
+    // A sequenced write is logged even with no point: its sequence must be durable too.
+    if batch.len() == 0 && batch.source.is_none() {
+        return Ok(Sequenced::Applied(report));
     }
     {
         let index = core.read_index();
@@ -218,17 +237,26 @@ fn commit(core: &Core, staged: Staged) -> Result<WriteReport, Error> {
         batch.definitions = ids.into_iter().filter_map(|id| Some((id, index.key(id)?.clone()))).collect();
     }
     let payload = batch.encode();
+    let mut applied = true;
     core.log.append_then_apply(&payload, || {
-        let outcome = core.hot.apply(&batch);
+        // In log order, as replay decides: a second writer of the same message may have come
+        // first. The record's definitions count either way.
+        applied = batch.source.as_ref().is_none_or(|source| core.streams.admit(source));
+        let outcome = if applied { core.hot.apply(&batch) } else { Ok(()) };
         let index = core.read_index();
         for (id, _) in &batch.definitions {
             index.mark_logged(*id);
         }
         outcome
     })?;
+    if !applied {
+        core.counters.count_duplicate();
+        let last_applied = batch.source.as_ref().and_then(|s| core.streams.applied(&s.stream)).unwrap_or(0);
+        return Ok(Sequenced::Duplicate { last_applied });
+    }
     core.counters.count_accepted(batch.len() as u64);
     report.accepted = batch.len() as u64;
-    Ok(report)
+    Ok(Sequenced::Applied(report))
 }
 
 /// The time range a write may land in, read from the clock once per write.

@@ -2,7 +2,9 @@
 //! they use that no applied record has defined yet.
 //!
 //! ```text
-//! u8      version = 1
+//! u8      version = 2 (version 1 has no flags and no source)
+//! u8      (v2) flags: bit 0 set when a stream source follows
+//!         (v2, bit 0) u32 length + stream name (UTF-8), u64 sequence
 //! u32     definitions, then per definition: u32 series id, series key (see SeriesKey::encode)
 //! u32     n points, then n x u32 series id, n x i64 time (ns), n x u64 value bits, all LE
 //! ```
@@ -11,10 +13,13 @@
 
 use std::sync::Arc;
 
-use crate::decode::{Malformed, get_u32};
+use crate::decode::{Malformed, get_str, get_u32, get_u64};
 use crate::series::{SeriesId, SeriesKey};
+use crate::streams::StreamSequence;
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// Flag bit: the record carries a stream source (`streams.rs`).
+const HAS_SOURCE: u8 = 1;
 /// The payload versions this build decodes.
 pub(crate) const READABLE_VERSIONS: std::ops::RangeInclusive<u32> = 1..=VERSION as u32;
 
@@ -39,6 +44,8 @@ pub(crate) struct Batch {
     pub(crate) ids: Vec<SeriesId>,
     pub(crate) times: Vec<i64>,
     pub(crate) values: Vec<f64>,
+    /// The stream message this write is, for exactly-once ingest.
+    pub(crate) source: Option<StreamSequence>,
 }
 
 impl Batch {
@@ -55,6 +62,15 @@ impl Batch {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(9 + self.len() * 20 + self.definitions.len() * 96);
         out.push(VERSION);
+        match &self.source {
+            Some(source) => {
+                out.push(HAS_SOURCE);
+                out.extend_from_slice(&len_u32(source.stream.len()).to_le_bytes());
+                out.extend_from_slice(source.stream.as_bytes());
+                out.extend_from_slice(&source.sequence.to_le_bytes());
+            }
+            None => out.push(0),
+        }
         out.extend_from_slice(&len_u32(self.definitions.len()).to_le_bytes());
         for (id, key) in &self.definitions {
             out.extend_from_slice(&id.to_le_bytes());
@@ -72,11 +88,22 @@ impl Batch {
         let input = &mut input;
         let (&version, rest) = input.split_first().ok_or("empty record")?;
         *input = rest;
-        // Every version this build reads decodes below (only version 1 exists). The WAL
-        // segment's own version is checked first, so this refuses only a payload version
-        // bumped alone.
+        // Every version this build reads decodes below. The WAL segment's own version is
+        // checked first, so this refuses only a payload version bumped alone.
         if !READABLE_VERSIONS.contains(&u32::from(version)) {
             return Err(PayloadError::Version(u32::from(version)));
+        }
+        let mut source = None;
+        if version >= 2 {
+            let (&flags, rest) = input.split_first().ok_or("no flags")?;
+            *input = rest;
+            if flags & !HAS_SOURCE != 0 {
+                return Err(format!("unknown flags {flags:#04x}").into());
+            }
+            if flags & HAS_SOURCE != 0 {
+                let stream = get_str(input)?;
+                source = Some(StreamSequence { stream, sequence: get_u64(input)? });
+            }
         }
         let definitions = get_u32(input)? as usize;
         if definitions > input.len() / 16 {
@@ -84,7 +111,7 @@ impl Batch {
                 format!("{definitions} series definitions cannot fit in {} bytes", input.len()).into()
             );
         }
-        let mut batch = Batch { definitions: Vec::with_capacity(definitions), ..Batch::default() };
+        let mut batch = Batch { definitions: Vec::with_capacity(definitions), source, ..Batch::default() };
         for _ in 0..definitions {
             let id = get_u32(input)?;
             batch.definitions.push((id, Arc::new(SeriesKey::decode(input)?)));
@@ -131,13 +158,15 @@ mod tests {
         let key = Arc::new(
             SeriesKey::from_parts("m", "value", [("hostname", "a")].into_iter(), Some("c")).unwrap(),
         );
-        let mut batch = Batch { definitions: vec![(7, key)], ..Batch::default() };
+        let source = Some(StreamSequence { stream: "nats:metrics".into(), sequence: 42 });
+        let mut batch = Batch { definitions: vec![(7, key)], source, ..Batch::default() };
         batch.push(7, 1_000, 1.5);
         batch.push(7, -5, -0.0);
         let bytes = batch.encode();
         let back = Batch::decode(&bytes).unwrap();
         assert_eq!(back.definitions, batch.definitions);
         assert_eq!(back.ids, batch.ids);
+        assert_eq!(back.source, batch.source);
         assert_eq!(back.times, batch.times);
         assert_eq!(back.values[1].to_bits(), (-0.0f64).to_bits());
         for cut in 0..bytes.len() {
@@ -149,5 +178,22 @@ mod tests {
         assert_eq!(err, PayloadError::Version(u32::from(VERSION) + 1));
         newer[0] = 0;
         assert_eq!(Batch::decode(&newer).unwrap_err(), PayloadError::Version(0));
+    }
+
+    /// Version 1 (no flags byte) still decodes; unknown flags are damage.
+    #[test]
+    fn version_1_decodes_and_unknown_flags_are_refused() {
+        let mut batch = Batch::default();
+        batch.push(3, 10, 2.5);
+        let v2 = batch.encode();
+        assert_eq!(v2[..2], [2, 0]);
+        let mut v1 = vec![1];
+        v1.extend_from_slice(&v2[2..]);
+        let back = Batch::decode(&v1).unwrap();
+        assert_eq!((back.ids, back.times, back.source), (vec![3], vec![10], None));
+        let mut flagged = v2.clone();
+        flagged[1] = 0x80;
+        let err = Batch::decode(&flagged).unwrap_err();
+        assert_eq!(err, PayloadError::Malformed(Malformed("unknown flags 0x80".into())));
     }
 }

@@ -6,6 +6,7 @@
 //! state). From the cut on, points before `warm_until` are late again, as they were when
 //! written.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use strata_wal::{Damage, OnDamage, Position, Storage, Truncation, Wal, WalOptions};
@@ -19,6 +20,7 @@ use crate::hot::HotStore;
 use crate::log::Log;
 use crate::payload::{self, Batch, PayloadError};
 use crate::series::SeriesIndex;
+use crate::streams::Streams;
 use crate::tier::Manifest;
 
 /// What opening the engine found and did.
@@ -47,6 +49,8 @@ pub(crate) struct Recovered {
     pub(crate) hot: HotStore,
     pub(crate) log: Log,
     pub(crate) recovery: Recovery,
+    /// The last applied sequence per stream (`streams.rs`).
+    pub(crate) streams: BTreeMap<String, u64>,
 }
 
 /// Loads the newest checkpoint in `checkpoints` and replays the WAL in `storage` after it.
@@ -67,6 +71,7 @@ pub(crate) fn recover(
     let mut index = SeriesIndex::default();
     let mut from = Position::START;
     let mut evicted_until = i64::MIN;
+    let mut streams = Streams::default();
     if let Some((path, snapshot)) = checkpoint::load_newest(checkpoints, access)? {
         let corrupt = |reason: Malformed| Error::Corrupt { path: path.clone(), reason: reason.0 };
         for (id, key) in snapshot.series {
@@ -79,6 +84,7 @@ pub(crate) fn recover(
         }
         from = snapshot.position;
         evicted_until = snapshot.evicted_until;
+        streams = Streams::new(snapshot.streams);
         // Late points the checkpoint holds went into the last committed flush unless the
         // checkpoint is newer than that flush's cut. At equal positions the checkpoint may
         // have been taken just before the cut (nothing written in between): its late points
@@ -140,7 +146,10 @@ pub(crate) fn recover(
             caught_up = true;
             catch_up();
         }
-        hot.apply(&batch).map_err(corrupt)?;
+        // A stream message applied before (a redelivery) is skipped, as it was live.
+        if batch.source.as_ref().is_none_or(|source| streams.admit(source)) {
+            hot.apply(&batch).map_err(corrupt)?;
+        }
         recovery.records += 1;
         recovery.points += batch.len() as u64;
         position = end;
@@ -157,5 +166,5 @@ pub(crate) fn recover(
     catch_up();
     // Replay before the cut may have put back windows that were evicted.
     hot.evict(evicted_until);
-    Ok(Recovered { index, hot, log, recovery })
+    Ok(Recovered { index, hot, log, recovery, streams: streams.snapshot() })
 }

@@ -21,6 +21,9 @@ pub struct Stats {
     ///
     /// [`Error::HotMemoryFull`]: crate::Error::HotMemoryFull
     pub writes_refused: u64,
+    /// Stream messages skipped since the engine was opened because their sequence was applied
+    /// before (redeliveries; [`Engine::write_lp_sequenced`](crate::Engine::write_lp_sequenced)).
+    pub stream_duplicates: u64,
     pub hot: HotStats,
     pub tiers: TierStats,
 }
@@ -62,6 +65,7 @@ pub(crate) fn collect(core: &Core, status: TierStatus) -> Stats {
         points_accepted: core.counters.accepted(),
         rejected: core.counters.rejected(),
         writes_refused: core.counters.refused_writes(),
+        stream_duplicates: core.counters.duplicates(),
         hot: core.hot.stats(),
         tiers: tier_stats(core, status),
     }

@@ -24,6 +24,18 @@ impl WriteOptions {
     }
 }
 
+/// The outcome of [`Engine::write_lp_sequenced`](crate::Engine::write_lp_sequenced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sequenced {
+    /// The message was new: its points are durable and applied (its rejections counted).
+    Applied(WriteReport),
+    /// The stream's message was applied before (a redelivery): nothing was stored again.
+    Duplicate {
+        /// The stream's last applied sequence.
+        last_applied: u64,
+    },
+}
+
 /// A point for [`Engine::write`](crate::Engine::write), for applications that hold values.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point<'a> {

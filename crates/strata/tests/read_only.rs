@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use strata::{Aggregate, Engine, Error, ManualClock, Point, Query, Resolution, Selector, Tier, WriteOptions};
+use strata::{
+    Aggregate, Engine, Error, ManualClock, Point, Query, Resolution, Selector, StreamSequence, Tier,
+    WriteOptions,
+};
 use support::{HOUR, MIN, SEC, T0, config};
 
 /// Every entry under `dir` (directories too, so one created or changed shows): its kind,
@@ -184,6 +187,8 @@ fn writes_compactions_and_checkpoints_are_refused_by_name() {
     refused(reader.write_lp(b"cpu_load,hostname=x value=1 1", &options).map(|_| ()), "write");
     let point = Point { measurement: "cpu_load", field: "value", tags: &[], time: T0 + 5 * HOUR, value: 1.0 };
     refused(reader.write(&[point]).map(|_| ()), "write");
+    let source = StreamSequence { stream: "nats".into(), sequence: 1 };
+    refused(reader.write_lp_sequenced(b"cpu_load value=1 1", &options, &source).map(|_| ()), "write");
     refused(reader.compact().map(|_| ()), "compact");
     refused(reader.compact_at(T0 + 9 * HOUR).map(|_| ()), "compact");
     refused(reader.checkpoint().map(|_| ()), "checkpoint");
