@@ -305,3 +305,41 @@ fn readers_beside_a_checkpointing_and_compacting_engine_see_a_consistent_prefix(
     assert!(hot > 0);
     assert!(seen.len() > 1, "readers opened while the engine worked: {seen:?}");
 }
+
+/// Over an S3 tier store (an in-process server) beside the live engine that owns it: the
+/// reader's store sees no put, and neither the data directory nor the bucket changes.
+#[test]
+fn over_s3_beside_the_owner_nothing_is_put_and_nothing_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiers = support::Tiers::new(support::Backend::S3);
+    let clock = Arc::new(ManualClock::new(T0 + 5 * HOUR));
+    let live =
+        Engine::open_with_object_store(config(dir.path()), clock.clone(), tiers.store.clone(), "").unwrap();
+    write_span(&live, T0, T0 + 5 * HOUR);
+    live.compact().unwrap();
+    write_span(&live, T0 + 5 * HOUR, T0 + 5 * HOUR + 10 * MIN);
+    let (data_before, bucket_before) = (image(dir.path()), image(&tiers.root));
+    let puts_before = tiers.store.faults.lock().unwrap().puts;
+
+    let watched = support::faulty::FaultyStore::new(tiers.store.clone());
+    let reader =
+        Engine::open_read_only_with_object_store(config(dir.path()), clock.clone(), watched.clone(), "")
+            .unwrap();
+    let all = Selector::metric("cpu_load");
+    for tier in [Tier::Warm, Tier::Cold] {
+        let got = reader.read_tier(tier, &all, i64::MIN, i64::MAX).unwrap();
+        assert!(!got.is_empty(), "{tier}");
+        assert_eq!(got, live.read_tier(tier, &all, i64::MIN, i64::MAX).unwrap(), "{tier}");
+    }
+    assert_eq!(reader.manifest(), live.manifest());
+    let hot = reader.read(&all, T0 + 5 * HOUR, i64::MAX).unwrap();
+    assert_eq!(hot, live.read(&all, T0 + 5 * HOUR, i64::MAX).unwrap());
+    assert!(matches!(reader.compact(), Err(Error::ReadOnly { operation: "compact", .. })));
+    reader.close().unwrap();
+
+    assert_eq!(watched.faults.lock().unwrap().puts, 0, "the reader put nothing");
+    assert_eq!(tiers.store.faults.lock().unwrap().puts, puts_before);
+    assert_eq!(image(dir.path()), data_before);
+    assert_eq!(image(&tiers.root), bucket_before);
+    live.close().unwrap();
+}
