@@ -141,16 +141,20 @@ fn chmod_all(dir: &Path, mode: u32) {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-/// `strata` run as user `nobody` (65534) through `setpriv`, or `None` where that cannot be
-/// done (no `setpriv`, not root, or the binary out of `nobody`'s reach).
+/// `program` (default: `strata`) run as user `nobody` (65534) through `setpriv`; `None`
+/// where there is no `setpriv`.
 #[cfg(unix)]
-fn as_nobody(args: &[&str]) -> Option<std::process::Output> {
-    let output = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_strata")])
+fn run_as_nobody(program: &str, args: &[&str]) -> Option<std::process::Output> {
+    std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", program])
         .args(args)
         .output()
-        .ok()?;
-    Some(output)
+        .ok()
+}
+
+#[cfg(unix)]
+fn as_nobody(args: &[&str]) -> Option<std::process::Output> {
+    run_as_nobody(env!("CARGO_BIN_EXE_strata"), args)
 }
 
 #[cfg(unix)]
@@ -165,13 +169,19 @@ fn query_and_inspect_read_a_directory_nobody_may_write() {
     let probe = data_dir.join("probe");
     let root = std::fs::write(&probe, b"").is_ok();
     let _ = std::fs::remove_file(&probe);
-    let nobody = root && as_nobody(&["--version"]).is_some_and(|o| o.status.success());
-    let before = image(data_dir);
-    let read_only = if nobody {
-        // `nobody` must reach the directory and the config, and must not be able to write.
+    let nobody = root && {
+        // `nobody` must reach the binary, the directory and the config (the temporary
+        // directory holding them is the test's own, mode 0700).
         use std::os::unix::fs::PermissionsExt as _;
         let parent = data_dir.parent().unwrap();
         std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let ok = |o: Option<std::process::Output>| o.is_some_and(|o| o.status.success());
+        ok(as_nobody(&["--version"]))
+            && ok(run_as_nobody("cat", &[&data.config]))
+            && ok(run_as_nobody("ls", &[&format!("{}/wal", data.data_dir)]))
+    };
+    let before = image(data_dir);
+    let read_only = if nobody {
         let denied = as_nobody(&["write", "--data-dir", &data.data_dir, "--config", &data.config]).unwrap();
         assert_eq!(denied.status.code(), Some(2), "nobody cannot write here");
         reads_with(&data, &|command, args| {
