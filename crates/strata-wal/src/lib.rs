@@ -6,7 +6,10 @@
 //! records in groups and syncs once per group (group commit). On restart, [`Wal::open`]
 //! replays every record after the engine's last checkpoint, cuts a torn tail left by a crash,
 //! and opens the log for appending in a new segment. Once a checkpoint holds everything up to
-//! a position, [`Wal::remove_segments_before`] deletes the segments it covers.
+//! a position, [`Wal::remove_segments_before`] deletes the segments it covers. A reader that
+//! must change nothing (another process owns the log, or the files are read-only) replays
+//! through [`FsStorage::read_only`] and ends with [`Replay::finish_read_only`], which reports a
+//! torn tail or damage and leaves them in place.
 //!
 //! The log is a directory of segments (`segment.rs` documents the layout) holding checksummed
 //! records (`record.rs`). All file I/O goes through the [`Storage`] trait: [`FsStorage`] for
