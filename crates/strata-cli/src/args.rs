@@ -52,7 +52,7 @@ pub(crate) fn open_read_only(config: Config) -> anyhow::Result<Engine> {
         .with_context(|| format!("cannot open the engine in {} (read-only)", dir.display()))?;
     if let Some(damage) = &engine.recovery().damage {
         eprintln!(
-            "warning: the WAL is damaged at segment {} offset {} ({}): {} bytes ({} whole records) of acknowledged writes after it are left out; wal.on_damage = \"truncate\" lets a writing open cut them, this read-only one changed nothing",
+            "warning: the WAL is damaged at segment {} offset {} ({}): {} bytes ({} whole records) of acknowledged writes after it are left out (wal.on_damage = \"truncate\"); this read-only command changed nothing, a writing one cuts them",
             damage.segment, damage.offset, damage.reason, damage.dropped_bytes, damage.dropped_records
         );
     }
