@@ -1,0 +1,112 @@
+//! `[nats]`: the server to connect to, core subjects to subscribe and JetStream consumers to
+//! pull from.
+
+use serde::{Deserialize, Deserializer};
+use strata::{Precision, Span};
+
+/// `[nats]` of the server's config file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsConfig {
+    /// The server (or servers, comma-separated), e.g. `nats://127.0.0.1:4222`.
+    pub url: String,
+    /// User and password, or a token, when the server asks for them.
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub token: Option<String>,
+    /// The unit of the timestamps in the messages; cc-metric-collector sends seconds.
+    #[serde(default = "seconds", deserialize_with = "precision")]
+    pub precision: Precision,
+    /// Core NATS subjects: at most once (a message the server drops for a slow consumer, or
+    /// one in flight when the process dies, is gone; see `jetstream` for no loss).
+    #[serde(default)]
+    pub subscriptions: Vec<Subscription>,
+    /// JetStream durable pull consumers: exactly once.
+    #[serde(default)]
+    pub jetstream: Vec<JetStreamConsumer>,
+}
+
+/// `[[nats.subscriptions]]`, as cc-metric-store has them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    /// The subject (wildcards allowed).
+    pub subject: String,
+    /// The `cluster` tag of lines that carry none.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// A queue group: several servers on one subject share its messages instead of each
+    /// getting all of them.
+    #[serde(default)]
+    pub queue_group: Option<String>,
+}
+
+/// `[[nats.jetstream]]`: a durable pull consumer on an existing stream.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JetStreamConsumer {
+    /// The stream, which must exist.
+    pub stream: String,
+    /// The durable consumer's name; created when missing (explicit acks, from the first message).
+    pub consumer: String,
+    /// Only the stream's messages on this subject (all when absent).
+    #[serde(default)]
+    pub filter_subject: Option<String>,
+    /// The `cluster` tag of lines that carry none.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// Messages asked for per pull.
+    #[serde(default = "batch")]
+    pub batch: usize,
+    /// How long the stream waits for an acknowledgement before it delivers a message again.
+    #[serde(default = "ack_wait")]
+    pub ack_wait: Span,
+}
+
+impl JetStreamConsumer {
+    /// The name under which the engine records the last stored sequence of this consumer.
+    pub fn source_name(&self) -> String {
+        format!("nats:{}/{}", self.stream, self.consumer)
+    }
+}
+
+fn seconds() -> Precision {
+    Precision::Seconds
+}
+
+fn batch() -> usize {
+    64
+}
+
+fn ack_wait() -> Span {
+    Span(std::time::Duration::from_secs(30))
+}
+
+fn precision<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Precision, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+impl NatsConfig {
+    /// Checks what serde cannot.
+    ///
+    /// # Errors
+    /// A message naming the key at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.subscriptions.is_empty() && self.jetstream.is_empty() {
+            return Err("nats: neither [[nats.subscriptions]] nor [[nats.jetstream]] is configured".into());
+        }
+        for (i, c) in self.jetstream.iter().enumerate() {
+            if c.batch == 0 || c.batch > 10_000 {
+                return Err(format!("nats.jetstream[{i}].batch ({}) must be between 1 and 10000", c.batch));
+            }
+            if c.ack_wait.0 < std::time::Duration::from_secs(1) {
+                return Err(format!("nats.jetstream[{i}].ack_wait ({}) must be at least 1s", c.ack_wait));
+            }
+        }
+        Ok(())
+    }
+}
