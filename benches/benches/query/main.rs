@@ -21,6 +21,8 @@
 //! return, which is compared bucket by bucket with strata's. strata's queries run once more
 //! after the peers, to show how the machine's speed moved meanwhile, and the raw query runs on
 //! engines holding 72, 576 and 4,608 `cpu_user` series, to show what its series lookup costs.
+//! Last, each tier query on a freshly opened engine (an empty cache) beside the time of the
+//! CRC32C check of the files it may read (`cold.rs`).
 //!
 //! ```text
 //! cargo bench -p strata-benches --bench query                     # about 2 minutes
@@ -36,6 +38,7 @@
 //! skips them), `STRATA_BENCH_DIR` (`target/tmp/strata-bench-query`, removed at the end unless
 //! `STRATA_BENCH_KEEP=1`).
 
+mod cold;
 mod data;
 mod peers;
 
@@ -180,6 +183,7 @@ fn main() {
     }
     println!("\n## strata again, after the peers");
     let second = run_strata(&engine, &cases);
+    cold::report(&engine, &data_dir, &cases, || config(&data_dir));
     let scaling =
         if cases.iter().any(|c| c.name == "raw") { raw_scaling(&work, raw_runs) } else { Vec::new() };
 
