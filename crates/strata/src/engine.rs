@@ -23,7 +23,7 @@ use crate::error::{Error, io};
 use crate::memory_guard::MemoryGuard;
 use crate::query::{Query, QueryResult};
 use crate::read::{Selector, SeriesPoints, TierSeries};
-use crate::recovery::{Recovery, recover};
+use crate::recovery::{Recovered, Recovery, recover};
 use crate::stats::Stats;
 use crate::streams::{StreamSequence, Streams};
 use crate::tier::state::TierState;
@@ -211,26 +211,7 @@ impl Engine {
             )
         };
         let (tiers, recovered) = read_only::open(&config, &wal, &checkpoints, &store, open_tiers)?;
-        let core = Arc::new(Core {
-            clock,
-            log: recovered.log,
-            index: RwLock::new(recovered.index),
-            hot: recovered.hot,
-            tiers,
-            gate: Arc::new(CutGate::default()),
-            checkpoints: Box::new(checkpoints),
-            counters: Counters::default(),
-            memory: MemoryGuard::default(),
-            streams: Streams::new(recovered.streams),
-            _lock: None,
-            config,
-        });
-        Ok(Engine {
-            core,
-            compactor: Arc::new(Compactor::new(0)),
-            threads: Vec::new(),
-            recovery: recovered.recovery,
-        })
+        Ok(Engine::assemble(config, clock, recovered, tiers, Box::new(checkpoints), None, 0))
     }
 
     fn open_inner(
@@ -252,6 +233,23 @@ impl Engine {
         let orphans = tiers.remove_orphans()?;
         let recovered =
             recover(&config, disks.checkpoints.as_ref(), disks.wal, &tiers.manifest(), Access::ReadWrite)?;
+        let mut engine =
+            Engine::assemble(config, clock, recovered, tiers, disks.checkpoints, Some(lock), orphans);
+        engine.start_threads()?;
+        Ok(engine)
+    }
+
+    /// The engine over what opening recovered, without its background threads: the one place
+    /// that builds a `Core`, for the read-write and the read-only open alike.
+    fn assemble(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        recovered: Recovered,
+        tiers: TierState,
+        checkpoints: Box<dyn strata_wal::Storage>,
+        lock: Option<File>,
+        orphans_removed: u64,
+    ) -> Engine {
         let core = Arc::new(Core {
             clock,
             log: recovered.log,
@@ -259,21 +257,19 @@ impl Engine {
             hot: recovered.hot,
             tiers,
             gate: Arc::new(CutGate::default()),
-            checkpoints: disks.checkpoints,
+            checkpoints,
             counters: Counters::default(),
             memory: MemoryGuard::default(),
             streams: Streams::new(recovered.streams),
-            _lock: Some(lock),
+            _lock: lock,
             config,
         });
-        let mut engine = Engine {
+        Engine {
             core,
-            compactor: Arc::new(Compactor::new(orphans)),
+            compactor: Arc::new(Compactor::new(orphans_removed)),
             threads: Vec::new(),
             recovery: recovered.recovery,
-        };
-        engine.start_threads()?;
-        Ok(engine)
+        }
     }
 
     /// Starts the background checkpointer and compactor; each holds the engine weakly and
