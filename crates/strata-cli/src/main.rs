@@ -13,6 +13,7 @@ mod gen_cmd;
 mod inspect_cmd;
 mod lp_cmd;
 mod output;
+mod serve_cmd;
 
 /// strata: a columnar time-series storage engine with retention tiers.
 #[derive(Debug, Parser)]
@@ -39,6 +40,8 @@ enum Command {
     Compact(compact_cmd::CompactArgs),
     /// Show what each tier holds: span, files, rows, bytes, series per metric.
     Inspect(inspect_cmd::InspectArgs),
+    /// Serve cc-metric-store's HTTP API and InfluxDB's write API until SIGTERM or SIGINT.
+    Serve(serve_cmd::ServeArgs),
 }
 
 /// `println!` that returns the error instead of panicking: a reader downstream closing the pipe
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Query(args) => data_cmd::query(args),
         Command::Compact(args) => compact_cmd::run(args),
         Command::Inspect(args) => inspect_cmd::run(args),
+        Command::Serve(args) => serve_cmd::run(args),
     };
     match result {
         Ok(code) => code,
