@@ -90,6 +90,10 @@ impl ApiError {
             Shape::InfluxV2 => serde_json::json!({ "code": influx_code(status), "message": message }),
         };
         let mut response = (status, axum::Json(body)).into_response();
+        if matches!(self, ApiError::BodyTimeout { .. } | ApiError::BodyTooLarge { .. }) {
+            // The rest of the body is still on its way: the connection cannot serve another request.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let ApiError::QueueFull { retry_after } = self
             && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
         {
