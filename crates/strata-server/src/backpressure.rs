@@ -101,3 +101,30 @@ impl IngestQueue {
         task.await.map_err(|e| IngestError::Task(e.to_string()))?.map_err(IngestError::from)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_refuses_at_once_and_frees_when_writes_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Arc::new(Engine::open(strata::Config::with_data_dir(dir.path())).unwrap());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let queue = IngestQueue::new(engine.clone(), 1, 1);
+            // Two writes admitted (one running, one waiting) hold every place.
+            let held = queue.admitted.clone().try_acquire_many_owned(2).unwrap();
+            assert_eq!(queue.in_flight(), 2);
+            let body = Bytes::from_static(b"m,hostname=h value=1\n");
+            let refused = queue.try_write(body.clone(), WriteOptions::default()).await;
+            assert!(matches!(refused, Err(IngestError::Full)), "{refused:?}");
+            drop(held);
+            let report = queue.try_write(body.clone(), WriteOptions::default()).await.unwrap();
+            assert_eq!(report.accepted, 1);
+            assert_eq!(queue.in_flight(), 0);
+            queue.close();
+            assert!(matches!(queue.try_write(body, WriteOptions::default()).await, Err(IngestError::Closed)));
+        });
+    }
+}

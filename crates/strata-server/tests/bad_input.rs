@@ -192,3 +192,49 @@ fn a_client_sending_one_byte_a_second_is_cut_off_while_others_are_served() {
     assert_eq!(response.header("connection"), Some("close"));
     server.stop().unwrap();
 }
+
+/// Many writers against one worker and no waiting room: each write is either stored (200) or
+/// refused whole with 503 and `Retry-After`, and the refused lines are counted: nothing is
+/// dropped silently, however the race goes.
+#[test]
+fn a_full_queue_answers_503_and_counts_every_refused_line() {
+    let server = TestServer::start("[server]\nwrite_workers = 1\nqueue_depth = 0\n");
+    let now = now_aligned(1);
+    let (writers, lines) = (8usize, 2000usize);
+    let addr = server.addr;
+    let handles: Vec<_> = (0..writers)
+        .map(|w| {
+            std::thread::spawn(move || {
+                let body: String = (0..lines)
+                    .map(|i| format!("q,hostname=w{w},type=core,type-id={i} value={i} {now}\n"))
+                    .collect();
+                request(addr, "POST", "/api/write?cluster=c", &[], body.as_bytes())
+            })
+        })
+        .collect();
+    let (mut stored, mut refused) = (0u64, 0u64);
+    for handle in handles {
+        let response = handle.join().unwrap();
+        match response.status {
+            200 => stored += lines as u64,
+            503 => {
+                assert!(response.header("retry-after").is_some_and(|s| s.parse::<u64>().unwrap() >= 1));
+                assert!(response.json()["error"].as_str().unwrap().contains("queue is full"));
+                refused += lines as u64;
+            }
+            other => panic!("status {other}: {}", response.text()),
+        }
+    }
+    eprintln!("{stored} lines stored, {refused} refused with 503");
+    let metrics = server.request("GET", "/metrics", &[], b"").text();
+    assert!(metrics.contains(&format!("strata_points_accepted_total {stored}\n")), "{metrics}");
+    if refused > 0 {
+        assert!(
+            metrics.contains(&format!(
+                "strata_server_lines_rejected_total{{reason=\"queue_full\"}} {refused}\n"
+            )),
+            "{metrics}"
+        );
+    }
+    server.stop().unwrap();
+}
