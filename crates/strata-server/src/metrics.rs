@@ -6,6 +6,7 @@
 //! [`strata::Engine::stats`] at each scrape by a collector, so they are never stale and never
 //! double-counted.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,6 +101,46 @@ struct EngineCollector {
     engine: Arc<Engine>,
 }
 
+impl EngineCollector {
+    /// Series per metric, and per host the engine's time minus its newest point in memory.
+    fn encode_series(&self, e: &mut DescriptorEncoder<'_>, now: i64) -> Result<(), std::fmt::Error> {
+        let mut per_metric: BTreeMap<String, u64> = BTreeMap::new();
+        let mut per_host: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for (key, newest) in self.engine.series_newest() {
+            *per_metric.entry(key.measurement.clone()).or_default() += 1;
+            if let (Some(host), Some(t)) = (key.tag("hostname"), newest) {
+                let cluster = key.tag("cluster").unwrap_or_default().to_owned();
+                let at = per_host.entry((cluster, host.to_owned())).or_insert(t);
+                *at = (*at).max(t);
+            }
+        }
+        {
+            let mut family = e.encode_descriptor(
+                "strata_series_per_metric",
+                "Series the engine knows, per metric",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (metric, count) in &per_metric {
+                ConstGauge::new(*count as f64)
+                    .encode(family.encode_family(&[("metric", metric.as_str())])?)?;
+            }
+        }
+        let mut family = e.encode_descriptor(
+            "strata_host_ingest_lag_seconds",
+            "Engine time minus the newest timestamp in memory from each host (hostname tag), per cluster: a skewed clock shows negative, a stalled node grows",
+            None,
+            MetricType::Gauge,
+        )?;
+        for ((cluster, host), newest) in &per_host {
+            let lag = now.saturating_sub(*newest) as f64 / 1e9;
+            ConstGauge::new(lag)
+                .encode(family.encode_family(&[("cluster", cluster.as_str()), ("host", host.as_str())])?)?;
+        }
+        Ok(())
+    }
+}
+
 fn counter(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,
@@ -192,6 +233,7 @@ impl Collector for EngineCollector {
                 ConstGauge::new(summary.bytes as f64).encode(family.encode_family(&[("tier", tier)])?)?;
             }
         }
+        self.encode_series(e, now)?;
         counter(
             e,
             "strata_compaction_failures",

@@ -28,6 +28,18 @@ fn promtool_accepts_the_metrics() {
     assert!(text.contains("strata_points_accepted_total 2"), "{text}");
     assert!(text.contains("strata_lines_rejected_total{reason=\"syntax\"} 1"), "{text}");
     assert!(text.contains("strata_hot_series 2"), "{text}");
+    assert!(text.contains("strata_series_per_metric{metric=\"cpu_load\"} 2"), "{text}");
+    // Points written "now" (second precision): the lag is under a minute, never negative.
+    for host in ["a", "b"] {
+        let line = text
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!("strata_host_ingest_lag_seconds{{cluster=\"c\",host=\"{host}\"}}"))
+            })
+            .unwrap_or_else(|| panic!("no lag for {host}: {text}"));
+        let lag: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!((0.0..60.0).contains(&lag), "{line}");
+    }
     server.stop().unwrap();
 
     let child = Command::new("promtool")
