@@ -348,3 +348,45 @@ fn request_in(cluster: &str, from: i64, to: i64, queries: Value) -> Value {
     json!({"cluster": cluster, "queries": queries, "for-all-nodes": null, "from": from, "to": to,
            "with-stats": true, "with-data": true})
 }
+
+/// Points older than hot.retention live only in the warm tier (1 min rows): a native-resolution
+/// query over them is answered at the tier's resolution, and says so.
+#[test]
+fn a_range_only_warm_holds_is_answered_at_its_resolution() {
+    let server = TestServer::start(
+        "[hot]\nretention = \"1h\"\nchunk_duration = \"30m\"\n[compactor]\ninterval = \"1s\"\nlateness = \"1s\"\n[metrics.cpu_load]\nfrequency = \"10s\"\n",
+    );
+    let start = now_aligned(3600) - 3 * 3600;
+    // 10 minutes at 10 s: six points per warm minute.
+    let values: Vec<f64> = (0..60).map(|k| 1.0 + f64::from(k) * 0.25).collect();
+    let body: String = values
+        .iter()
+        .enumerate()
+        .map(|(k, v)| format!("cpu_load,hostname=w1,type=node value={v} {}\n", start + k as i64 * 10))
+        .collect();
+    let response = server.post("/api/write?cluster=fritz", &body);
+    assert_eq!(response.status, 200, "{}", response.text());
+    let body = request_in(
+        "fritz",
+        start,
+        start + 600,
+        json!([{"metric": "cpu_load", "host": "w1", "resolution": 0}]),
+    );
+    // Until the background compactor (every second) has written the old window to warm and
+    // evicted it from memory, hot answers at full resolution.
+    let mut answer = Value::Null;
+    for _ in 0..600 {
+        answer = server.get_json("/api/query", &body).json();
+        if answer["results"][0][0]["resolution"] == 60 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let element = &answer["results"][0][0];
+    assert_eq!(element["resolution"], 60, "{answer}");
+    let expected: Vec<Option<f64>> = values.chunks(6).map(|c| Some(c.iter().sum::<f64>() / 6.0)).collect();
+    assert_eq!(data(element), expected);
+    assert_eq!(element["from"], start);
+    assert_eq!(element["to"], start + 600);
+    server.stop().unwrap();
+}

@@ -273,10 +273,12 @@ fn answer(
     if let [one] = element.subtype_ids.as_slice() {
         selector = selector.tag("stype-id", one);
     }
-    // Native slots keep the later of two points; coarser buckets average.
-    let aggregate = if plan.native { Aggregate::Last } else { Aggregate::Avg };
     let mut resolution = plan.resolution;
     let ask = |resolution: i64| {
+        // Native slots keep the later of two points; coarser buckets (asked for, or a coarser
+        // tier's) average.
+        let aggregate =
+            if plan.native && resolution == plan.resolution { Aggregate::Last } else { Aggregate::Avg };
         let mut query = Query::new(&s.metric, from, to, Resolution::Every(resolution));
         query.selector = selector.clone();
         query.type_ids = element.type_ids.clone();
