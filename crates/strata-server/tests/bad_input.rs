@@ -238,3 +238,22 @@ fn a_full_queue_answers_503_and_counts_every_refused_line() {
     }
     server.stop().unwrap();
 }
+
+/// Headers that never end: the connection is closed after server.header_timeout, and the
+/// server answers others meanwhile.
+#[test]
+fn headers_that_never_end_are_cut_off() {
+    use std::io::Read as _;
+    let server = TestServer::start("[server]\nheader_timeout = \"1s\"\n");
+    let mut slow = TcpStream::connect(server.addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    slow.write_all(b"POST /api/write?cluster=c HTTP/1.1\r\nHost: x\r\n").unwrap();
+    assert_eq!(server.request("GET", "/health", &[], b"").status, 200);
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest);
+    assert!(started.elapsed() < Duration::from_secs(20), "the connection stayed open");
+    let text = String::from_utf8_lossy(&rest);
+    assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+    server.stop().unwrap();
+}
