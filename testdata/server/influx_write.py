@@ -19,17 +19,17 @@ except ImportError as e:
 def main():
     url = sys.argv[1]
     points = json.load(sys.stdin)
-    with InfluxDBClient(url=url, token="unused", org="hpc") as client:
-        write = client.write_api(write_options=SYNCHRONOUS)
-        batch = []
-        for p in points:
-            point = Point(p["measurement"]).field("value", float(p["value"])).time(p["time"], WritePrecision.S)
-            for key, value in p["tags"].items():
-                point = point.tag(key, value)
-            batch.append(point)
-        # Two requests, so more than one write goes through the queue.
-        half = len(batch) // 2
-        for part in (batch[:half], batch[half:]):
+    batch = []
+    for p in points:
+        point = Point(p["measurement"]).field("value", float(p["value"])).time(p["time"], WritePrecision.S)
+        for key, value in p["tags"].items():
+            point = point.tag(key, value)
+        batch.append(point)
+    # Two requests, the first plain, the second gzip-compressed by the client.
+    half = len(batch) // 2
+    for part, gzip in ((batch[:half], False), (batch[half:], True)):
+        with InfluxDBClient(url=url, token="unused", org="hpc", enable_gzip=gzip) as client:
+            write = client.write_api(write_options=SYNCHRONOUS)
             write.write(bucket="fritz", org="hpc", record=part, write_precision=WritePrecision.S)
     print(len(points))
 

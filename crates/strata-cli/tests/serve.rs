@@ -1,5 +1,6 @@
 //! `strata serve` as a process: InfluxData's Python client (`influxdb-client`, pip) writes
-//! through `/api/v2/write` (testdata/server/influx_write.py), the points are read back through
+//! through `/api/v2/write` (testdata/server/influx_write.py; half the points plain, half
+//! gzip-compressed by the client), the points are read back through
 //! `/api/query` and compared value by value; SIGTERM then stops the server with exit status 0,
 //! and a restart on the same directory still answers them (the WAL and checkpoint were closed
 //! cleanly).

@@ -257,3 +257,23 @@ fn headers_that_never_end_are_cut_off() {
     assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
     server.stop().unwrap();
 }
+
+#[test]
+fn a_selector_matching_too_many_series_names_the_limit() {
+    let server = TestServer::start("[server]\nmax_query_series = 2\n");
+    let now = now_aligned(60);
+    let body: String =
+        (0..3).map(|i| format!("flops_any,hostname=h,type=hwthread,type-id={i} value=1 {now}\n")).collect();
+    assert_eq!(server.post("/api/write?cluster=c", &body).status, 200);
+    let query = |ids: &[&str]| {
+        json!({"cluster": "c", "from": now, "to": now + 60, "queries": [
+            {"metric": "flops_any", "host": "h", "type": "hwthread", "type-ids": ids, "aggreg": true, "resolution": 0}]})
+    };
+    assert_eq!(server.get_json("/api/query", &query(&["0", "1"])).status, 200);
+    assert_ccms_error(
+        &server.get_json("/api/query", &query(&["0", "1", "2"])),
+        422,
+        "server.max_query_series (2)",
+    );
+    server.stop().unwrap();
+}
