@@ -21,13 +21,11 @@ struct Serve {
 }
 
 fn serve(config: &Path) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    serve_with(Command::new(env!("CARGO_BIN_EXE_strata")).args(["serve", "--config"]).arg(config))
+}
+
+fn serve_with(command: &mut Command) -> Serve {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let data_line = lines.next().unwrap().unwrap();
     assert!(data_line.starts_with("strata serve: data directory "), "{data_line}");
@@ -47,20 +45,25 @@ impl Serve {
         (status, stderr)
     }
 
-    /// `GET /api/query` with a JSON body, as cc-backend sends it.
-    fn query(&self, body: &Value) -> Value {
+    /// One request on a new connection; the raw response.
+    fn request(&self, method: &str, path: &str, body: &str) -> String {
         let mut stream = TcpStream::connect(&self.addr).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let body = body.to_string();
         write!(
             stream,
-            "GET /api/query?version=v2 HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             self.addr,
             body.len()
         )
         .unwrap();
         let mut raw = String::new();
         stream.read_to_string(&mut raw).unwrap();
+        raw
+    }
+
+    /// `GET /api/query` with a JSON body, as cc-backend sends it.
+    fn query(&self, body: &Value) -> Value {
+        let raw = self.request("GET", "/api/query?version=v2", &body.to_string());
         let (head, body) = raw.split_once("\r\n\r\n").unwrap();
         assert!(head.starts_with("HTTP/1.1 200"), "{raw}");
         serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {raw}"))
@@ -99,6 +102,22 @@ fn write_with_python(url: &str, points: &Value) -> Option<()> {
         }
         _ => panic!("{} failed: {:?}\n{stderr}", script.display(), output.status),
     }
+}
+
+#[test]
+fn with_no_config_it_runs_on_a_local_directory_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    // Only the port is overridden: two tests must not fight over 8081.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
+    command.args(["serve", "--listen", "127.0.0.1:0"]).current_dir(dir.path());
+    let server = serve_with(&mut command);
+    assert!(server.addr.starts_with("127.0.0.1:"), "{}", server.addr);
+    let health = server.request("GET", "/health", "");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let (status, stderr) = server.stop();
+    assert!(status.success(), "{status:?}: {stderr}");
+    assert!(stderr.contains("authentication is off"), "the missing key is warned about: {stderr}");
+    assert!(dir.path().join("strata-data").is_dir(), "the default data directory is ./strata-data");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use strata::{ByteSize, Span};
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
-    /// Address and port to listen on (`"127.0.0.1:8081"`; `":0"`-style port 0 picks a free one).
+    /// Address and port to listen on (`"127.0.0.1:8081"`); port 0 picks a free one.
     pub listen: SocketAddr,
     /// The largest request body taken, after gzip decoding too; 413 past it.
     pub body_limit: ByteSize,
