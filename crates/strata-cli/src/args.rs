@@ -22,7 +22,8 @@ pub(crate) struct EngineArgs {
 impl EngineArgs {
     pub(crate) fn config(&self) -> anyhow::Result<Config> {
         let mut config = match &self.config {
-            Some(path) => Config::from_file(path)?,
+            // The file strata serve reads: its [server] section is checked and not used here.
+            Some(path) => strata_server::FileConfig::from_file(path)?.engine,
             None => Config::default(),
         };
         if let Some(dir) = &self.data_dir {

@@ -13,6 +13,7 @@ mod gen_cmd;
 mod inspect_cmd;
 mod lp_cmd;
 mod output;
+mod serve_cmd;
 
 /// strata: a columnar time-series storage engine with retention tiers.
 #[derive(Debug, Parser)]
@@ -44,6 +45,8 @@ enum Command {
     ///
     /// Opens the data directory read-only, as `query` does.
     Inspect(inspect_cmd::InspectArgs),
+    /// Serve cc-metric-store's HTTP API and InfluxDB's write API until SIGTERM or SIGINT.
+    Serve(serve_cmd::ServeArgs),
 }
 
 /// `println!` that returns the error instead of panicking: a reader downstream closing the pipe
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Query(args) => data_cmd::query(args),
         Command::Compact(args) => compact_cmd::run(args),
         Command::Inspect(args) => inspect_cmd::run(args),
+        Command::Serve(args) => serve_cmd::run(args),
     };
     match result {
         Ok(code) => code,

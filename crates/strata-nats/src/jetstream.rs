@@ -11,6 +11,13 @@
 //! message in hand is retried in place (the stream is told work is in progress, so it does not
 //! deliver it again meanwhile) and nothing after it is taken.
 //!
+//! The stream itself does not keep that order across a restart: messages delivered to a
+//! client that died (or to a pull that failed) come again only after `ack_wait`, while newer
+//! ones flow at once. Storing a newer one first would make the older ones look stored. So
+//! before every pull, [`catch_up`] reads the consumer's state and fetches, by sequence and in
+//! order, every message it delivered past what the engine holds; only then are new deliveries
+//! taken, and the old deliveries, when they come again, are skipped and acknowledged.
+//!
 //! **Invariant:** a message is acknowledged only after the engine holds it durably, and no
 //! message is written while an earlier one of the same consumer is not stored.
 
@@ -18,6 +25,7 @@ use std::sync::Arc;
 
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::PullConsumer;
+use async_nats::jetstream::stream::{RawMessageErrorKind, Stream};
 use futures_util::StreamExt as _;
 use strata::{Engine, StreamSequence, WriteOptions};
 use tokio::sync::watch;
@@ -30,6 +38,7 @@ use crate::stats::NatsStats;
 pub(crate) async fn run(
     engine: Arc<Engine>,
     config: JetStreamConsumer,
+    stream: Stream,
     consumer: PullConsumer,
     options: WriteOptions,
     stats: Arc<NatsStats>,
@@ -38,6 +47,15 @@ pub(crate) async fn run(
     let source = config.source_name();
     let name = format!("JetStream consumer {:?} on stream {:?}", config.consumer, config.stream);
     'pulls: while !*stop.borrow() {
+        match catch_up(&engine, &config, &stream, &consumer, &options, &stats, &mut stop).await {
+            Ok(true) => {}
+            Ok(false) => break 'pulls,
+            Err(e) => {
+                stats.note(format!("{name}: cannot catch up on earlier deliveries ({e}); trying again"));
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), stop.changed()).await;
+                continue;
+            }
+        }
         let messages = consumer.stream().max_messages_per_batch(config.batch).messages().await;
         let mut messages = match messages {
             Ok(messages) => messages,
@@ -100,6 +118,90 @@ pub(crate) async fn run(
                     break 'pulls;
                 }
             }
+        }
+    }
+}
+
+/// Stores, in sequence order, the messages the consumer delivered before (to a client that
+/// died, or to a pull that failed) past the last one the engine holds, fetching them from the
+/// stream by sequence. `Ok(false)` when the engine failed or shutdown came meanwhile.
+async fn catch_up(
+    engine: &Arc<Engine>,
+    config: &JetStreamConsumer,
+    stream: &Stream,
+    consumer: &PullConsumer,
+    options: &WriteOptions,
+    stats: &Arc<NatsStats>,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<bool, String> {
+    let info = consumer.get_info().await.map_err(|e| e.to_string())?;
+    let source = config.source_name();
+    // Acknowledged means stored: nothing at or below the ack floor is fetched again.
+    let held = engine.stream_sequence(&source).unwrap_or(0).max(info.ack_floor.stream_sequence);
+    for sequence in held.saturating_add(1)..=info.delivered.stream_sequence {
+        let message = match stream.get_raw_message(sequence).await {
+            Ok(message) => message,
+            // Removed by the stream's limits: nothing to store.
+            Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => continue,
+            Err(e) => return Err(e.to_string()),
+        };
+        if !config.filter_subject.as_deref().is_none_or(|filter| subject_matches(filter, &message.subject)) {
+            continue;
+        }
+        NatsStats::add(&stats.received);
+        let sequenced = StreamSequence { stream: source.clone(), sequence };
+        match deliver(engine, message.payload, options, Some(sequenced), stats, stop, || async {}).await {
+            Outcome::Stored => {}
+            Outcome::TooLarge(why) => {
+                stats.note(format!("message {sequence} of stream {:?} dropped: {why}", config.stream))
+            }
+            Outcome::Stopped => return Ok(false),
+            Outcome::EngineFailed { cause, .. } => {
+                stats.note(format!(
+                    "stopped at message {sequence} of stream {:?}: the engine failed: {cause}",
+                    config.stream
+                ));
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Whether `subject` matches the NATS subject `filter`: tokens split at `.`, `*` matches one
+/// token, a final `>` one or more.
+fn subject_matches(filter: &str, subject: &str) -> bool {
+    let mut tokens = subject.split('.');
+    for part in filter.split('.') {
+        match (part, tokens.next()) {
+            (">", Some(_)) => return true,
+            ("*", Some(_)) => {}
+            (part, Some(token)) if part == token => {}
+            _ => return false,
+        }
+    }
+    tokens.next().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subject_matches;
+
+    #[test]
+    fn subjects_match_as_nats_matches_them() {
+        for (filter, subject, want) in [
+            ("metrics.>", "metrics.a", true),
+            ("metrics.>", "metrics.a.b", true),
+            ("metrics.>", "metrics", false),
+            ("metrics.*", "metrics.a", true),
+            ("metrics.*", "metrics.a.b", false),
+            ("metrics.*.x", "metrics.a.x", true),
+            ("metrics.a", "metrics.a", true),
+            ("metrics.a", "metrics.b", false),
+            ("metrics.a", "metrics.a.b", false),
+            ("metrics.a.b", "metrics.a", false),
+        ] {
+            assert_eq!(subject_matches(filter, subject), want, "{filter} against {subject}");
         }
     }
 }

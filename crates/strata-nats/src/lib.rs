@@ -101,6 +101,7 @@ impl NatsIngest {
             tasks.push(tokio::spawn(jetstream::run(
                 engine.clone(),
                 c.clone(),
+                stream,
                 consumer,
                 options(&c.cluster),
                 stats.clone(),

@@ -30,20 +30,25 @@ pub struct Config {
     pub metrics: std::collections::BTreeMap<String, MetricConfig>,
 }
 
-/// `[metrics.<name>]`: how a metric is read.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `[metrics.<name>]`: how a metric is read. Either key may be left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct MetricConfig {
     /// How a query aggregates the matched series into one (scope aggregation): `"sum"` (e.g.
-    /// flops_any over a node's hardware threads) or `"avg"` (e.g. cpu_user).
+    /// flops_any over a node's hardware threads) or `"avg"` (e.g. cpu_user, the default).
     pub aggregation: ScopeAggregation,
+    /// How often the metric is sampled, as cc-metric-store's `frequency`: the slot length a
+    /// server answers "native resolution" with. The engine stores every point whatever it is;
+    /// `None` leaves the choice to the reader (`strata serve` has a default).
+    pub frequency: Option<Span>,
 }
 
 /// Scope aggregation across series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScopeAggregation {
     Sum,
+    #[default]
     Avg,
 }
 
@@ -405,6 +410,11 @@ impl Config {
         if self.limits.max_series == 0 || self.limits.max_series_per_metric == 0 {
             return Err("limits.max_series and limits.max_series_per_metric must be at least 1".to_owned());
         }
+        for (name, metric) in &self.metrics {
+            if metric.frequency.is_some_and(|f| f.0.is_zero()) {
+                return Err(format!("metrics.{name}.frequency must be greater than zero"));
+            }
+        }
         if self.limits.max_write_size.0 == 0 {
             return Err("limits.max_write_size must be greater than zero".to_owned());
         }
@@ -537,6 +547,24 @@ mod tests {
         assert!(err.contains("object_store.timeout must be greater than zero"), "{err}");
         let err = Config::from_toml("[cold]\nresolutoin = \"2h\"").unwrap_err().to_string();
         assert!(err.contains("unknown field `resolutoin`"), "{err}");
+    }
+
+    #[test]
+    fn metrics_take_aggregation_and_frequency() {
+        let config = Config::from_toml(
+            "[metrics.flops_any]\naggregation = \"sum\"\nfrequency = \"10s\"\n[metrics.cpu_load]\nfrequency = \"1m\"",
+        )
+        .unwrap();
+        let flops = &config.metrics["flops_any"];
+        assert_eq!(flops.aggregation, ScopeAggregation::Sum);
+        assert_eq!(flops.frequency, Some(Span(Duration::from_secs(10))));
+        let load = &config.metrics["cpu_load"];
+        assert_eq!(load.aggregation, ScopeAggregation::Avg);
+        assert_eq!(load.frequency, Some(Span(Duration::from_secs(60))));
+        let err = Config::from_toml("[metrics.x]\nfrequency = \"0s\"").unwrap_err().to_string();
+        assert!(err.contains("metrics.x.frequency must be greater than zero"), "{err}");
+        let err = Config::from_toml("[metrics.x]\nfrequncy = \"10s\"").unwrap_err().to_string();
+        assert!(err.contains("unknown field `frequncy`"), "{err}");
     }
 
     #[test]

@@ -24,6 +24,7 @@ use crate::memory_guard::MemoryGuard;
 use crate::query::{Query, QueryResult};
 use crate::read::{Selector, SeriesPoints, TierSeries};
 use crate::recovery::{Recovered, Recovery, recover};
+use crate::series::SeriesKey;
 use crate::stats::Stats;
 use crate::streams::{StreamSequence, Streams};
 use crate::tier::state::TierState;
@@ -455,6 +456,15 @@ impl Engine {
     /// Counters and sizes.
     pub fn stats(&self) -> Stats {
         stats::collect(&self.core, self.compactor.status())
+    }
+
+    /// Every series the engine knows, with the time (ns) of its newest point in memory, if it
+    /// has one: series per metric, and per-host ingest lag (`strata serve`'s `/metrics`).
+    /// Walks every series: for telemetry, not for a hot path.
+    pub fn series_newest(&self) -> Vec<(Arc<SeriesKey>, Option<i64>)> {
+        let newest: rustc_hash::FxHashMap<_, _> = self.core.hot.newest_points().into_iter().collect();
+        let index = self.core.read_index();
+        index.all().map(|(id, key)| (key.clone(), newest.get(&id).copied())).collect()
     }
 
     /// Where the hot store's data starts: every point from here on is in hot.

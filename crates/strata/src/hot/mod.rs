@@ -435,6 +435,39 @@ impl HotStore {
         out
     }
 
+    /// The time of each series' newest point in memory, by id; series without points are left
+    /// out. Sealed chunks are decoded after the locks are released (only a series whose open
+    /// window is empty, e.g. one loaded from a checkpoint and not written since, has one last).
+    pub(crate) fn newest_points(&self) -> Vec<(SeriesId, i64)> {
+        let mut out = Vec::new();
+        let mut sealed = Vec::new();
+        for (index, shard) in self.shards.iter().enumerate() {
+            let shard = lock(shard);
+            for (local, series) in shard.series.iter().enumerate() {
+                let Ok(id) = SeriesId::try_from(local * SHARDS + index) else { continue };
+                if let Some(&(t, _)) = series.open.last() {
+                    out.push((id, t));
+                    continue;
+                }
+                match series.older.last().map(|c| &c.body) {
+                    Some(Body::Open { times, .. }) => out.extend(times.last().map(|&t| (id, t))),
+                    Some(Body::Sealed(s)) => sealed.push((id, s.bytes.clone())),
+                    None => {}
+                }
+            }
+        }
+        let (mut times, mut values) = (Vec::new(), Vec::new());
+        for (id, bytes) in sealed {
+            times.clear();
+            values.clear();
+            // A chunk that does not decode is reported by reads; here it is only left out.
+            if chunk::decode(&bytes, &mut times, &mut values).is_ok() {
+                out.extend(times.last().map(|&t| (id, t)));
+            }
+        }
+        out
+    }
+
     pub(crate) fn stats(&self) -> HotStats {
         let mut stats = HotStats::default();
         let mut capacity = 0u64;
