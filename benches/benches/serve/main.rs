@@ -24,7 +24,8 @@
 //! `STRATA_BENCH_CLIENTS` (4, ingest connections), `STRATA_BENCH_QUERY_CLIENTS` (8),
 //! `STRATA_BENCH_REQUESTS` (400 per query and system), `STRATA_BENCH_CHUNK_LINES` (20000),
 //! `STRATA_BIN` (`target/release/strata`), `STRATA_BENCH_DIR` (`target/tmp/strata-bench-serve`),
-//! `STRATA_PORT` (18081), `VM_PORT` (18428).
+//! `STRATA_PORT` (18081), `VM_PORT` (18428), `STRATA_BENCH_WRITE_WORKERS` (2, the server's
+//! `server.write_workers` default).
 
 mod http;
 
@@ -47,6 +48,7 @@ fn main() {
     let query_clients: usize = env_or("STRATA_BENCH_QUERY_CLIENTS", 8).max(1);
     let requests: usize = env_or("STRATA_BENCH_REQUESTS", 400).max(1);
     let chunk_lines: usize = env_or("STRATA_BENCH_CHUNK_LINES", 20_000);
+    let workers: usize = env_or("STRATA_BENCH_WRITE_WORKERS", 2).max(1);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("benches/ has a parent").to_owned();
     let bin =
         std::env::var_os("STRATA_BIN").map_or_else(|| root.join("target/release/strata"), PathBuf::from);
@@ -68,14 +70,14 @@ fn main() {
     let points = memchr::memchr_iter(b'\n', &data).count() as u64;
     println!("# machine: {}", machine());
     println!(
-        "# workload: {hosts} hosts x 1 h at 10 s from {start} to {end}, {points} points, {} bytes, {} bodies of {chunk_lines} lines; {clients} ingest clients, {query_clients} query clients, {requests} requests per query",
+        "# workload: {hosts} hosts x 1 h at 10 s from {start} to {end}, {points} points, {} bytes, {} bodies of {chunk_lines} lines; {clients} ingest clients, {query_clients} query clients, {requests} requests per query; strata write_workers = {workers}",
         data.len(),
         chunks.len()
     );
 
     // strata first, then VictoriaMetrics: one server ingests at a time; both stay up for the
     // queries, which alternate between them.
-    let strata = start_strata(&bin, &dir, strata_addr);
+    let strata = start_strata(&bin, &dir, strata_addr, workers);
     let cpu0 = cpu_secs(strata.id());
     let s_ingest = ingest(strata_addr, "/api/write?cluster=fritz", &chunks, clients);
     let s_cpu = cpu_secs(strata.id()) - cpu0;
@@ -229,12 +231,12 @@ fn log_file(path: &Path) -> Stdio {
     Stdio::from(std::fs::File::create(path).expect("log file"))
 }
 
-fn start_strata(bin: &Path, dir: &Path, addr: SocketAddr) -> Server {
+fn start_strata(bin: &Path, dir: &Path, addr: SocketAddr, workers: usize) -> Server {
     let config = dir.join("strata.toml");
     std::fs::write(
         &config,
         format!(
-            "data_dir = {:?}\n\n[wal]\ndurability = \"sync\"\n\n[server]\nlisten = \"{addr}\"\ndefault_frequency = \"10s\"\n",
+            "data_dir = {:?}\n\n[wal]\ndurability = \"sync\"\n\n[server]\nlisten = \"{addr}\"\ndefault_frequency = \"10s\"\nwrite_workers = {workers}\n",
             dir.join("strata-data")
         ),
     )
