@@ -57,7 +57,7 @@ impl Telemetry {
         let write_seconds = Histogram::new(exponential_buckets(0.0001, 4.0, 10));
         registry.register(
             "strata_server_write_seconds",
-            "Time of one engine write call, WAL sync included (the engine does not time the sync alone)",
+            "Time from queueing a write to its acknowledgement: the wait for a write worker, then the engine write with its WAL sync (the engine does not time the sync alone)",
             write_seconds.clone(),
         );
         registry.register_collector(Box::new(EngineCollector { engine }));
@@ -82,7 +82,7 @@ impl Telemetry {
         self.received_bytes.get_or_create(&vec![("api", api.to_owned())]).inc_by(bytes);
     }
 
-    /// Records the time of one engine write.
+    /// Records the time of one write, from queueing it to its acknowledgement.
     pub fn observe_write(&self, took: Duration) {
         self.write_seconds.observe(took.as_secs_f64());
     }
