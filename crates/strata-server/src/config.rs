@@ -5,10 +5,13 @@
 //! which checks it as `strata write --config` would. Every key is in `docs/CONFIG.md`.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+/// A config file that cannot be used: the engine's error type, whose message names the file
+/// and the key.
+pub use strata::ConfigError;
 use strata::{ByteSize, Span};
 
 /// `[server]`: how `strata serve` listens, limits and authenticates.
@@ -72,16 +75,6 @@ pub struct FileConfig {
     pub nats: Option<strata_nats::NatsConfig>,
 }
 
-/// A config file that cannot be used; the message names the file and the key.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("invalid config{}: {message}", path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
-    Invalid { path: Option<PathBuf>, message: String },
-}
-
 impl FileConfig {
     /// Parses TOML text: `[server]` here, every other key by [`strata::Config::from_toml`].
     ///
@@ -109,7 +102,8 @@ impl FileConfig {
         };
         // The engine's parser reads the rest, so its checks and messages stay the one source.
         let rest = toml::to_string(&table).map_err(|e| invalid(e.to_string()))?;
-        let engine = strata::Config::from_toml(&rest).map_err(|e| invalid(engine_message(e)))?;
+        // Its errors name the key already; the path is added by `from_file`.
+        let engine = strata::Config::from_toml(&rest)?;
         Ok(FileConfig { server, engine, nats })
     }
 
@@ -145,13 +139,6 @@ pub(crate) fn frequency(engine: &strata::Config, server: &ServerConfig, metric: 
         .unwrap_or(server.default_frequency)
         .as_nanos_i64()
         .max(1)
-}
-
-fn engine_message(e: strata::ConfigError) -> String {
-    match e {
-        strata::ConfigError::Invalid { message, .. } => message,
-        other => other.to_string(),
-    }
 }
 
 impl ServerConfig {
@@ -231,7 +218,7 @@ mod tests {
         assert_eq!(config.server.listen.port(), 9000);
         assert_eq!(config.server.body_limit, ByteSize(1 << 20));
         assert_eq!(config.server.queue_depth, 3);
-        assert_eq!(config.engine.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(config.engine.data_dir, std::path::PathBuf::from("/tmp/x"));
         assert_eq!(config.frequency("flops_any"), 30_000_000_000);
         assert_eq!(config.frequency("cpu_load"), 10_000_000_000);
         assert_eq!(FileConfig::from_toml("").unwrap(), FileConfig::default());
