@@ -16,6 +16,7 @@
 //! `hot.max_memory` by at most one write.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::Error;
 use crate::units::ByteSize;
@@ -26,6 +27,8 @@ const POINT_BYTES: u64 = 16;
 #[derive(Debug, Default)]
 pub(crate) struct MemoryGuard {
     state: Mutex<Measure>,
+    /// Whether the last pass failed, read without the lock: every write checks it.
+    failing: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -41,7 +44,9 @@ struct Measure {
 impl MemoryGuard {
     /// Records a pass's outcome and the hot memory measured after it.
     pub(crate) fn measured(&self, bytes: u64, accepted: u64, failing: Option<String>) {
-        *self.lock() = Measure { bytes, accepted, failing };
+        let mut measure = self.lock();
+        self.failing.store(failing.is_some(), Ordering::Relaxed);
+        *measure = Measure { bytes, accepted, failing };
     }
 
     /// Refuses a write while the estimate is past `limit` and the last pass failed.
@@ -49,6 +54,10 @@ impl MemoryGuard {
     /// # Errors
     /// [`Error::HotMemoryFull`] naming the estimate, the limit and the compactor's error.
     pub(crate) fn check(&self, accepted: u64, limit: ByteSize) -> Result<(), Error> {
+        // The common case, a healthy compactor, takes no lock on the write path.
+        if !self.failing.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let measure = self.lock();
         let Some(cause) = &measure.failing else { return Ok(()) };
         let estimate = estimate(&measure, accepted);
