@@ -212,6 +212,9 @@ mod tests {
             [metrics.flops_any]
             aggregation = "sum"
             frequency = "30s"
+            [metrics.ib_xmit]
+            kind = "counter"
+            frequency = "10s"
             "#,
         )
         .unwrap();
@@ -221,6 +224,10 @@ mod tests {
         assert_eq!(config.engine.data_dir, std::path::PathBuf::from("/tmp/x"));
         assert_eq!(config.frequency("flops_any"), 30_000_000_000);
         assert_eq!(config.frequency("cpu_load"), 10_000_000_000);
+        // The engine's key and the server's meet in one `[metrics.<name>]` section.
+        assert_eq!(config.engine.kind("ib_xmit"), strata::MetricKind::Counter);
+        assert_eq!(config.engine.kind("flops_any"), strata::MetricKind::Gauge);
+        assert_eq!(config.frequency("ib_xmit"), 10_000_000_000);
         assert_eq!(FileConfig::from_toml("").unwrap(), FileConfig::default());
     }
 
@@ -235,6 +242,8 @@ mod tests {
         assert!(err.contains("server.jwt_public_key"), "{err}");
         let err = bad("[hot]\nretension = \"2h\"");
         assert!(err.contains("unknown field `retension`"), "{err}");
+        let err = bad("[metrics.x]\nkind = \"meter\"");
+        assert!(err.contains("unknown variant `meter`"), "{err}");
         let err = bad("[metrics.x]\nfrequency = \"0s\"");
         assert!(err.contains("metrics.x.frequency must be greater than zero"), "{err}");
     }

@@ -30,10 +30,13 @@ pub struct Config {
     pub metrics: std::collections::BTreeMap<String, MetricConfig>,
 }
 
-/// `[metrics.<name>]`: how a metric is read. Either key may be left out.
+/// `[metrics.<name>]`: how a metric is read. Every key may be left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricConfig {
+    /// `"gauge"` (default) or `"counter"`: tier rows of a counter also keep its reset-corrected
+    /// increase, so `increase` and `rate` are exact from every tier (docs/FORMATS.md).
+    pub kind: MetricKind,
     /// How a query aggregates the matched series into one (scope aggregation): `"sum"` (e.g.
     /// flops_any over a node's hardware threads) or `"avg"` (e.g. cpu_user, the default).
     pub aggregation: ScopeAggregation,
@@ -41,6 +44,18 @@ pub struct MetricConfig {
     /// server answers "native resolution" with. The engine stores every point whatever it is;
     /// `None` leaves the choice to the reader (`strata serve` has a default).
     pub frequency: Option<Span>,
+}
+
+/// What a metric's values are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricKind {
+    /// A value sampled as it is (a load, a temperature, memory used).
+    #[default]
+    Gauge,
+    /// A monotonic count that only grows, except when its source restarts from 0 (interface
+    /// octets, packets, file-system bytes): a drop is a reset.
+    Counter,
 }
 
 /// Scope aggregation across series.
@@ -421,6 +436,11 @@ impl Config {
         Ok(())
     }
 
+    /// The kind of `metric` (a measurement): its `[metrics.<name>] kind`, else a gauge.
+    pub fn kind(&self, metric: &str) -> MetricKind {
+        self.metrics.get(metric).map_or(MetricKind::Gauge, |m| m.kind)
+    }
+
     pub(crate) fn wal_durability(&self) -> strata_wal::Durability {
         match self.wal.durability {
             DurabilityConfig::Sync => strata_wal::Durability::Sync,
@@ -565,6 +585,20 @@ mod tests {
         assert!(err.contains("metrics.x.frequency must be greater than zero"), "{err}");
         let err = Config::from_toml("[metrics.x]\nfrequncy = \"10s\"").unwrap_err().to_string();
         assert!(err.contains("unknown field `frequncy`"), "{err}");
+    }
+
+    #[test]
+    fn metrics_take_a_kind() {
+        let config = Config::from_toml(
+            "[metrics.ib_recv]\nkind = \"counter\"\n[metrics.cpu_load]\nkind = \"gauge\"\naggregation = \"sum\"",
+        )
+        .unwrap();
+        assert_eq!(config.kind("ib_recv"), MetricKind::Counter);
+        assert_eq!(config.kind("cpu_load"), MetricKind::Gauge);
+        assert_eq!(config.kind("not_configured"), MetricKind::Gauge);
+        let err = Config::from_toml("[metrics.ib_recv]\nkind = \"countr\"").unwrap_err().to_string();
+        assert!(err.contains("kind = \"countr\"") && err.contains("unknown variant `countr`"), "{err}");
+        assert!(err.contains("`gauge`") && err.contains("`counter`"), "{err}");
     }
 
     #[test]

@@ -58,7 +58,7 @@ mod write;
 pub use clock::{Clock, ManualClock, WallClock};
 pub use compactor::{CompactReport, TierStatus};
 pub use config::{
-    CompactorConfig, Config, ConfigError, DurabilityConfig, HotConfig, LimitsConfig, MetricConfig,
+    CompactorConfig, Config, ConfigError, DurabilityConfig, HotConfig, LimitsConfig, MetricConfig, MetricKind,
     ObjectStoreConfig, ScopeAggregation, TierConfig, WalConfig, WalOnDamage,
 };
 pub use engine::Engine;
