@@ -143,8 +143,10 @@ fn steps(
     for _ in 0..loops {
         drop(std::mem::take(&mut per_series));
         let started = Instant::now();
-        per_series =
-            series.iter().map(|s| strata::tier::downsample(&s.key, &s.times, &s.values, RES)).collect();
+        per_series = series
+            .iter()
+            .map(|s| strata::tier::downsample(&s.key, strata::MetricKind::Gauge, &s.times, &s.values, RES))
+            .collect();
         downsample.push(started.elapsed().as_secs_f64());
         plain_rows.clear();
         let started = Instant::now();

@@ -132,7 +132,9 @@ pub(crate) struct QueryArgs {
     /// Buckets per series for `--resolution auto`.
     #[arg(long, default_value_t = 1000)]
     max_points: u32,
-    /// Per-bucket aggregates, comma separated: avg, min, max, sum, count, last (default avg).
+    /// Per-bucket aggregates, comma separated: avg, min, max, sum, count, last (default avg);
+    /// for a metric with `[metrics.<name>] kind = "counter"` also increase (reset-corrected)
+    /// and rate (increase per second of the bucket).
     #[arg(long = "agg", value_delimiter = ',')]
     aggs: Vec<String>,
     /// One result across the matched series, summed or averaged as `[metrics.<name>]

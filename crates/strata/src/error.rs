@@ -84,6 +84,12 @@ pub enum Error {
     FlushPending,
     #[error("invalid query: {0}")]
     Query(String),
+    /// `increase` or `rate` asked of a metric that is not configured as a counter: its tier
+    /// rows keep no increase.
+    #[error(
+        "invalid query: {aggregate} needs a counter, and metric {metric:?} is a gauge; set [metrics.{metric}] kind = \"counter\" (rows written before keep no increase)"
+    )]
+    NotACounter { metric: String, aggregate: &'static str },
     /// A compressed chunk in memory does not decode: memory was damaged after the data was
     /// logged. The WAL and checkpoints still hold it; reopening rebuilds memory from them.
     #[error(

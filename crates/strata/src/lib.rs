@@ -58,8 +58,8 @@ mod write;
 pub use clock::{Clock, ManualClock, WallClock};
 pub use compactor::{CompactReport, TierStatus};
 pub use config::{
-    CompactorConfig, Config, ConfigError, DurabilityConfig, HotConfig, LimitsConfig, MetricConfig, MetricKind,
-    ObjectStoreConfig, ScopeAggregation, TierConfig, WalConfig, WalOnDamage,
+    CompactorConfig, Config, ConfigError, DurabilityConfig, HotConfig, LimitsConfig, MetricConfig,
+    MetricKind, ObjectStoreConfig, ScopeAggregation, TierConfig, WalConfig, WalOnDamage,
 };
 pub use engine::Engine;
 pub use error::Error;

@@ -119,8 +119,11 @@ pub(crate) fn read_tier(
     let tags = selector.tags_as_stored();
     let filter =
         RowFilter { metric: Some(&selector.metric), from, to, field: selector.field.as_deref(), tags: &tags };
-    let files: Vec<_> =
+    let mut files: Vec<_> =
         guard.manifest.files(tier).filter(|f| f.max_time >= from && f.min_time < to).collect();
+    // In the order they were written: partial rows of a bucket merge in that order (a
+    // counter's bucket row replaces the increase of the rows before it).
+    files.sort_by_key(|f| f.flush);
     let per_file: Vec<Vec<Row>> =
         files.par_iter().map(|f| core.tiers.read_cached(f, &filter)).collect::<Result<_, Error>>()?;
     // One file's rows are sorted and unique already; rows of several files are merged.
@@ -129,6 +132,7 @@ pub(crate) fn read_tier(
     if several {
         crate::tier::file::sort_and_merge(&mut rows);
     }
+    rows.iter_mut().for_each(|r| r.agg.settle());
     let mut out: Vec<TierSeries> = Vec::new();
     for group in rows.chunk_by(|a, b| a.key == b.key) {
         let Some(first) = group.first() else { continue };

@@ -3,8 +3,10 @@
 //! bytes, and files of a newer version are refused with an error naming the file.
 //!
 //! Each fixture is a whole data directory, named after the format versions in it:
-//! - `wal2-ckpt3-manifest2-tier1/`: the full workload (writes, one compaction pass, late
-//!   points, a checkpoint, writes after it), with its `ENGINE_ID`;
+//! - `wal2-ckpt3-manifest2-tier2/`: the full workload (writes, one compaction pass, late
+//!   points, a checkpoint, writes after it), with its `ENGINE_ID`; `cpu_load` is a counter;
+//! - `wal2-ckpt3-manifest2-tier1/`: the same workload as a strata of tier schema version 1
+//!   wrote it (no increase columns);
 //! - `wal2-ckpt2-manifest2-tier1/`: the same workload as a strata of checkpoint version 2 wrote
 //!   it (no pending flush block);
 //! - `wal1-ckpt2-manifest2-tier1/`: the same workload as a strata of WAL version 1 wrote it
@@ -37,7 +39,8 @@ const WARM_UNTIL: i64 = NOW - 5 * MIN;
 /// What it rolls cold up to: the last whole hour before `WARM_UNTIL`.
 const COLD_UNTIL: i64 = T0 + HOUR;
 
-const CURRENT: &str = "wal2-ckpt3-manifest2-tier1";
+const CURRENT: &str = "wal2-ckpt3-manifest2-tier2";
+const TIER_V1: &str = "wal2-ckpt3-manifest2-tier1";
 const CHECKPOINT_V2: &str = "wal2-ckpt2-manifest2-tier1";
 const WAL_V1: &str = "wal1-ckpt2-manifest2-tier1";
 const MANIFEST_V1: &str = "wal1-ckpt2-manifest1-tier1";
@@ -123,6 +126,8 @@ fn config(data_dir: &Path) -> Config {
         [compactor]
         lateness = "5m"
         interval = "1000d"
+        [metrics.cpu_load]
+        kind = "counter"
         "#
     ))
     .unwrap()
@@ -367,9 +372,11 @@ fn points_before_pass(steps: &[Step], all: bool) -> BTreeMap<usize, BTreeMap<i64
     points(&steps[..end])
 }
 
-/// A tier row as the test computes it: count, sum, min, max, first, first_time, last, last_time.
+/// A tier row as the test computes it: count, sum, min, max, first, first_time, last,
+/// last_time, and a counter's (`cpu_load`'s, series 0 and 1) own increase.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Row {
+    increase: Option<f64>,
     count: u64,
     sum: f64,
     min: f64,
@@ -393,6 +400,9 @@ fn rows(
             out.entry((s, bucket))
                 .and_modify(|r| {
                     // Points come in time order: this one is the latest so far.
+                    if let Some(i) = &mut r.increase {
+                        *i += if v >= r.last { v - r.last } else { v };
+                    }
                     r.count += 1;
                     r.sum += v;
                     r.min = r.min.min(v);
@@ -400,6 +410,7 @@ fn rows(
                     (r.last, r.last_time) = (v, t);
                 })
                 .or_insert(Row {
+                    increase: (s < 2).then_some(0.0),
                     count: 1,
                     sum: v,
                     min: v,
@@ -422,6 +433,7 @@ fn read_tier(engine: &Engine, tier: Tier) -> BTreeMap<(usize, i64), Row> {
             for (t, a) in series.times.iter().zip(&series.aggs) {
                 assert_eq!(a.sum_lo, 0.0, "every sum is exact");
                 let row = Row {
+                    increase: a.increase.map(|i| i.value),
                     count: a.count,
                     sum: a.sum,
                     min: a.min,
@@ -460,6 +472,21 @@ fn bits(points: &BTreeMap<usize, BTreeMap<i64, f64>>) -> BTreeMap<usize, Vec<(i6
 #[test]
 fn current_fixture_reads_back_exactly() {
     reads_back_exactly(CURRENT, 2);
+}
+
+/// Tier files of schema version 1 are read as before; their counter rows know no increase,
+/// and a bucket that merges one with a newer row knows none either.
+#[test]
+fn tier_version_1_fixture_reads_back_exactly() {
+    reads_back_exactly(TIER_V1, 2);
+}
+
+/// The rows a fixture's tiers hold: a tier version 1 strata kept no increase.
+fn as_written(fixture: &str, mut rows: BTreeMap<(usize, i64), Row>) -> BTreeMap<(usize, i64), Row> {
+    if fixture.ends_with("tier1") {
+        rows.values_mut().for_each(|r| r.increase = None);
+    }
+    rows
 }
 
 /// A checkpoint of version 2 (no pending flush) loads as before.
@@ -542,8 +569,8 @@ fn reads_back_exactly(fixture: &str, manifest_version: u32) {
 
     // Warm and cold: what the pass wrote, from the points written before it.
     let before = points_before_pass(&steps, false);
-    let warm = rows(&before, MIN, WARM_UNTIL);
-    let cold = rows(&before, HOUR, COLD_UNTIL);
+    let warm = as_written(fixture, rows(&before, MIN, WARM_UNTIL));
+    let cold = as_written(fixture, rows(&before, HOUR, COLD_UNTIL));
     assert_eq!(warm.len(), 6 * 115);
     assert_eq!(cold.len(), 6);
     assert_eq!(read_tier(&engine, Tier::Warm), warm);
@@ -602,8 +629,10 @@ fn reads_back_exactly(fixture: &str, manifest_version: u32) {
     // point before their bounds, so the checkpoint's late points were exactly the ones written.
     engine.compact_at(NOW).unwrap();
     let all = points_before_pass(&steps, true);
-    assert_eq!(read_tier(&engine, Tier::Warm), rows(&all, MIN, WARM_UNTIL));
-    assert_eq!(read_tier(&engine, Tier::Cold), rows(&all, HOUR, COLD_UNTIL));
+    // The late points interleave with those written before: the counter's rows stay exact
+    // (their late rows carry the whole bucket's increase from hot, and from warm for cold).
+    assert_eq!(read_tier(&engine, Tier::Warm), as_written(fixture, rows(&all, MIN, WARM_UNTIL)));
+    assert_eq!(read_tier(&engine, Tier::Cold), as_written(fixture, rows(&all, HOUR, COLD_UNTIL)));
     // That pass committed version 2, owned by this data directory's engine (a version 1 store
     // is taken over), with a checksum of every new file.
     let manifest = engine.manifest();
@@ -680,6 +709,14 @@ fn current_writers_reproduce_the_fixture() {
 /// Arrow columns: name, type, nullable.
 type Columns = Vec<(String, DataType, bool)>;
 
+/// The columns of tier schema version 2, as docs/FORMATS.md lists them.
+fn schema_v2() -> Columns {
+    let mut columns = schema_v1();
+    columns.push(("increase".to_owned(), DataType::Float64, true));
+    columns.push(("increase_scope".to_owned(), DataType::Int8, true));
+    columns
+}
+
 /// The columns of tier schema version 1, as docs/FORMATS.md lists them.
 fn schema_v1() -> Columns {
     let time = DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
@@ -723,14 +760,28 @@ fn parquet_schema(path: &Path) -> (Columns, BTreeMap<String, String>) {
 }
 
 #[test]
-fn tier_files_have_schema_version_1() {
-    let fixture = fixtures().join(CURRENT);
+fn tier_files_have_their_schema_version() {
+    for (name, version, schema) in [(CURRENT, "2", schema_v2()), (TIER_V1, "1", schema_v1())] {
+        check_tier_schema(name, version, &schema);
+    }
+    // The writer's schema is still version 2's: a change needs a version bump.
+    let current: Vec<_> = strata::tier::file::schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable()))
+        .collect();
+    assert_eq!(current, schema_v2());
+    assert_eq!(strata::tier::file::SCHEMA_VERSION, 2);
+}
+
+fn check_tier_schema(name: &str, version: &str, schema: &Columns) {
+    let fixture = fixtures().join(name);
     for (tier, resolution) in [("warm", MIN), ("cold", HOUR)] {
         let path = only_file(&fixture, &format!("tiers/{tier}"), ".parquet");
         let (columns, metadata) = parquet_schema(&path);
-        assert_eq!(columns, schema_v1(), "{}", path.display());
+        assert_eq!(&columns, schema, "{}", path.display());
         let want: BTreeMap<String, String> = [
-            ("strata.schema_version", "1".to_owned()),
+            ("strata.schema_version", version.to_owned()),
             ("strata.tier", tier.to_owned()),
             ("strata.resolution_ns", resolution.to_string()),
         ]
@@ -739,14 +790,6 @@ fn tier_files_have_schema_version_1() {
         .collect();
         assert_eq!(metadata, want, "{}", path.display());
     }
-    // The writer's schema is still version 1's: a change needs a version bump.
-    let current: Vec<_> = strata::tier::file::schema()
-        .fields()
-        .iter()
-        .map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable()))
-        .collect();
-    assert_eq!(current, schema_v1());
-    assert_eq!(strata::tier::file::SCHEMA_VERSION, 1);
 }
 
 // ---- Older versions ----------------------------------------------------------------------------
@@ -854,12 +897,12 @@ fn a_newer_tier_file_is_refused() {
     let mut bytes = std::fs::read(&path).unwrap();
     // The footer's key-value pair, thrift-encoded: the key, then field 2 (binary) of length 1.
     let mut pattern = b"strata.schema_version".to_vec();
-    pattern.extend_from_slice(&[0x18, 0x01, b'1']);
+    pattern.extend_from_slice(&[0x18, 0x01, b'2']);
     let at: Vec<usize> =
         bytes.windows(pattern.len()).enumerate().filter(|(_, w)| *w == pattern).map(|(i, _)| i).collect();
     assert_eq!(at.len(), 1, "one schema version in the footer");
     let last = at[0] + pattern.len() - 1;
-    bytes[last] = b'2';
+    bytes[last] = b'3';
     std::fs::write(&path, &bytes).unwrap();
     // As a newer strata would have committed it: the manifest holds its checksum.
     let live = dir.path().join("tiers/_manifest/00000000000000000002.json");
@@ -870,7 +913,7 @@ fn a_newer_tier_file_is_refused() {
     std::fs::write(&live, manifest.to_json().unwrap()).unwrap();
 
     let err = strata::tier::file::read(bytes.into(), &strata::tier::file::RowFilter::all()).unwrap_err();
-    assert_eq!(err, strata::tier::file::FileError::UnsupportedVersion { found: 2, supported: 1..=1 });
+    assert_eq!(err, strata::tier::file::FileError::UnsupportedVersion { found: 3, supported: 1..=2 });
 
     let engine = open(dir.path()).unwrap();
     let err = engine.read_tier(Tier::Warm, &Selector::metric("cpu_load"), i64::MIN, i64::MAX).unwrap_err();
@@ -880,7 +923,7 @@ fn a_newer_tier_file_is_refused() {
         other => panic!("not UnsupportedVersion: {other}"),
     };
     assert!(named.ends_with(path.strip_prefix(dir.path()).unwrap()), "{}", named.display());
-    refused(dir.path(), err, &named, "tier file", 2, 1..=1);
+    refused(dir.path(), err, &named, "tier file", 3, 1..=2);
     // The cold file is still read.
     assert_eq!(read_tier(&engine, Tier::Cold).len(), 6);
 }

@@ -10,13 +10,19 @@ use strata_wal::Position;
 
 use super::encode::encode_by_day;
 use super::{CompactReport, State};
+use crate::config::{Config, MetricKind};
 use crate::core::Core;
 use crate::cut_guard::{CutGuard, Pending};
 use crate::error::Error;
 use crate::hot::{Copied, HotStore, LatePoint};
 use crate::series::{SeriesId, SeriesKey};
+use crate::tier::agg::{Increase, IncreaseScope, of_sorted_as};
 use crate::tier::file::{FileInfo, Row};
 use crate::tier::{FileEntry, Tier, bucket, downsample};
+
+/// Per counter series and bucket with late points that hot still holds whole: a copy of the
+/// bucket's points, taken with the cut (see [`late_rows`]).
+type HeldBuckets = BTreeMap<(SeriesId, i64), Copied>;
 
 /// A warm flush cut from hot and encoded, waiting to be committed. It carries its cut's guard,
 /// pending: checkpoints record its late points until it is committed.
@@ -54,9 +60,11 @@ pub(super) fn flush_warm(
     let number = manifest.warm_flushes + 1;
     // The cut sits at one WAL position (the apply order is held) and no checkpoint runs
     // meanwhile (the gate).
-    let (guard, (cut, position)) = core.gate.cut(|| {
+    let (guard, (cut, position, held)) = core.gate.cut(|| {
         let applied = core.log.hold();
-        (core.hot.cut(from, to), applied.position())
+        let cut = core.hot.cut(from, to);
+        let held = held_buckets(core, &cut.late, res);
+        (cut, applied.position(), held)
     })?;
     if let Err(e) = crate::failpoint::failpoint("warm-cut") {
         state.stuck = Some(guard);
@@ -66,8 +74,8 @@ pub(super) fn flush_warm(
     let late = cut.late.len() as u64;
     // Kept until the commit: a checkpoint taken while the flush waits records them.
     let pending = Pending { flush: number, late: cut.late.clone() };
-    let encoded = downsample_cut(&core.hot, cut.series, &keys, from, to, res).and_then(|mut rows| {
-        rows.extend(late_rows(cut.late, &keys, res));
+    let encoded = downsample_cut(core, cut.series, &keys, from, to, res).and_then(|mut rows| {
+        rows.extend(late_rows(&core.hot, &core.config, cut.late, &keys, held, res)?);
         encode_by_day(rows, &FileInfo { tier: Tier::Warm, resolution: res }, 0, number)
     });
     let files = match encoded {
@@ -117,9 +125,30 @@ fn keys_of(core: &Core, ids: impl Iterator<Item = SeriesId>) -> BTreeMap<SeriesI
     ids.filter_map(|id| Some((id, index.key(id)?.clone()))).collect()
 }
 
+/// Copies, under the apply order, every bucket of a counter's late points that hot holds
+/// whole (its window is not evicted): all its points, the late ones among them.
+fn held_buckets(core: &Core, late: &[LatePoint], res: i64) -> HeldBuckets {
+    let evicted_until = core.hot.evicted_until();
+    let mut wanted: Vec<(SeriesId, i64)> =
+        late.iter().map(|p| (p.0, bucket(p.1, res))).filter(|(_, b)| *b >= evicted_until).collect();
+    if wanted.is_empty() {
+        return HeldBuckets::new();
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    let index = core.read_index();
+    wanted
+        .into_iter()
+        .filter(|(id, _)| {
+            index.key(*id).is_some_and(|k| core.config.kind(&k.measurement) == MetricKind::Counter)
+        })
+        .map(|(id, b)| ((id, b), core.hot.copy(id, b, b.saturating_add(res))))
+        .collect()
+}
+
 /// Warm rows of every full bucket in `[from, to)` of the cut series.
 fn downsample_cut(
-    hot: &HotStore,
+    core: &Core,
     series: Vec<(SeriesId, Copied)>,
     keys: &BTreeMap<SeriesId, Arc<SeriesKey>>,
     from: i64,
@@ -134,9 +163,10 @@ fn downsample_cut(
                 times.clear();
                 values.clear();
                 let Some(key) = keys.get(&id) else { return Ok(Vec::new()) };
-                hot.decode_copied(copied, from, to, times, values)
+                core.hot
+                    .decode_copied(copied, from, to, times, values)
                     .map_err(|reason| Error::DamagedChunk { series: key.to_string(), reason: reason.0 })?;
-                Ok(downsample(key, times, values, res))
+                Ok(downsample(key, core.config.kind(&key.measurement), times, values, res))
             },
         )
         .collect::<Result<_, Error>>()?;
@@ -144,7 +174,20 @@ fn downsample_cut(
 }
 
 /// Partial rows of late points: per series and bucket, the latest value of each time.
-fn late_rows(mut late: Vec<LatePoint>, keys: &BTreeMap<SeriesId, Arc<SeriesKey>>, res: i64) -> Vec<Row> {
+///
+/// A counter's late row for a bucket that hot holds whole (`held`) carries the increase of
+/// every point of the bucket, as an [`IncreaseScope::Bucket`] increase: merged after the rows
+/// written before it, it replaces their increase, so the bucket stays exact however the late
+/// points interleave with the earlier ones. Past hot (backfill), a late row knows only its
+/// own points' increase.
+fn late_rows(
+    hot: &HotStore,
+    config: &Config,
+    mut late: Vec<LatePoint>,
+    keys: &BTreeMap<SeriesId, Arc<SeriesKey>>,
+    mut held: HeldBuckets,
+    res: i64,
+) -> Result<Vec<Row>, Error> {
     // Stable: of points at one time, the one that arrived last is kept.
     late.sort_by_key(|p| (p.0, p.1));
     let mut kept: Vec<LatePoint> = Vec::with_capacity(late.len());
@@ -156,12 +199,29 @@ fn late_rows(mut late: Vec<LatePoint>, keys: &BTreeMap<SeriesId, Arc<SeriesKey>>
     }
     let mut rows = Vec::new();
     for chunk in kept.chunk_by(|a, b| a.0 == b.0) {
-        let Some(key) = chunk.first().and_then(|p| keys.get(&p.0)) else { continue };
+        let Some((id, key)) = chunk.first().and_then(|p| Some((p.0, keys.get(&p.0)?))) else { continue };
         let times: Vec<i64> = chunk.iter().map(|p| p.1).collect();
         let values: Vec<f64> = chunk.iter().map(|p| p.2).collect();
-        rows.extend(downsample(key, &times, &values, res));
+        let kind = config.kind(&key.measurement);
+        for mut row in downsample(key, kind, &times, &values, res) {
+            if let Some(copied) = held.remove(&(id, row.time)) {
+                let (mut all_times, mut all_values) = (Vec::new(), Vec::new());
+                hot.decode_copied(
+                    copied,
+                    row.time,
+                    row.time.saturating_add(res),
+                    &mut all_times,
+                    &mut all_values,
+                )
+                .map_err(|reason| Error::DamagedChunk { series: key.to_string(), reason: reason.0 })?;
+                if let Some(whole) = of_sorted_as(kind, &all_times, &all_values).and_then(|a| a.increase) {
+                    row.agg.increase = Some(Increase { value: whole.value, scope: IncreaseScope::Bucket });
+                }
+            }
+            rows.push(row);
+        }
     }
-    rows
+    Ok(rows)
 }
 
 #[cfg(test)]
@@ -173,7 +233,16 @@ mod tests {
     fn late_points_keep_the_last_value_of_a_time() {
         let key = Arc::new(SeriesKey { measurement: "m".into(), field: "value".into(), tags: Vec::new() });
         let keys: BTreeMap<SeriesId, Arc<SeriesKey>> = [(3, key)].into_iter().collect();
-        let rows = late_rows(vec![(3, 130, 1.0), (3, 10, 5.0), (3, 130, 2.0), (9, 1, 1.0)], &keys, 60);
+        let hot = HotStore::new(3600);
+        let rows = late_rows(
+            &hot,
+            &Config::default(),
+            vec![(3, 130, 1.0), (3, 10, 5.0), (3, 130, 2.0), (9, 1, 1.0)],
+            &keys,
+            HeldBuckets::new(),
+            60,
+        )
+        .unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!((rows[0].time, rows[0].agg.count, rows[0].agg.sum), (0, 1, 5.0));
         assert_eq!((rows[1].time, rows[1].agg.count, rows[1].agg.last), (120, 1, 2.0));

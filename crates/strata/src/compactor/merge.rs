@@ -25,10 +25,13 @@ pub(super) fn merge(core: &Core, report: &mut CompactReport) -> Result<(), Error
             }
             groups.entry((f.tier, f.day.as_str(), f.level)).or_default().push(f);
         }
-        let Some(((tier, _, level), inputs)) = groups.into_iter().find(|(_, files)| files.len() >= fanin)
+        let Some(((tier, _, level), mut inputs)) = groups.into_iter().find(|(_, files)| files.len() >= fanin)
         else {
             return Ok(());
         };
+        // In the order they were written: partial rows of a bucket merge in that order (a
+        // counter's bucket row replaces the increase of the rows before it).
+        inputs.sort_by_key(|f| f.flush);
         let resolution = tier.resolution(&core.config);
         let per_file: Vec<Vec<Row>> = inputs
             .par_iter()

@@ -142,7 +142,7 @@ fn pass(core: &Core, state: &mut State, now: i64) -> Result<CompactReport, Error
     if state.stuck.is_none() {
         flush::flush_warm(core, state, now, early, hot.late_points, &mut report)?;
     }
-    rollup::roll_up_cold(core, &mut report)?;
+    rollup::roll_up_cold(core, now, &mut report)?;
     merge::merge(core, &mut report)?;
     retention::expire(core, now, early, &mut report)?;
     report.deleted_files += core.tiers.delete_unread()?;

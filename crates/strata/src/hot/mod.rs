@@ -324,6 +324,16 @@ impl HotStore {
         self.decode_copied(copied, from, to, times, values)
     }
 
+    /// A copy of what `id` holds in `[from, to)`, to decode later with [`Self::decode_copied`].
+    pub(crate) fn copy(&self, id: SeriesId, from: i64, to: i64) -> Copied {
+        let (shard, local) = self.shard_of(id);
+        let shard = lock(shard);
+        match shard.series.get(local) {
+            Some(series) => self.copy_range(series, from, to),
+            None => Copied { parts: Vec::new(), open: Vec::new() },
+        }
+    }
+
     fn copy_range(&self, series: &SeriesHot, from: i64, to: i64) -> Copied {
         let mut parts: Vec<(i64, Body)> = Vec::new();
         let mut open: Vec<(i64, f64)> = Vec::new();

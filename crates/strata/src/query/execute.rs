@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use super::plan::{Part, plan};
 use super::{Aggregate, Query, QueryResult, QuerySeries, Resolution, Scope, Served};
-use crate::config::ScopeAggregation;
+use crate::config::{MetricKind, ScopeAggregation};
 use crate::core::Core;
 use crate::error::Error;
 use crate::read::{read, read_tier};
 use crate::series::{SeriesKey, tag_name};
+use crate::tier::agg::{IncreaseScope, step};
 use crate::tier::{Agg, Tier, bucket};
 
 /// Answers `query` from whichever tiers hold its range (see the `query` module docs).
@@ -24,6 +25,18 @@ pub(crate) fn run(core: &Core, query: &Query) -> Result<QueryResult, Error> {
     }
     if query.aggregates.is_empty() {
         return Err(Error::Query("no aggregate asked for".into()));
+    }
+    let kind = core.config.kind(&query.selector.metric);
+    if let Some(&a) = query.aggregates.iter().find(|a| a.needs_counter()) {
+        if kind != MetricKind::Counter {
+            return Err(Error::NotACounter { metric: query.selector.metric.clone(), aggregate: a.name() });
+        }
+        if query.resolution == Resolution::Raw {
+            return Err(Error::Query(format!(
+                "{} needs buckets: ask for a resolution, not raw points",
+                a.name()
+            )));
+        }
     }
     let mut notes = Vec::new();
     let (parts, from, to) = plan(core, query, &mut notes)?;
@@ -40,7 +53,15 @@ pub(crate) fn run(core: &Core, query: &Query) -> Result<QueryResult, Error> {
             for s in read(core, &query.selector, part.from, part.to)? {
                 if keep(&s.key) {
                     let aggs = s.times.iter().zip(&s.values).map(|(&t, &v)| Some(Agg::point(t, v))).collect();
-                    series.push(columns_of(Some(s.key), s.times, aggs, &query.aggregates));
+                    let lengths = vec![0; s.times.len()];
+                    series.push(columns_of(
+                        Some(s.key),
+                        s.times,
+                        &lengths,
+                        aggs,
+                        &query.aggregates,
+                        &mut notes,
+                    ));
                 }
             }
         }
@@ -60,7 +81,7 @@ pub(crate) fn run(core: &Core, query: &Query) -> Result<QueryResult, Error> {
                     }
                     let buckets = per_series.entry(s.key.clone()).or_default();
                     for (&t, &v) in s.times.iter().zip(&s.values) {
-                        add(buckets, bucket(t, part.resolution), &Agg::point(t, v));
+                        add(buckets, bucket(t, part.resolution), &Agg::point_of(kind, t, v));
                     }
                 }
             }
@@ -78,7 +99,7 @@ pub(crate) fn run(core: &Core, query: &Query) -> Result<QueryResult, Error> {
         }
     }
     let series = {
-        let grid = grid(&parts, from, to);
+        let (grid, lengths) = grid(&parts, from, to);
         let filled: Vec<(Arc<SeriesKey>, Vec<Option<Agg>>)> = per_series
             .into_iter()
             .map(|(key, buckets)| {
@@ -93,18 +114,21 @@ pub(crate) fn run(core: &Core, query: &Query) -> Result<QueryResult, Error> {
                 (key, filled)
             })
             .collect();
+        let per_series: Vec<QuerySeries> = filled
+            .into_iter()
+            .map(|(key, aggs)| {
+                columns_of(Some(key), grid.clone(), &lengths, aggs, &query.aggregates, &mut notes)
+            })
+            .collect();
         match query.scope {
-            Scope::Series => filled
-                .into_iter()
-                .map(|(key, aggs)| columns_of(Some(key), grid.clone(), aggs, &query.aggregates))
-                .collect(),
+            Scope::Series => per_series,
             Scope::Aggregate => {
                 let how = core
                     .config
                     .metrics
                     .get(&query.selector.metric)
                     .map_or(ScopeAggregation::Avg, |m| m.aggregation);
-                vec![scope_aggregate(&grid, &filled, &query.aggregates, how)]
+                vec![scope_aggregate(&grid, &per_series, &query.aggregates, how)]
             }
         }
     };
@@ -131,47 +155,100 @@ fn add(buckets: &mut Vec<(i64, Agg)>, at: i64, agg: &Agg) {
     }
 }
 
-/// Every bucket start of the parts, in order: the rows of the answer.
-fn grid(parts: &[Part], from: i64, to: i64) -> Vec<i64> {
-    let mut times: Vec<i64> = Vec::new();
+/// Every bucket start of the parts, in order, with the bucket's length: the rows of the answer.
+fn grid(parts: &[Part], from: i64, to: i64) -> (Vec<i64>, Vec<i64>) {
+    let (mut times, mut lengths): (Vec<i64>, Vec<i64>) = (Vec::new(), Vec::new());
     for part in parts {
         let mut t = bucket(part.from.max(from), part.resolution);
         while t < part.to.min(to) {
             if times.last().is_none_or(|&last| last < t) {
                 times.push(t);
+                lengths.push(part.resolution);
             }
             t = t.saturating_add(part.resolution);
         }
     }
-    times
+    (times, lengths)
 }
 
+/// A series' columns. `increase` and `rate` add to a bucket's own increase the pair across
+/// its boundary with the previous bucket that has points (`first` minus the other's `last`,
+/// reset-corrected); the first bucket with points has no such pair. Buckets whose increase is
+/// inexact or unknown are counted in `notes`.
 fn columns_of(
     key: Option<Arc<SeriesKey>>,
     times: Vec<i64>,
+    lengths: &[i64],
     aggs: Vec<Option<Agg>>,
     aggregates: &[Aggregate],
+    notes: &mut Vec<String>,
 ) -> QuerySeries {
-    let columns =
-        aggregates.iter().map(|&a| (a, aggs.iter().map(|g| g.map(|g| a.of(&g))).collect())).collect();
+    let increases: Option<Vec<Option<f64>>> = aggregates.iter().any(|a| a.needs_counter()).then(|| {
+        let (mut previous_last, mut inexact, mut unknown) = (None::<f64>, 0usize, 0usize);
+        let values = aggs
+            .iter()
+            .map(|g| {
+                let g = g.as_ref()?;
+                let across = previous_last.map_or(0.0, |last| step(last, g.first));
+                previous_last = Some(g.last);
+                match g.increase {
+                    Some(i) => {
+                        inexact += usize::from(i.scope == IncreaseScope::Inexact);
+                        Some(i.value + across)
+                    }
+                    None => {
+                        unknown += 1;
+                        None
+                    }
+                }
+            })
+            .collect();
+        let name = key.as_ref().map_or_else(|| "the series".to_owned(), |k| k.to_string());
+        if inexact > 0 {
+            notes.push(format!(
+                "{name}: the increase of {inexact} bucket(s) is inexact: backfill written after its raw points left hot interleaves in time with points written before, and the pairs between them are unknown"
+            ));
+        }
+        if unknown > 0 {
+            notes.push(format!(
+                "{name}: {unknown} bucket(s) keep no increase (rows written while the metric was a gauge, or before tier schema version 2): left empty"
+            ));
+        }
+        values
+    });
+    let columns = aggregates
+        .iter()
+        .map(|&a| {
+            let values = match (a, &increases) {
+                (Aggregate::Increase, Some(inc)) => inc.clone(),
+                (Aggregate::Rate, Some(inc)) => {
+                    inc.iter().zip(lengths).map(|(i, &len)| Some(i.as_ref()? / (len as f64 / 1e9))).collect()
+                }
+                _ => aggs.iter().map(|g| g.map(|g| a.of(&g))).collect(),
+            };
+            (a, values)
+        })
+        .collect();
     QuerySeries { key, times, aggs, columns }
 }
 
 fn scope_aggregate(
     grid: &[i64],
-    series: &[(Arc<SeriesKey>, Vec<Option<Agg>>)],
+    series: &[QuerySeries],
     aggregates: &[Aggregate],
     how: ScopeAggregation,
 ) -> QuerySeries {
     let columns = aggregates
         .iter()
-        .map(|&a| {
+        .enumerate()
+        .map(|(column, &a)| {
             let values = (0..grid.len())
                 .map(|i| {
                     let present: Vec<f64> = series
                         .iter()
-                        .filter_map(|(_, aggs)| aggs.get(i).copied().flatten())
-                        .map(|g| a.of(&g))
+                        .filter_map(|s| {
+                            s.columns.get(column).and_then(|(_, values)| values.get(i).copied().flatten())
+                        })
                         .collect();
                     if present.is_empty() {
                         return None;

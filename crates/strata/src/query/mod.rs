@@ -46,11 +46,24 @@ pub enum Aggregate {
     Sum,
     Count,
     Last,
+    /// A counter's reset-corrected increase in the bucket: over every pair of consecutive
+    /// points of the query's range whose later point is in the bucket, the later value minus
+    /// the earlier one, or the later value itself when it is smaller (the counter restarted
+    /// from 0). The first point of the range has no pair: the first bucket's increase does
+    /// not reach back before the range. No extrapolation. Exact from every tier
+    /// (docs/FORMATS.md, "Counters").
+    Increase,
+    /// The increase per second: `increase` divided by the bucket's length in seconds.
+    Rate,
 }
 
 impl Aggregate {
+    /// The aggregates of any metric.
     pub const ALL: [Aggregate; 6] =
         [Aggregate::Avg, Aggregate::Min, Aggregate::Max, Aggregate::Sum, Aggregate::Count, Aggregate::Last];
+
+    /// The aggregates of a counter only (`[metrics.<name>] kind = "counter"`).
+    pub const COUNTER: [Aggregate; 2] = [Aggregate::Increase, Aggregate::Rate];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -60,21 +73,29 @@ impl Aggregate {
             Aggregate::Sum => "sum",
             Aggregate::Count => "count",
             Aggregate::Last => "last",
+            Aggregate::Increase => "increase",
+            Aggregate::Rate => "rate",
         }
     }
 
-    /// Parses `avg`, `min`, `max`, `sum`, `count` or `last`.
+    /// Whether this aggregate needs a counter.
+    pub fn needs_counter(self) -> bool {
+        Aggregate::COUNTER.contains(&self)
+    }
+
+    /// Parses `avg`, `min`, `max`, `sum`, `count`, `last`, `increase` or `rate`.
     ///
     /// # Errors
     /// A message naming the word and the choices.
     pub fn parse(word: &str) -> Result<Aggregate, String> {
-        Aggregate::ALL
-            .into_iter()
-            .find(|a| a.name() == word)
-            .ok_or_else(|| format!("{word:?} is not an aggregate (avg, min, max, sum, count, last)"))
+        Aggregate::ALL.into_iter().chain(Aggregate::COUNTER).find(|a| a.name() == word).ok_or_else(|| {
+            format!("{word:?} is not an aggregate (avg, min, max, sum, count, last, increase, rate)")
+        })
     }
 
-    /// This aggregate of a bucket.
+    /// This aggregate of a bucket on its own. `increase` and `rate` of a query also need the
+    /// bucket before it (the pair across their boundary) and the bucket's length, which a
+    /// query adds: here both give the bucket's own increase, NaN when it keeps none.
     pub fn of(self, agg: &Agg) -> f64 {
         match self {
             Aggregate::Avg => agg.avg(),
@@ -83,6 +104,7 @@ impl Aggregate {
             Aggregate::Sum => agg.sum,
             Aggregate::Count => agg.count as f64,
             Aggregate::Last => agg.last,
+            Aggregate::Increase | Aggregate::Rate => agg.increase.map_or(f64::NAN, |i| i.value),
         }
     }
 }

@@ -10,7 +10,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, TimestampNanosecondArray};
+use arrow_array::{ArrayRef, Float64Array, Int8Array, Int64Array, RecordBatch, TimestampNanosecondArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
@@ -29,7 +29,8 @@ use super::agg::Agg;
 use crate::series::SeriesKey;
 
 /// The schema version this build writes, in every file's `strata.schema_version` key.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 2 added `increase` and `increase_scope` (counters).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The schema versions this build reads: every one up to its own. A tier file stays readable
 /// by every later strata, forever (docs/FORMATS.md); only a newer file is refused.
@@ -104,6 +105,9 @@ pub fn schema() -> SchemaRef {
         Field::new("first_time", time(), false),
         Field::new("last", DataType::Float64, false),
         Field::new("last_time", time(), false),
+        // (v2) A counter's reset-corrected increase and what it covers; null for a gauge.
+        Field::new("increase", DataType::Float64, true),
+        Field::new("increase_scope", DataType::Int8, true),
     ]);
     Arc::new(Schema::new(fields))
 }
@@ -298,6 +302,10 @@ fn to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, String> {
     columns.push(times(&|r| r.agg.first_time));
     columns.push(floats(&|a| a.last));
     columns.push(times(&|r| r.agg.last_time));
+    columns.push(Arc::new(rows.iter().map(|r| r.agg.increase.map(|i| i.value)).collect::<Float64Array>()));
+    columns.push(Arc::new(
+        rows.iter().map(|r| r.agg.increase.map(|i| i.scope as u8 as i8)).collect::<Int8Array>(),
+    ));
     RecordBatch::try_new(schema.clone(), columns).map_err(|e| format!("cannot build a record batch: {e}"))
 }
 

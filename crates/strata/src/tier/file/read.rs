@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int64Type, TimestampNanosecondType};
+use arrow_array::types::{Float64Type, Int8Type, Int64Type, TimestampNanosecondType};
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::{
@@ -18,6 +18,7 @@ use super::{
     FileError, FileInfo, READABLE_SCHEMA_VERSIONS, Row, TAG_COLUMNS, decode_other_tags, encode_other_tags,
 };
 use crate::series::SeriesKey;
+use crate::tier::agg::{Increase, IncreaseScope};
 use crate::tier::{Agg, Tier};
 
 /// Which rows a read keeps.
@@ -148,8 +149,8 @@ fn file_info(metadata: Option<&Vec<KeyValue>>) -> Result<FileInfo, FileError> {
     let found = version
         .parse::<u32>()
         .map_err(|_| format!("strata.schema_version {version:?} is not a version number"))?;
-    // Version 1 is the only one so far and `read_batch` reads it. When the schema changes,
-    // the reader keeps a path for every older version, chosen by `found`.
+    // `read_batch` reads every version: version 1 lacks the increase columns (its rows know
+    // no increase); a later change keeps a path for every older version, chosen by `found`.
     if found > *READABLE_SCHEMA_VERSIONS.end() {
         return Err(FileError::UnsupportedVersion { found, supported: READABLE_SCHEMA_VERSIONS });
     }
@@ -213,6 +214,21 @@ fn read_batch(
     };
     let (time, count, first_time, last_time) =
         (ints("time")?, ints("count")?, ints("first_time")?, ints("last_time")?);
+    // (v2) A counter's increase; a version 1 file has neither column.
+    let increase = match batch.column_by_name("increase") {
+        None => None,
+        Some(array) => {
+            Some(array.as_primitive_opt::<Float64Type>().ok_or("column \"increase\" is not a double")?)
+        }
+    };
+    let increase_scope = match batch.column_by_name("increase_scope") {
+        None => None,
+        Some(array) => Some(
+            array
+                .as_primitive_opt::<Int8Type>()
+                .ok_or("column \"increase_scope\" is not an 8-bit integer")?,
+        ),
+    };
     let (sum, sum_lo, min, max, first, last) = (
         floats("sum")?,
         floats("sum_lo")?,
@@ -274,6 +290,19 @@ fn read_batch(
             continue;
         }
         let at = |column: &[f64]| column.get(i).copied().unwrap_or(f64::NAN);
+        let increase = match (increase, increase_scope) {
+            (Some(v), Some(s)) if i < v.len() && i < s.len() && v.is_valid(i) && s.is_valid(i) => {
+                let scope = u8::try_from(s.value(i))
+                    .ok()
+                    .and_then(IncreaseScope::from_u8)
+                    .ok_or_else(|| format!("row {i}: increase_scope {} is not 0, 1 or 2", s.value(i)))?;
+                Some(Increase { value: v.value(i), scope })
+            }
+            (Some(v), Some(s)) if i < v.len() && i < s.len() && v.is_valid(i) != s.is_valid(i) => {
+                return Err(format!("row {i}: increase and increase_scope are not both null or both set"));
+            }
+            _ => None,
+        };
         let agg = Agg {
             count: count.get(i).and_then(|c| u64::try_from(*c).ok()).ok_or("negative count")?,
             sum: at(sum),
@@ -284,6 +313,7 @@ fn read_batch(
             first_time: first_time.get(i).copied().unwrap_or_default(),
             last: at(last),
             last_time: last_time.get(i).copied().unwrap_or_default(),
+            increase,
         };
         rows.push(Row { key: key.clone(), time: t, agg });
     }
