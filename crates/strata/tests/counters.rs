@@ -157,12 +157,24 @@ fn check(engine: &Engine, model: &Model, stage: &str, only_cold: bool) -> Vec<St
     notes
 }
 
-/// Every counter row of a tier knows its increase; a gauge's rows keep none.
-fn check_rows(engine: &Engine, tier: Tier, stage: &str) {
+/// Every counter row of a tier holds its points' own increase (pairs inside its bucket), as
+/// computed from the points; a gauge's rows keep none.
+fn check_rows(engine: &Engine, model: &Model, tier: Tier, stage: &str) {
+    let res = if tier == Tier::Warm { MIN } else { HOUR };
     for s in engine.read_tier(tier, &Selector::metric("bytes"), i64::MIN, i64::MAX).unwrap() {
-        for agg in &s.aggs {
-            let scope = agg.increase.map(|i| i.scope);
-            assert!(matches!(scope, Some(IncreaseScope::Own | IncreaseScope::Inexact)), "{stage}: {agg:?}");
+        let host = s.key.tag("hostname").unwrap();
+        for (&t, agg) in s.times.iter().zip(&s.aggs) {
+            let increase = agg.increase.unwrap();
+            assert_eq!(increase.scope, IncreaseScope::Own, "{stage}: {host} {tier} row {t}");
+            let values: Vec<f64> =
+                model.range((host.to_owned(), t)..(host.to_owned(), t + res)).map(|(_, v)| *v).collect();
+            assert_eq!(agg.count as usize, values.len(), "{stage}: {host} {tier} row {t}");
+            let own: f64 = values.windows(2).map(|w| if w[1] >= w[0] { w[1] - w[0] } else { w[1] }).sum();
+            assert!(
+                close(increase.value, own),
+                "{stage}: {host} {tier} row {t}: {} want {own}",
+                increase.value
+            );
         }
     }
     for s in engine.read_tier(tier, &Selector::metric("load"), i64::MIN, i64::MAX).unwrap() {
@@ -172,11 +184,18 @@ fn check_rows(engine: &Engine, tier: Tier, stage: &str) {
 
 #[test]
 fn increase_and_rate_are_the_same_from_every_tier() {
+    for seed in [0x5eed_c0de, 1, 2, 3, 4, 5] {
+        run(seed);
+    }
+}
+
+fn run(seed: u64) {
+    eprintln!("seed {seed:#x}");
     let dir = tempfile::tempdir().unwrap();
     let tiers = Tiers::new(Backend::Local);
     let clock = Arc::new(ManualClock::new(NOW));
     let engine = open(dir.path(), &tiers, clock.clone());
-    let mut rng = Rng(0x5eed_c0de);
+    let mut rng = Rng(seed);
     let mut model = Model::new();
 
     // h0: every ~10 s, and a reset exactly on a bucket boundary (to a value below the last).
@@ -208,17 +227,22 @@ fn increase_and_rate_are_the_same_from_every_tier() {
     assert_eq!(served(HOUR), [Tier::Cold, Tier::Hot]);
     assert_eq!(served(MIN), [Tier::Warm, Tier::Hot]);
     assert!(check(&engine, &model, "hot, warm and cold", false).is_empty());
-    check_rows(&engine, Tier::Warm, "after the first pass");
-    check_rows(&engine, Tier::Cold, "after the first pass");
+    check_rows(&engine, &model, Tier::Warm, "after the first pass");
+    check_rows(&engine, &model, Tier::Cold, "after the first pass");
 
     // Late points in three rounds (each pass writes a warm file; merges join them): between
     // points of minutes already written, while hot holds them (from T0 + 4 h on), with a
     // reset among them; and backfill into the empty hour 2 (past hot, no points there).
+    // Half seconds: never the time of a point written before (that would be a rewrite).
+    let half = SEC / 2;
     let rounds: [Vec<(&str, i64, f64)>; 3] = [
-        vec![("h0", T0 + 5 * HOUR + 10 * MIN + 5 * SEC, 7.0), ("h2", T0 + 5 * HOUR + 30 * MIN + SEC, 1e6)],
         vec![
-            ("h1", T0 + 5 * HOUR + 45 * MIN + 5 * SEC, 0.0),
-            ("h0", T0 + 5 * HOUR + 10 * MIN + 6 * SEC, 9.0),
+            ("h0", T0 + 5 * HOUR + 10 * MIN + 5 * SEC + half, 7.0),
+            ("h2", T0 + 5 * HOUR + 30 * MIN + SEC + half, 1e6),
+        ],
+        vec![
+            ("h1", T0 + 5 * HOUR + 45 * MIN + 5 * SEC + half, 0.0),
+            ("h0", T0 + 5 * HOUR + 10 * MIN + 6 * SEC + half, 9.0),
         ],
         vec![
             ("h2", T0 + 2 * HOUR + 5 * MIN, 3.0),
@@ -233,8 +257,8 @@ fn increase_and_rate_are_the_same_from_every_tier() {
         assert!(notes.is_empty(), "{notes:?}");
     }
     assert!(engine.stats().tiers.warm.files >= 2, "merged or not, several warm files were written");
-    check_rows(&engine, Tier::Warm, "after late points");
-    check_rows(&engine, Tier::Cold, "after late points");
+    check_rows(&engine, &model, Tier::Warm, "after late points");
+    check_rows(&engine, &model, Tier::Cold, "after late points");
 
     // Past warm retention only cold is left: whole hours still exact.
     clock.set(NOW + DAY + HOUR);
