@@ -201,7 +201,7 @@ fn run(seed: u64) {
     // h0: every ~10 s, and a reset exactly on a bucket boundary (to a value below the last).
     let mut h0 = counter_points(&mut rng, "h0", 10 * SEC, 3 * SEC);
     h0.retain(|p| p.1 != T0 + 30 * MIN);
-    let before = h0.iter().filter(|p| p.1 < T0 + 30 * MIN).last().unwrap().2;
+    let before = h0.iter().rfind(|p| p.1 < T0 + 30 * MIN).unwrap().2;
     h0.push(("h0", T0 + 30 * MIN, (before / 3.0).floor()));
     h0.sort_by_key(|p| p.1);
     // h1: one point per minute, so a minute's increase is only the pair across its boundary.
