@@ -10,6 +10,13 @@
 //! rounded down and `to` up to the resolution. A part whose tier is coarser than the resolution
 //! asked for is answered at the tier's resolution and the result says so (`notes`, `served`).
 //! Buckets without points are `None`: gaps are never filled in.
+//!
+//! A counter (`[metrics.<name>] kind = "counter"`) also answers [`Aggregate::Increase`] and
+//! [`Aggregate::Rate`]: per bucket, the reset-corrected increase over consecutive points of the
+//! range whose later point is in the bucket (its own increase plus the pair across its start),
+//! and that per second of the bucket's length; no extrapolation, and nothing before the range.
+//! Exact from every tier (docs/FORMATS.md, "Counters"); where it cannot be (backfill past hot
+//! interleaving with points already written) the result's `notes` say so.
 
 mod execute;
 mod plan;
