@@ -57,7 +57,7 @@ pub enum IncreaseScope {
     Bucket = 1,
     /// Merged from rows whose points interleave in time, none of them a `Bucket` row: the
     /// pairs of points between the rows are unknown, so this is the sum of the rows' own
-    /// increases, a lower bound when no reset is involved. Queries say so in their notes.
+    /// increases, which may be above or below the true one. Queries say so in their notes.
     Inexact = 2,
 }
 
