@@ -20,9 +20,15 @@ use crate::tier::agg::{Increase, IncreaseScope, of_sorted_as};
 use crate::tier::file::{FileInfo, Row};
 use crate::tier::{FileEntry, Tier, bucket, downsample};
 
-/// Per counter series and bucket with late points that hot still holds whole: a copy of the
-/// bucket's points, taken with the cut (see [`late_rows`]).
-type HeldBuckets = BTreeMap<(SeriesId, i64), Copied>;
+/// What hot holds of the buckets of counters' late points, taken with the cut (see
+/// [`late_rows`]): buckets from `from` on are held whole (their windows are not evicted); per
+/// counter series with late points there, a copy of its points from its first such bucket to
+/// the end of its last, decoded once.
+#[derive(Default)]
+struct HeldBuckets {
+    from: i64,
+    series: BTreeMap<SeriesId, (i64, i64, Copied)>,
+}
 
 /// A warm flush cut from hot and encoded, waiting to be committed. It carries its cut's guard,
 /// pending: checkpoints record its late points until it is committed.
@@ -129,21 +135,29 @@ fn keys_of(core: &Core, ids: impl Iterator<Item = SeriesId>) -> BTreeMap<SeriesI
 /// whole (its window is not evicted): all its points, the late ones among them.
 fn held_buckets(core: &Core, late: &[LatePoint], res: i64) -> HeldBuckets {
     let evicted_until = core.hot.evicted_until();
-    let mut wanted: Vec<(SeriesId, i64)> =
-        late.iter().map(|p| (p.0, bucket(p.1, res))).filter(|(_, b)| *b >= evicted_until).collect();
-    if wanted.is_empty() {
-        return HeldBuckets::new();
+    let mut spans: BTreeMap<SeriesId, (i64, i64)> = BTreeMap::new();
+    for p in late {
+        let b = bucket(p.1, res);
+        if b >= evicted_until {
+            let span = spans.entry(p.0).or_insert((b, b));
+            *span = (span.0.min(b), span.1.max(b));
+        }
     }
-    wanted.sort_unstable();
-    wanted.dedup();
+    if spans.is_empty() {
+        return HeldBuckets { from: evicted_until, series: BTreeMap::new() };
+    }
     let index = core.read_index();
-    wanted
+    let series = spans
         .into_iter()
         .filter(|(id, _)| {
             index.key(*id).is_some_and(|k| core.config.kind(&k.measurement) == MetricKind::Counter)
         })
-        .map(|(id, b)| ((id, b), core.hot.copy(id, b, b.saturating_add(res))))
-        .collect()
+        .map(|(id, (lo, hi))| {
+            let hi = hi.saturating_add(res);
+            (id, (lo, hi, core.hot.copy(id, lo, hi)))
+        })
+        .collect();
+    HeldBuckets { from: evicted_until, series }
 }
 
 /// Warm rows of every full bucket in `[from, to)` of the cut series.
@@ -203,18 +217,23 @@ fn late_rows(
         let times: Vec<i64> = chunk.iter().map(|p| p.1).collect();
         let values: Vec<f64> = chunk.iter().map(|p| p.2).collect();
         let kind = config.kind(&key.measurement);
-        for mut row in downsample(key, kind, &times, &values, res) {
-            if let Some(copied) = held.remove(&(id, row.time)) {
-                let (mut all_times, mut all_values) = (Vec::new(), Vec::new());
-                hot.decode_copied(
-                    copied,
-                    row.time,
-                    row.time.saturating_add(res),
-                    &mut all_times,
-                    &mut all_values,
-                )
+        // Every point hot holds of this counter's late buckets, decoded once.
+        let (mut all_times, mut all_values) = (Vec::new(), Vec::new());
+        if let Some((lo, hi, copied)) = held.series.remove(&id) {
+            hot.decode_copied(copied, lo, hi, &mut all_times, &mut all_values)
                 .map_err(|reason| Error::DamagedChunk { series: key.to_string(), reason: reason.0 })?;
-                if let Some(whole) = of_sorted_as(kind, &all_times, &all_values).and_then(|a| a.increase) {
+        }
+        for mut row in downsample(key, kind, &times, &values, res) {
+            if row.time >= held.from && !all_times.is_empty() {
+                let end = row.time.saturating_add(res);
+                let (a, b) =
+                    (all_times.partition_point(|&t| t < row.time), all_times.partition_point(|&t| t < end));
+                let whole = all_times
+                    .get(a..b)
+                    .zip(all_values.get(a..b))
+                    .and_then(|(t, v)| of_sorted_as(kind, t, v))
+                    .and_then(|agg| agg.increase);
+                if let Some(whole) = whole {
                     row.agg.increase = Some(Increase { value: whole.value, scope: IncreaseScope::Bucket });
                 }
             }
@@ -239,7 +258,7 @@ mod tests {
             &Config::default(),
             vec![(3, 130, 1.0), (3, 10, 5.0), (3, 130, 2.0), (9, 1, 1.0)],
             &keys,
-            HeldBuckets::new(),
+            HeldBuckets::default(),
             60,
         )
         .unwrap();
