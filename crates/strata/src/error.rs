@@ -84,6 +84,10 @@ pub enum Error {
     FlushPending,
     #[error("invalid query: {0}")]
     Query(String),
+    /// The caller's cancel flag was set while the query ran (see
+    /// [`Engine::query_cancellable`](crate::Engine::query_cancellable)); nothing was answered.
+    #[error("the query was cancelled before it finished")]
+    Cancelled,
     /// A compressed chunk in memory does not decode: memory was damaged after the data was
     /// logged. The WAL and checkpoints still hold it; reopening rebuilds memory from them.
     #[error(
