@@ -1,12 +1,12 @@
 //! The strata-gen workload must keep compressing as well as measured: a regression in the
-//! codec's choices fails here. (Speed is for `examples/ratio.rs`, not for a test.)
+//! codec's choices fails here. (Speed is for `benches/benches/codec.rs`, not for a test.)
 
 #[path = "common/workload.rs"]
 mod workload;
 
 #[test]
 fn strata_gen_compresses_below_the_pinned_bytes_per_point() {
-    // One host for 2 h keeps the test fast in debug builds; `examples/ratio.rs` measures 4
+    // One host for 2 h keeps the test fast in debug builds; the codec bench measures 4
     // hosts x 6 h.
     let series = workload::series(1, 2 * 3600);
     let mut decoder = strata_codec::Decoder::new();
