@@ -25,9 +25,60 @@ fn main() {
         let chunks = workload::chunks(&series, len);
         row("strata-codec", label, len, points, &chunks, strata);
         row("pco 1 (level 8)", label, len, points, &chunks, pco);
+        stream_row(label, len, points, &chunks);
     }
     println!();
+    println!("(open-window stream: bytes held with its growth slack; \"encode\" is pushing point by point,");
+    println!("as the hot store does; the plain window it replaces pushed (i64, f64) pairs at 16 B/point.)");
     raw_baseline(&series, points);
+    let pairs = rate(points, || {
+        for (t, v) in &series {
+            let mut window: Vec<(i64, f64)> = Vec::new();
+            for pair in t.iter().copied().zip(v.iter().copied()) {
+                window.push(black_box(pair));
+            }
+            black_box(&window);
+        }
+    });
+    println!("plain window (push (i64, f64) into a Vec): {pairs:.0} M points/s");
+}
+
+/// The open-window stream (`strata_codec::Stream`): points pushed one at a time, then decoded.
+fn stream_row(label: &str, len: usize, points: usize, chunks: &[(&[i64], &[f64])]) {
+    let mut streams = Vec::new();
+    let push_rate = rate(points, || {
+        streams = chunks
+            .iter()
+            .map(|(t, v)| {
+                let mut stream = strata_codec::Stream::default();
+                for (&time, &value) in t.iter().zip(v.iter()) {
+                    stream.push(black_box(time), black_box(value)).expect("increasing");
+                }
+                stream
+            })
+            .collect::<Vec<_>>();
+    });
+    let held: usize = streams.iter().map(strata_codec::Stream::heap_bytes).sum();
+    let (mut ts, mut vs) = (Vec::new(), Vec::new());
+    for (stream, (t, v)) in streams.iter().zip(chunks) {
+        ts.clear();
+        vs.clear();
+        stream.decode(&mut ts, &mut vs);
+        assert_eq!(&ts, t, "stream: timestamps differ");
+        assert!(vs.iter().zip(v.iter()).all(|(a, b)| a.to_bits() == b.to_bits()), "stream: values differ");
+    }
+    let decode_rate = rate(points, || {
+        for stream in &streams {
+            ts.clear();
+            vs.clear();
+            stream.decode(black_box(&mut ts), &mut vs);
+            black_box((&ts, &vs));
+        }
+    });
+    println!(
+        "| open-window stream | {label} | {len} | {:.3} | {push_rate:.1} | {decode_rate:.1} |",
+        held as f64 / points as f64
+    );
 }
 
 /// A codec under test: encodes a chunk, and decodes it into the two vectors (cleared first).

@@ -94,6 +94,7 @@ mod encoder;
 mod error;
 mod header;
 mod huffman;
+mod stream;
 mod symbol;
 mod timestamps;
 mod values;
@@ -103,6 +104,7 @@ pub use decoder::Decoder;
 pub use encoder::Encoder;
 pub use error::CodecError;
 pub use header::{ChunkSummary, FORMAT_VERSION, MAX_POINTS};
+pub use stream::{NotAfter, Stream};
 
 /// Encodes one chunk, appending it to `out`: timestamps strictly increasing (ns), values any
 /// `f64` bit patterns, one per timestamp.

@@ -32,7 +32,7 @@ const BITS: u8 = 1;
 const MAX_SCALE: usize = 18;
 
 /// Exact powers of ten (every one up to 10^22 is a double).
-const POW10: [f64; MAX_SCALE + 1] =
+pub(crate) const POW10: [f64; MAX_SCALE + 1] =
     [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18];
 
 /// Buffers reused between chunks.
@@ -121,7 +121,7 @@ fn choose_scale(values: &[f64]) -> Option<usize> {
 }
 
 /// The smallest scale at which `v` is decimal.
-fn min_scale(v: f64) -> Option<usize> {
+pub(crate) fn min_scale(v: f64) -> Option<usize> {
     if !v.is_finite() {
         return None;
     }
@@ -130,7 +130,7 @@ fn min_scale(v: f64) -> Option<usize> {
 
 /// `v`'s integer at scale `p = 10^d`, if it gives back `v` exactly.
 #[inline]
-fn decimal_at(v: f64, p: f64) -> Option<i64> {
+pub(crate) fn decimal_at(v: f64, p: f64) -> Option<i64> {
     // `as` saturates, and a saturated integer fails the check.
     let i = round(v * p) as i64;
     ((i as f64 / p).to_bits() == v.to_bits()).then_some(i)
@@ -166,7 +166,7 @@ fn decimal_ints(values: &[f64], scale: usize, ints: &mut Vec<i64>, exceptions: &
 /// Maps float bits to integers that order as the floats do (for non-NaN): negative floats
 /// have their magnitude bits flipped. Its own inverse.
 #[inline]
-fn ordered(bits: u64) -> i64 {
+pub(crate) fn ordered(bits: u64) -> i64 {
     let b = bits as i64;
     b ^ (((b >> 63) as u64) >> 1) as i64
 }

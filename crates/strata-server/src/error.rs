@@ -47,6 +47,9 @@ impl From<strata::Error> for ApiError {
     fn from(e: strata::Error) -> Self {
         match e {
             strata::Error::Query(message) => ApiError::BadRequest(format!("invalid query: {message}")),
+            strata::Error::Cancelled => ApiError::QueryLimit(
+                "the query was cancelled: server.query_timeout passed or the client went away".into(),
+            ),
             other => ApiError::Engine(other),
         }
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
@@ -144,6 +144,32 @@ impl EngineCollector {
     }
 }
 
+/// The WAL's sync latency as a Prometheus histogram (the engine keeps cumulative buckets; the
+/// encoder wants them per bucket, with the rest above the last bound in `+Inf`).
+struct SyncSeconds<'a>(&'a strata::SyncLatency);
+
+impl EncodeMetric for SyncSeconds<'_> {
+    fn encode(&self, mut encoder: MetricEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let mut below = 0;
+        let mut buckets: Vec<(f64, u64)> = self
+            .0
+            .buckets
+            .iter()
+            .map(|&(bound, cumulative)| {
+                let here = cumulative.saturating_sub(below);
+                below = cumulative;
+                (bound.as_secs_f64(), here)
+            })
+            .collect();
+        buckets.push((f64::MAX, self.0.count.saturating_sub(below)));
+        encoder.encode_histogram::<NoLabelSet>(self.0.sum.as_secs_f64(), self.0.count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
 fn counter(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,
@@ -240,7 +266,7 @@ impl Collector for EngineCollector {
         counter(
             e,
             "strata_compaction_failures",
-            "Compaction passes that failed (object store errors among them; the engine does not count object store errors apart)",
+            "Compaction passes that failed (strata_object_store_errors counts the object store calls that failed)",
             stats.tiers.status.failures,
         )?;
         counter(
@@ -255,6 +281,26 @@ impl Collector for EngineCollector {
             "Stream messages skipped as stored before (JetStream redeliveries)",
             stats.stream_duplicates,
         )?;
+        SyncSeconds(&stats.wal_syncs).encode(e.encode_descriptor(
+            "strata_wal_sync_seconds",
+            "How long each sync of the write-ahead log took (each acknowledges a group of writes)",
+            None,
+            MetricType::Histogram,
+        )?)?;
+        {
+            let mut family = e.encode_descriptor(
+                "strata_object_store_errors",
+                "Object store calls that failed or got no answer within object_store.timeout, by operation",
+                None,
+                MetricType::Counter,
+            )?;
+            // Every operation from the first scrape on, so rate() has a start.
+            let mut per_op: BTreeMap<&str, u64> = ["put", "get", "delete", "list"].map(|op| (op, 0)).into();
+            per_op.extend(stats.object_store_errors.iter().copied());
+            for (op, count) in per_op {
+                ConstCounter::new(count).encode(family.encode_family(&[("op", op)])?)?;
+            }
+        }
         gauge(
             e,
             "strata_compaction_failing_for",

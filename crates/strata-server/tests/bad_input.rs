@@ -277,3 +277,27 @@ fn a_selector_matching_too_many_series_names_the_limit() {
     );
     server.stop().unwrap();
 }
+
+#[test]
+fn a_query_past_its_deadline_gets_422_and_the_server_serves_on() {
+    // 1 ms: any query over a few thousand series in an unoptimized test build takes longer.
+    let server = TestServer::start("[server]\nquery_timeout = \"1ms\"\n");
+    let now = now_aligned(60);
+    let mut body = String::new();
+    for host in 0..40 {
+        for id in 0..40 {
+            for slot in 0..5 {
+                let t = now - 600 + slot * 60;
+                body.push_str(&format!(
+                    "cpu_user,hostname=h{host},type=hwthread,type-id={id} value={slot} {t}\n"
+                ));
+            }
+        }
+    }
+    assert_eq!(server.post("/api/write?cluster=c", &body).status, 200);
+    let query = json!({"cluster": "c", "from": now - 3600, "to": now, "for-all-nodes": ["cpu_user"]});
+    assert_ccms_error(&server.get_json("/api/query", &query), 422, "server.query_timeout");
+    let health = server.request("GET", "/health", &[], b"");
+    assert_eq!(health.status, 200, "{}", health.text());
+    server.stop().unwrap();
+}

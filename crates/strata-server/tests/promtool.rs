@@ -29,6 +29,17 @@ fn promtool_accepts_the_metrics() {
     assert!(text.contains("strata_lines_rejected_total{reason=\"syntax\"} 1"), "{text}");
     assert!(text.contains("strata_hot_series 2"), "{text}");
     assert!(text.contains("strata_series_per_metric{metric=\"cpu_load\"} 2"), "{text}");
+    // The write was durable: at least one WAL sync, in a bucket or above the last.
+    let syncs = |suffix: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("strata_wal_sync_seconds_{suffix}")))
+            .unwrap_or_else(|| panic!("no strata_wal_sync_seconds_{suffix}: {text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(syncs("count") >= 1, "{text}");
+    assert_eq!(syncs("bucket{le=\"+Inf\"}"), syncs("count"), "{text}");
+    assert!(text.contains("strata_object_store_errors_total{op=\"put\"} 0"), "{text}");
     // Points written "now" (second precision): the lag is under a minute, never negative.
     for host in ["a", "b"] {
         let line = text

@@ -61,6 +61,7 @@ mod segment;
 #[cfg(any(test, feature = "sim"))]
 mod sim;
 mod storage;
+mod sync_latency;
 mod wal;
 mod writer;
 
@@ -76,4 +77,5 @@ pub use segment::{FORMAT_VERSION, READABLE_VERSIONS, name as segment_name};
 #[cfg(any(test, feature = "sim"))]
 pub use sim::{SimOp, SimStats, SimStorage};
 pub use storage::{LogFile, Storage};
+pub use sync_latency::{SYNC_BUCKETS, SyncLatency};
 pub use wal::Wal;

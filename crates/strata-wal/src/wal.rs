@@ -10,6 +10,7 @@ use crate::record::{self, MAX_RECORD_SIZE};
 use crate::replay::Replay;
 use crate::segment;
 use crate::storage::{LogFile, Storage};
+use crate::sync_latency::{SyncHistogram, SyncLatency};
 use crate::writer::{Msg, Writer};
 use crate::{Position, WalError, WalOptions};
 
@@ -34,11 +35,18 @@ pub(crate) struct Shared {
     /// Segments no longer written to, by sequence number, with their length when known (a
     /// segment that replay skipped unread has `None`). The current segment is never here.
     sealed: Mutex<BTreeMap<u64, Option<u64>>>,
+    /// How long syncs of segment data take.
+    pub(crate) syncs: SyncHistogram,
 }
 
 impl Shared {
     pub(crate) fn new(storage: Arc<dyn Storage>, sealed: BTreeMap<u64, Option<u64>>) -> Shared {
-        Shared { storage, poison: OnceLock::new(), sealed: Mutex::new(sealed) }
+        Shared {
+            storage,
+            poison: OnceLock::new(),
+            sealed: Mutex::new(sealed),
+            syncs: SyncHistogram::default(),
+        }
     }
 
     /// Poisons the log with `cause` (the first cause wins) and returns the cause in force.
@@ -120,6 +128,11 @@ impl Wal {
         let (reply, answer) = crossbeam_channel::bounded(1);
         self.send(Msg::Append { frame, reply })?;
         answer.recv().map_err(|_| WalError::WriterGone)?
+    }
+
+    /// How long this log's syncs of segment data have taken since it was opened.
+    pub fn sync_latency(&self) -> SyncLatency {
+        self.shared.syncs.snapshot()
     }
 
     /// Makes everything appended so far durable now, whatever the durability.

@@ -219,7 +219,9 @@ impl Writer {
     /// Syncs the current segment if anything was written since the last sync.
     fn sync(&mut self) -> Result<(), WalError> {
         if self.dirty {
+            let started = Instant::now();
             self.file.sync_data().map_err(|source| self.io_error("syncing", source))?;
+            self.shared.syncs.record(started.elapsed());
             self.dirty = false;
             self.synced = self.len;
         }

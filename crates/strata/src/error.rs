@@ -90,6 +90,10 @@ pub enum Error {
         "invalid query: {aggregate} needs a counter, and metric {metric:?} is a gauge; set [metrics.{metric}] kind = \"counter\" (rows written before keep no increase)"
     )]
     NotACounter { metric: String, aggregate: &'static str },
+    /// The caller's cancel flag was set while the query ran (see
+    /// [`Engine::query_cancellable`](crate::Engine::query_cancellable)); nothing was answered.
+    #[error("the query was cancelled before it finished")]
+    Cancelled,
     /// A compressed chunk in memory does not decode: memory was damaged after the data was
     /// logged. The WAL and checkpoints still hold it; reopening rebuilds memory from them.
     #[error(

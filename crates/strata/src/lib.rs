@@ -70,6 +70,7 @@ pub use recovery::Recovery;
 pub use series::SeriesKey;
 pub use stats::{Stats, TierStats, TierSummary};
 pub use strata_lp::Precision;
+pub use strata_wal::SyncLatency;
 pub use streams::StreamSequence;
 pub use tier::{Agg, Tier};
 pub use units::{ByteSize, Span};

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-use strata_wal::{Position, Wal};
+use strata_wal::{Position, SyncLatency, Wal};
 
 use crate::decode::Malformed;
 use crate::error::Error;
@@ -97,6 +97,14 @@ impl Log {
         match &self.writer {
             Writer::Wal(wal) => Ok(wal),
             Writer::ReadOnly(path) => Err(Error::ReadOnly { operation, path: path.clone() }),
+        }
+    }
+
+    /// How long the WAL's syncs took since the engine was opened (nothing for a read-only one).
+    pub(crate) fn sync_latency(&self) -> SyncLatency {
+        match &self.writer {
+            Writer::Wal(wal) => wal.sync_latency(),
+            Writer::ReadOnly(_) => SyncLatency::default(),
         }
     }
 

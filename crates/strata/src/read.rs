@@ -2,6 +2,7 @@
 //! downsampled rows.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow_array::{ArrayRef, Float64Array, RecordBatch};
 use arrow_schema::DataType;
@@ -62,7 +63,14 @@ pub struct TierSeries {
 
 /// Raw points of every series `selector` matches in `[from, to)`, per series in time order,
 /// series in key order; series without points in the range left out.
-pub(crate) fn read(core: &Core, selector: &Selector, from: i64, to: i64) -> Result<Vec<SeriesPoints>, Error> {
+/// `cancel` is looked at before each series: once set, [`Error::Cancelled`].
+pub(crate) fn read(
+    core: &Core,
+    selector: &Selector,
+    from: i64,
+    to: i64,
+    cancel: &AtomicBool,
+) -> Result<Vec<SeriesPoints>, Error> {
     let keys: Vec<(SeriesId, Arc<SeriesKey>)> = {
         let index = core.read_index();
         let tags = selector.tags_as_stored();
@@ -74,6 +82,7 @@ pub(crate) fn read(core: &Core, selector: &Selector, from: i64, to: i64) -> Resu
     };
     let mut out = Vec::with_capacity(keys.len());
     for (id, key) in keys {
+        check(cancel)?;
         let (mut times, mut values) = (Vec::new(), Vec::new());
         core.hot
             .read(id, from, to, &mut times, &mut values)
@@ -94,7 +103,7 @@ pub(crate) fn read_batches(
     to: i64,
 ) -> Result<Vec<RecordBatch>, Error> {
     let schema = crate::arrow::schema(&[("value", DataType::Float64, false)]);
-    read(core, selector, from, to)?
+    read(core, selector, from, to, &AtomicBool::new(false))?
         .iter()
         .map(|s| {
             let values: ArrayRef = Arc::new(Float64Array::from(s.values.clone()));
@@ -104,13 +113,15 @@ pub(crate) fn read_batches(
 }
 
 /// The rows of `tier` for every series `selector` matches, buckets starting in `[from, to)`,
-/// partial rows of a bucket merged; series without rows left out.
+/// partial rows of a bucket merged; series without rows left out. `cancel` is looked at before
+/// each file is fetched: once set, [`Error::Cancelled`].
 pub(crate) fn read_tier(
     core: &Core,
     tier: Tier,
     selector: &Selector,
     from: i64,
     to: i64,
+    cancel: &AtomicBool,
 ) -> Result<Vec<TierSeries>, Error> {
     if tier == Tier::Hot {
         return Err(Error::Query("the hot tier holds raw points: read them with Engine::read".into()));
@@ -124,8 +135,10 @@ pub(crate) fn read_tier(
     // In the order they were written: partial rows of a bucket merge in that order (a
     // counter's bucket row replaces the increase of the rows before it).
     files.sort_by_key(|f| f.flush);
-    let per_file: Vec<Vec<Row>> =
-        files.par_iter().map(|f| core.tiers.read_cached(f, &filter)).collect::<Result<_, Error>>()?;
+    let per_file: Vec<Vec<Row>> = files
+        .par_iter()
+        .map(|f| check(cancel).and_then(|()| core.tiers.read_cached(f, &filter)))
+        .collect::<Result<_, Error>>()?;
     // One file's rows are sorted and unique already; rows of several files are merged.
     let several = per_file.iter().filter(|rows| !rows.is_empty()).count() > 1;
     let mut rows: Vec<Row> = per_file.into_iter().flatten().collect();
@@ -144,4 +157,8 @@ pub(crate) fn read_tier(
     }
     out.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(out)
+}
+
+fn check(cancel: &AtomicBool) -> Result<(), Error> {
+    if cancel.load(Ordering::Relaxed) { Err(Error::Cancelled) } else { Ok(()) }
 }

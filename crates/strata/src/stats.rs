@@ -8,6 +8,7 @@ use crate::core::Core;
 use crate::hot::HotStats;
 use crate::tier::Tier;
 use crate::write::RejectReason;
+use strata_wal::SyncLatency;
 
 /// Counters of what the engine has taken and refused, and what it holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,6 +25,13 @@ pub struct Stats {
     /// Stream messages skipped since the engine was opened because their sequence was applied
     /// before (redeliveries; [`Engine::write_lp_sequenced`](crate::Engine::write_lp_sequenced)).
     pub stream_duplicates: u64,
+    /// How long the WAL's syncs took since the engine was opened: each acknowledges a group
+    /// of writes, so this is the floor of a durable write's latency.
+    pub wal_syncs: SyncLatency,
+    /// Object store calls that failed (an error or no answer within
+    /// `object_store.timeout`) since the engine was opened, per operation (`put`, `get`,
+    /// `delete`, `list`). The compactor retries; see `tiers.status` for whether it is failing now.
+    pub object_store_errors: Vec<(&'static str, u64)>,
     pub hot: HotStats,
     pub tiers: TierStats,
 }
@@ -66,6 +74,8 @@ pub(crate) fn collect(core: &Core, status: TierStatus) -> Stats {
         rejected: core.counters.rejected(),
         writes_refused: core.counters.refused_writes(),
         stream_duplicates: core.counters.duplicates(),
+        wal_syncs: core.log.sync_latency(),
+        object_store_errors: core.tiers.store.errors(),
         hot: core.hot.stats(),
         tiers: tier_stats(core, status),
     }

@@ -338,6 +338,32 @@ fn backfill_goes_to_the_tiers() {
     assert_eq!(engine.stats().hot.late_points, 0);
 }
 
+/// A cancel flag stops a query reading warm and hot; unset, the answer is `query`'s.
+#[test]
+fn a_cancelled_query_stops_with_an_error() {
+    use std::sync::atomic::AtomicBool;
+    let dir = tempfile::tempdir().unwrap();
+    let tiers = Tiers::new(Backend::Local);
+    let now = T0 + 2 * DAY;
+    let clock = Arc::new(ManualClock::new(now));
+    let engine = open(dir.path(), &tiers, &clock);
+    engine.compact().unwrap();
+    let body = format!("m,hostname=a value=1 {}\nm,hostname=a value=2 {}\n", now - 20 * HOUR, now - MIN);
+    assert_eq!(engine.write_lp(body.as_bytes(), &WriteOptions::default()).unwrap().accepted, 2);
+    engine.compact().unwrap();
+    let query = strata::Query::new("m", now - DAY, now, strata::Resolution::Every(MIN));
+    let answer = engine.query(&query).unwrap();
+    let tiers_served: Vec<Tier> = answer.served.iter().map(|s| s.tier).collect();
+    assert!(tiers_served.contains(&Tier::Warm) && tiers_served.contains(&Tier::Hot), "{tiers_served:?}");
+    assert_eq!(engine.query_cancellable(&query, &AtomicBool::new(false)).unwrap(), answer);
+    let err = engine.query_cancellable(&query, &AtomicBool::new(true)).unwrap_err();
+    assert!(matches!(err, strata::Error::Cancelled), "{err}");
+    // Raw points from hot stop too.
+    let raw = strata::Query::new("m", now - HOUR, now, strata::Resolution::Raw);
+    let err = engine.query_cancellable(&raw, &AtomicBool::new(true)).unwrap_err();
+    assert!(matches!(err, strata::Error::Cancelled), "{err}");
+}
+
 /// Readers that run while passes merge and delete files always see every point once.
 #[test]
 fn reads_during_merges_and_deletes_stay_correct() {

@@ -77,7 +77,8 @@ pub(crate) struct Limits {
     pub(crate) max_points: u64,
 }
 
-/// Answers `request`; `cancel` is checked between selectors (deadline passed, client gone).
+/// Answers `request`; `cancel` (deadline passed, client gone) is checked between selectors
+/// and, inside the engine, before each series and tier file a selector reads.
 pub(crate) fn run(
     engine: &Engine,
     config: &FileConfig,
@@ -101,7 +102,7 @@ pub(crate) fn run(
     let mut queries = request.queries.clone().unwrap_or_default();
     let mut generated = Vec::new();
     if let Some(metrics) = request.for_all_nodes.as_ref().filter(|m| !m.is_empty()) {
-        for host in hosts(engine, &request.cluster, metrics, from, to)? {
+        for host in hosts(engine, &request.cluster, metrics, from, to, cancel)? {
             for metric in metrics {
                 generated.push(Selection {
                     metric: metric.clone(),
@@ -141,7 +142,7 @@ pub(crate) fn run(
                 return Err(ApiError::QueryLimit("the query was cancelled".into()));
             }
             let answer =
-                answer(engine, config, &request.cluster, selection, plan, element, from, to, limits)?;
+                answer(engine, config, &request.cluster, selection, plan, element, from, to, limits, cancel)?;
             elements.push(answer.into_json(selection, shape));
         }
         results.push(Value::Array(elements));
@@ -168,13 +169,14 @@ fn hosts(
     metrics: &[String],
     from: i64,
     to: i64,
+    cancel: &AtomicBool,
 ) -> Result<Vec<String>, ApiError> {
     let mut hosts = std::collections::BTreeSet::new();
     for metric in metrics {
         let mut query = Query::new(metric, from, to, Resolution::Every((to - from).max(1)));
         query.selector = Selector::metric(metric).tag("cluster", cluster);
         query.aggregates = vec![Aggregate::Count];
-        for series in engine.query(&query)?.series {
+        for series in engine.query_cancellable(&query, cancel)?.series {
             if let Some(host) = series.key.as_ref().and_then(|k| k.tag("hostname")) {
                 hosts.insert(host.to_owned());
             }
@@ -262,6 +264,7 @@ fn answer(
     from: i64,
     to: i64,
     limits: Limits,
+    cancel: &AtomicBool,
 ) -> Result<Answer, ApiError> {
     let mut selector = Selector::metric(&s.metric).tag("cluster", cluster).tag("hostname", &s.host);
     if let Some(kind) = &s.kind {
@@ -284,7 +287,7 @@ fn answer(
         query.type_ids = element.type_ids.clone();
         query.aggregates = vec![aggregate];
         query.scope = Scope::Series;
-        engine.query(&query)
+        engine.query_cancellable(&query, cancel)
     };
     let mut result = ask(resolution)?;
     // A part served by a coarser tier: ask again at that resolution, so the answer has one step.

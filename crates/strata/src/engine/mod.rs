@@ -11,6 +11,7 @@ mod open;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -125,7 +126,7 @@ impl Engine {
     /// # Errors
     /// [`Error::DamagedChunk`] if a chunk in memory cannot be decoded.
     pub fn read(&self, selector: &Selector, from: i64, to: i64) -> Result<Vec<SeriesPoints>, Error> {
-        read::read(&self.core, selector, from, to)
+        read::read(&self.core, selector, from, to, &AtomicBool::new(false))
     }
 
     /// Like [`Engine::read`], as Arrow record batches: one per series, in the one output schema
@@ -150,7 +151,7 @@ impl Engine {
         from: i64,
         to: i64,
     ) -> Result<Vec<TierSeries>, Error> {
-        read::read_tier(&self.core, tier, selector, from, to)
+        read::read_tier(&self.core, tier, selector, from, to, &AtomicBool::new(false))
     }
 
     /// Answers `query` from whichever tiers hold its range: hot, warm and cold stitched by the
@@ -160,7 +161,17 @@ impl Engine {
     /// [`Error::Query`] for an empty range, a zero resolution or no aggregate; object store
     /// errors and damaged files, named.
     pub fn query(&self, query: &Query) -> Result<QueryResult, Error> {
-        crate::query::run(&self.core, query)
+        crate::query::run(&self.core, query, &AtomicBool::new(false))
+    }
+
+    /// [`Engine::query`] that stops soon after `cancel` is set (a deadline passed, the client
+    /// went away): it is looked at before each series read from memory and each tier file
+    /// fetched, so even one selector over many files stops within one file's read.
+    ///
+    /// # Errors
+    /// [`Error::Cancelled`] once `cancel` is seen set; otherwise as [`Engine::query`].
+    pub fn query_cancellable(&self, query: &Query, cancel: &AtomicBool) -> Result<QueryResult, Error> {
+        crate::query::run(&self.core, query, cancel)
     }
 
     /// Writes a checkpoint now and removes the WAL segments it covers.

@@ -42,12 +42,6 @@ impl Body {
     }
 }
 
-pub(super) fn seal_pairs(points: &[(i64, f64)]) -> Sealed {
-    let times: Vec<i64> = points.iter().map(|&(t, _)| t).collect();
-    let values: Vec<f64> = points.iter().map(|&(_, v)| v).collect();
-    seal(&times, &values)
-}
-
 pub(super) fn seal(times: &[i64], values: &[f64]) -> Sealed {
     let mut bytes = Vec::new();
     encode(times, values, &mut bytes);

@@ -2,14 +2,16 @@
 //!
 //! Time is cut into fixed windows (`hot.chunk_duration`, aligned to the Unix epoch); a series
 //! holds one chunk per window that has points. The chunk of a series' newest window is open:
-//! plain sorted arrays that take appends and late points cheaply. Older chunks are sealed:
+//! coded point by point as it fills (`open.rs`, about 2 bytes a point where plain pairs took
+//! 16), with points that arrive out of order kept aside until a few dozen gather. Older chunks
+//! are sealed:
 //! compressed bytes behind an `Arc`, so a reader copies a pointer, never the data, while it
 //! holds a lock. A late point for a sealed window opens that chunk again; at the end of the
 //! write it is sealed anew.
 //!
 //! Series are spread over shards, each behind its own mutex: the one applying thread and
 //! readers contend only on the shard they both touch, and a reader holds it for no longer than
-//! copying one open chunk.
+//! copying one open window's coded bytes.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
@@ -17,6 +19,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 mod chunk;
+mod open;
 mod series;
 
 use crate::decode::Malformed;
@@ -26,7 +29,8 @@ use crate::series::SeriesId;
 #[cfg(test)]
 pub(crate) use chunk::encode;
 pub(crate) use chunk::{Body, Chunk, Sealed};
-use chunk::{decode_with, seal_pairs};
+use chunk::{decode_with, seal};
+use open::OpenWindow;
 use series::SeriesHot;
 
 const SHARDS: usize = 64;
@@ -66,12 +70,13 @@ pub(crate) struct Cut {
     pub(crate) late: Vec<LatePoint>,
 }
 
-/// One series' data in a time range, copied under the shard lock: pointers to sealed chunks
-/// and copies of unsealed points. Decoded after the lock is released.
+/// One series' data in a time range, copied under the shard lock: pointers to sealed chunks,
+/// copies of unsealed points and of the open window's coded bytes. Decoded after the lock is
+/// released.
 #[derive(Debug, Default)]
 pub(crate) struct Copied {
     parts: Vec<(i64, Body)>,
-    open: Vec<(i64, f64)>,
+    open: Option<OpenWindow>,
 }
 
 /// What the hot store holds, for stats and benchmarks.
@@ -177,7 +182,8 @@ impl HotStore {
                     shard.series.resize_with(local + 1, SeriesHot::default);
                 }
                 let Some(series) = shard.series.get_mut(local) else { continue };
-                let (older, replaced) = series.insert(self.window, t, v)?;
+                // The replaced value matters only to a late point (see `note_late`).
+                let (older, replaced) = series.insert(self.window, t, v, t < tiered_until)?;
                 if older {
                     touched.push(local);
                 }
@@ -232,7 +238,7 @@ impl HotStore {
             for (local, series) in shard.series.iter().enumerate() {
                 let Ok(id) = SeriesId::try_from(local * SHARDS + index) else { continue };
                 let copied = self.copy_range(series, from, to);
-                if !copied.parts.is_empty() || !copied.open.is_empty() {
+                if !copied.parts.is_empty() || copied.open.is_some() {
                     cut.series.push((id, copied));
                 }
             }
@@ -255,7 +261,7 @@ impl HotStore {
                 }
                 if !series.open.is_empty() && series.open_window.saturating_add(self.window) <= until {
                     dropped += series.open.len() as u64;
-                    series.open = Vec::new();
+                    series.open = OpenWindow::default();
                 }
             }
         }
@@ -330,13 +336,12 @@ impl HotStore {
         let shard = lock(shard);
         match shard.series.get(local) {
             Some(series) => self.copy_range(series, from, to),
-            None => Copied { parts: Vec::new(), open: Vec::new() },
+            None => Copied { parts: Vec::new(), open: None },
         }
     }
 
     fn copy_range(&self, series: &SeriesHot, from: i64, to: i64) -> Copied {
         let mut parts: Vec<(i64, Body)> = Vec::new();
-        let mut open: Vec<(i64, f64)> = Vec::new();
         {
             for chunk in &series.older {
                 if chunk.window >= to || chunk.window.saturating_add(self.window) <= from {
@@ -355,12 +360,9 @@ impl HotStore {
                 };
                 parts.push((chunk.window, body));
             }
-            let (a, b) = (
-                series.open.partition_point(|&(t, _)| t < from),
-                series.open.partition_point(|&(t, _)| t < to),
-            );
-            open.extend_from_slice(series.open.get(a..b).unwrap_or_default());
         }
+        let overlaps = series.open_window < to && series.open_window.saturating_add(self.window) > from;
+        let open = (!series.open.is_empty() && overlaps).then(|| series.open.clone());
         Copied { parts, open }
     }
 
@@ -375,7 +377,7 @@ impl HotStore {
     ) -> Result<(), Malformed> {
         let Copied { parts, open } = copied;
         // Reserve the result once: growing it chunk by chunk copies it and faults in new pages.
-        let upper: usize = open.len()
+        let upper: usize = open.as_ref().map_or(0, OpenWindow::len_bound)
             + parts
                 .iter()
                 .map(|(_, body)| match body {
@@ -407,8 +409,14 @@ impl HotStore {
                 }
             }
         }
-        times.extend(open.iter().map(|&(t, _)| t));
-        values.extend(open.iter().map(|&(_, v)| v));
+        if let Some(open) = open {
+            t.clear();
+            v.clear();
+            open.decode(&mut t, &mut v);
+            let (a, b) = (t.partition_point(|&x| x < from), t.partition_point(|&x| x < to));
+            times.extend_from_slice(t.get(a..b).unwrap_or_default());
+            values.extend_from_slice(v.get(a..b).unwrap_or_default());
+        }
         Ok(())
     }
 
@@ -436,7 +444,9 @@ impl HotStore {
                     .map(|c| Chunk { window: c.window, body: Body::Sealed(c.body.sealed()) })
                     .collect();
                 if !open.is_empty() {
-                    chunks.push(Chunk { window: open_window, body: Body::Sealed(seal_pairs(&open)) });
+                    let (mut times, mut values) = (Vec::new(), Vec::new());
+                    open.decode(&mut times, &mut values);
+                    chunks.push(Chunk { window: open_window, body: Body::Sealed(seal(&times, &values)) });
                 }
                 (id, chunks)
             }));
@@ -455,7 +465,7 @@ impl HotStore {
             let shard = lock(shard);
             for (local, series) in shard.series.iter().enumerate() {
                 let Ok(id) = SeriesId::try_from(local * SHARDS + index) else { continue };
-                if let Some(&(t, _)) = series.open.last() {
+                if let Some(t) = series.open.last_time() {
                     out.push((id, t));
                     continue;
                 }
@@ -489,8 +499,7 @@ impl HotStore {
             for series in shard.series.iter().filter(|s| !s.older.is_empty() || !s.open.is_empty()) {
                 stats.series += 1;
                 stats.open_points += series.open.len() as u64;
-                capacity +=
-                    (series.open.capacity() * 16 + series.older.capacity() * size_of::<Chunk>()) as u64;
+                capacity += (series.open.heap_bytes() + series.older.capacity() * size_of::<Chunk>()) as u64;
                 for chunk in &series.older {
                     match &chunk.body {
                         Body::Open { times, .. } => {
@@ -511,7 +520,7 @@ impl HotStore {
 }
 
 /// A series as copied for a snapshot: id, older chunks, open window start and points.
-type SeriesCopy = (SeriesId, Vec<Chunk>, i64, Vec<(i64, f64)>);
+type SeriesCopy = (SeriesId, Vec<Chunk>, i64, OpenWindow);
 
 #[cold]
 fn unreachable_shard() -> ! {

@@ -1,7 +1,8 @@
 //! One series in the hot store: its newest window inline, so an append touches one buffer, and
 //! older windows as chunks.
 
-use super::chunk::{Body, Chunk, decode, seal, seal_pairs};
+use super::chunk::{Body, Chunk, decode, seal};
+use super::open::OpenWindow;
 use crate::decode::Malformed;
 
 /// One series: its newest window inline (appends touch one buffer), older windows as chunks.
@@ -9,8 +10,8 @@ use crate::decode::Malformed;
 pub(super) struct SeriesHot {
     /// Start of the open window; meaningful only while `open` holds points.
     pub(super) open_window: i64,
-    /// The open window's points in time order, time and value side by side.
-    pub(super) open: Vec<(i64, f64)>,
+    /// The open window's points, coded as they arrive.
+    pub(super) open: OpenWindow,
     /// Windows before `open_window`, by start. Sealed, except while a write adds late points.
     pub(super) older: Vec<Chunk>,
 }
@@ -22,12 +23,19 @@ impl SeriesHot {
     }
 
     /// Inserts one point; returns whether an older window was changed (and needs sealing),
-    /// and the value of a point at the same time that it replaced.
+    /// and, with `replaced`, the value of a point at the same time that it replaced (without,
+    /// the open window may answer `None` for a replaced point: finding it costs a decode).
     #[inline]
-    pub(super) fn insert(&mut self, window: i64, t: i64, v: f64) -> Result<(bool, Option<f64>), Malformed> {
+    pub(super) fn insert(
+        &mut self,
+        window: i64,
+        t: i64,
+        v: f64,
+        replaced: bool,
+    ) -> Result<(bool, Option<f64>), Malformed> {
         // The common case, checked without a division: a point in the open window.
         if !self.open.is_empty() && t >= self.open_window && t - self.open_window < window {
-            return Ok((false, insert_pair(&mut self.open, t, v)));
+            return Ok((false, self.open.insert(t, v, replaced)));
         }
         let start = t.div_euclid(window).saturating_mul(window);
         match self.newest() {
@@ -41,22 +49,21 @@ impl SeriesHot {
                     Body::Sealed(sealed) => decode(&sealed.bytes, &mut times, &mut values)?,
                     Body::Open { times: ot, values: ov } => (times, values) = (ot, ov),
                 }
-                self.open = times.into_iter().zip(values).collect();
+                self.open = OpenWindow::from_points(&times, &values);
                 self.open_window = start;
-                Ok((false, insert_pair(&mut self.open, t, v)))
+                Ok((false, self.open.insert(t, v, replaced)))
             }
             _ => {
                 // A new window: the open one is complete, seal it.
-                let capacity = self.open.len();
                 if !self.open.is_empty() {
-                    let sealed = seal_pairs(&self.open);
-                    self.older.push(Chunk { window: self.open_window, body: Body::Sealed(sealed) });
+                    let (mut times, mut values) = (Vec::new(), Vec::new());
+                    self.open.decode(&mut times, &mut values);
+                    self.older
+                        .push(Chunk { window: self.open_window, body: Body::Sealed(seal(&times, &values)) });
                 }
-                // The last window's size is the best guess for this one's.
-                self.open = Vec::with_capacity(capacity);
+                self.open = OpenWindow::default();
                 self.open_window = start;
-                self.open.push((t, v));
-                Ok((false, None))
+                Ok((false, self.open.insert(t, v, replaced)))
             }
         }
     }
@@ -97,25 +104,6 @@ impl SeriesHot {
             if let Body::Open { times, values } = &chunk.body {
                 chunk.body = Body::Sealed(seal(times, values));
             }
-        }
-    }
-}
-
-/// Appends `(t, v)` in time order, replacing the value of an existing point at `t`; returns
-/// the value replaced.
-#[inline]
-fn insert_pair(points: &mut Vec<(i64, f64)>, t: i64, v: f64) -> Option<f64> {
-    match points.last() {
-        Some(&(last, _)) if last >= t => match points.binary_search_by_key(&t, |&(x, _)| x) {
-            Ok(i) => points.get_mut(i).map(|slot| std::mem::replace(&mut slot.1, v)),
-            Err(i) => {
-                points.insert(i, (t, v));
-                None
-            }
-        },
-        _ => {
-            points.push((t, v));
-            None
         }
     }
 }

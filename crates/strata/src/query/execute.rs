@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use super::plan::{Part, plan};
 use super::{Aggregate, Query, QueryResult, QuerySeries, Resolution, Scope, Served};
@@ -18,8 +19,8 @@ use crate::tier::{Agg, Tier, bucket};
 ///
 /// # Errors
 /// [`Error::Query`] for an empty range, a zero resolution or no aggregate; object store
-/// errors and damaged files, named.
-pub(crate) fn run(core: &Core, query: &Query) -> Result<QueryResult, Error> {
+/// errors and damaged files, named; [`Error::Cancelled`] once `cancel` is seen set.
+pub(crate) fn run(core: &Core, query: &Query, cancel: &AtomicBool) -> Result<QueryResult, Error> {
     if query.from >= query.to {
         return Err(Error::Query(format!("the range [{}, {}) is empty", query.from, query.to)));
     }
@@ -50,7 +51,7 @@ pub(crate) fn run(core: &Core, query: &Query) -> Result<QueryResult, Error> {
         // Points straight from hot: no buckets to merge.
         let mut series = Vec::new();
         for part in &parts {
-            for s in read(core, &query.selector, part.from, part.to)? {
+            for s in read(core, &query.selector, part.from, part.to, cancel)? {
                 if keep(&s.key) {
                     let aggs = s.times.iter().zip(&s.values).map(|(&t, &v)| Some(Agg::point(t, v))).collect();
                     let lengths = vec![0; s.times.len()];
@@ -75,7 +76,7 @@ pub(crate) fn run(core: &Core, query: &Query) -> Result<QueryResult, Error> {
     for part in &parts {
         match part.tier {
             Tier::Hot => {
-                for s in read(core, &query.selector, part.from, part.to)? {
+                for s in read(core, &query.selector, part.from, part.to, cancel)? {
                     if !keep(&s.key) {
                         continue;
                     }
@@ -86,7 +87,7 @@ pub(crate) fn run(core: &Core, query: &Query) -> Result<QueryResult, Error> {
                 }
             }
             Tier::Warm | Tier::Cold => {
-                for s in read_tier(core, part.tier, &query.selector, part.from, part.to)? {
+                for s in read_tier(core, part.tier, &query.selector, part.from, part.to, cancel)? {
                     if !keep(&s.key) {
                         continue;
                     }

@@ -6,8 +6,9 @@
 //! blocks or nests an embedding server's runtime. The rule for embedders: call the engine from
 //! plain threads or from `tokio::task::spawn_blocking`, as for any blocking I/O.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -30,6 +31,8 @@ pub struct Store {
     url: String,
     runtime: Arc<IoRuntime>,
     timeout: Duration,
+    /// Failed calls (errors and timeouts) since the store was opened, per operation.
+    errors: Arc<Mutex<BTreeMap<&'static str, u64>>>,
 }
 
 /// A tokio runtime that shuts down without waiting, so dropping the engine inside another
@@ -162,6 +165,7 @@ impl Store {
             url: url.to_owned(),
             runtime: Arc::new(IoRuntime(Some(runtime))),
             timeout,
+            errors: Arc::default(),
         })
     }
 
@@ -202,7 +206,14 @@ impl Store {
         }
     }
 
+    /// Calls that failed (an error or no answer in time) since the store was opened, per
+    /// operation (`put`, `get`, `delete`, `list`, ...).
+    pub fn errors(&self) -> Vec<(&'static str, u64)> {
+        self.errors.lock().unwrap_or_else(PoisonError::into_inner).iter().map(|(&op, &n)| (op, n)).collect()
+    }
+
     fn error(&self, op: &'static str, path: &str, message: String) -> Error {
+        *self.errors.lock().unwrap_or_else(PoisonError::into_inner).entry(op).or_default() += 1;
         Error::ObjectStore { op, path: format!("{}/{path}", self.url.trim_end_matches('/')), message }
     }
 

@@ -1,0 +1,449 @@
+//! An appendable encoding for a window that is still filling: points go in one at a time, in
+//! time order, at a few bits each, and the whole window decodes at once. It lives in memory
+//! only (a sealed chunk is what the log, checkpoints and tiers see), so its layout may change
+//! between builds.
+//!
+//! Layout: the first point raw (timestamp `i64` LE, value bits LE), then per point a
+//! timestamp code and a value code, bits packed from the lowest bit of each byte.
+//! - Timestamps: the step `t[i] - t[i-1]` in units of `10^unit` ns (the largest power of ten,
+//!   up to 10^18, dividing every step); the code is of the step's change from the previous
+//!   step (0 for the first), so a steady interval costs one bit.
+//! - Values: at decimal scale `d` (the smallest at which every value of the window is exact,
+//!   as in the sealed codec), the change of `round(v * 10^d)`; a window holding a value that
+//!   is decimal at no scale (NaN, infinities, -0.0, long fractions) codes the change of the
+//!   value's bits ordered as integers instead.
+//! - A code for a signed change `x`, with `z` its zigzag: `0` for `z == 0`; `10` then `z` in
+//!   the previous width; `11`, 6 bits of `L - 1`, then the `L - 1` bits of `z` below its top
+//!   bit, where `L` is the bit length of `z`, which becomes the width.
+//!
+//! A point whose timestamp or value does not fit the window's unit or scale rebuilds the
+//! window with finer ones (at most a few dozen times a window, as each only ever gets finer).
+
+use crate::bits::{mask, word_at};
+use crate::values::{POW10, decimal_at, min_scale, ordered};
+use crate::varint::{unzigzag, zigzag};
+
+/// The value coding of a window without a decimal scale.
+const BITS: u8 = u8::MAX;
+/// The largest timestamp unit, 10^18 ns.
+const MAX_UNIT: u8 = 18;
+
+/// Points of one window in time order, coded as they arrive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stream {
+    bytes: Vec<u8>,
+    /// Bits written; the last byte's bits above this are zero.
+    bit_len: u64,
+    len: u32,
+    /// Timestamps step in multiples of `10^unit` ns.
+    unit: u8,
+    /// Decimal scale of the values, or [`BITS`].
+    scale: u8,
+    time_width: u8,
+    value_width: u8,
+    last_time: i64,
+    /// The last step, in units.
+    last_step: u64,
+    /// The last value as coded: its integer at `scale`, or its ordered bits.
+    last_value: i64,
+}
+
+/// [`Stream::push`] was given a timestamp at or before the stream's last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotAfter {
+    pub last: i64,
+}
+
+impl Stream {
+    /// A window of `timestamps` (strictly increasing) and their `values`, with the coarsest
+    /// unit and the smallest scale that hold them all.
+    ///
+    /// Timestamps that do not increase are skipped (debug builds assert).
+    pub fn from_points(timestamps: &[i64], values: &[f64]) -> Stream {
+        debug_assert!(timestamps.is_sorted(), "timestamps must increase");
+        let mut stream = Stream::default();
+        let (Some(&first), Some(_)) = (timestamps.first(), values.first()) else { return stream };
+        let mut unit = MAX_UNIT;
+        let mut previous = first;
+        for &t in timestamps.iter().skip(1) {
+            unit = unit.min(unit_of((t as u64).wrapping_sub(previous as u64), unit));
+            previous = t;
+        }
+        let scale = scale_of(values);
+        stream.unit = unit;
+        stream.scale = scale;
+        stream.bytes.reserve_exact(16 + timestamps.len() / 2);
+        for (&t, &v) in timestamps.iter().zip(values) {
+            if stream.len > 0 && t <= stream.last_time {
+                continue;
+            }
+            stream.append(t, v);
+        }
+        stream
+    }
+
+    /// Points in the window.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The timestamp of the newest point.
+    pub fn last_time(&self) -> Option<i64> {
+        (self.len > 0).then_some(self.last_time)
+    }
+
+    /// Heap bytes held (the allocation, not only what is used).
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Appends a point after the newest one.
+    ///
+    /// # Errors
+    /// [`NotAfter`] when `t` is not after the newest timestamp; nothing changes.
+    pub fn push(&mut self, t: i64, v: f64) -> Result<(), NotAfter> {
+        if self.len == 0 {
+            self.scale = scale_of(&[v]);
+            self.unit = MAX_UNIT;
+            self.append(t, v);
+            return Ok(());
+        }
+        if t <= self.last_time {
+            return Err(NotAfter { last: self.last_time });
+        }
+        let diff = (t as u64).wrapping_sub(self.last_time as u64);
+        let unit = pow10(self.unit);
+        // A steady interval needs no division.
+        let step = if self.last_step.wrapping_mul(unit) == diff { self.last_step } else { diff / unit };
+        let coded = if self.scale == BITS {
+            Some(ordered(v.to_bits()))
+        } else {
+            decimal_at(v, scale_factor(self.scale))
+        };
+        match coded {
+            Some(coded) if step.wrapping_mul(unit) == diff => self.append_coded(t, step, coded),
+            _ => {
+                // A finer unit or scale: rebuild the window with this point.
+                let n = self.len() + 1;
+                let (mut times, mut values) = (Vec::with_capacity(n), Vec::with_capacity(n));
+                self.decode(&mut times, &mut values);
+                times.push(t);
+                values.push(v);
+                *self = Stream::from_points(&times, &values);
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends every point, oldest first.
+    pub fn decode(&self, timestamps: &mut Vec<i64>, values: &mut Vec<f64>) {
+        if self.len == 0 {
+            return;
+        }
+        timestamps.reserve(self.len());
+        values.reserve(self.len());
+        let bytes = self.bytes.as_slice();
+        let mut reader = Reader { bytes, pos: 0 };
+        let mut t = reader.read64() as i64;
+        let first = f64::from_bits(reader.read64());
+        timestamps.push(t);
+        values.push(first);
+        let unit = pow10(self.unit);
+        let p = scale_factor(self.scale);
+        let mut value = self.coded(first);
+        let (mut step, mut time_width, mut value_width) = (0u64, 0u8, 0u8);
+        for _ in 1..self.len {
+            step = step.wrapping_add(reader.code(&mut time_width) as u64);
+            t = t.wrapping_add(step.wrapping_mul(unit) as i64);
+            value = value.wrapping_add(reader.code(&mut value_width));
+            timestamps.push(t);
+            values.push(if self.scale == BITS {
+                f64::from_bits(ordered(value as u64) as u64)
+            } else {
+                value as f64 / p
+            });
+        }
+    }
+
+    /// Writes a point that fits the unit and scale, after the newest.
+    fn append(&mut self, t: i64, v: f64) {
+        if self.len == 0 {
+            self.bytes.clear();
+            self.bit_len = 0;
+            self.write_wide(t as u64, 64);
+            self.write_wide(v.to_bits(), 64);
+            self.last_step = 0;
+            (self.time_width, self.value_width) = (0, 0);
+            self.last_value = self.coded(v);
+            self.last_time = t;
+            self.len = 1;
+        } else {
+            let step = (t as u64).wrapping_sub(self.last_time as u64) / pow10(self.unit);
+            self.append_coded(t, step, self.coded(v));
+        }
+    }
+
+    /// Writes a point after the newest: `step` in units since it, `coded` its value as coded.
+    #[inline]
+    fn append_coded(&mut self, t: i64, step: u64, coded: i64) {
+        let mut width = self.time_width;
+        self.write_code(step.wrapping_sub(self.last_step) as i64, &mut width);
+        self.time_width = width;
+        let mut width = self.value_width;
+        self.write_code(coded.wrapping_sub(self.last_value), &mut width);
+        self.value_width = width;
+        self.last_step = step;
+        self.last_value = coded;
+        self.last_time = t;
+        self.len += 1;
+    }
+
+    /// `v` as the window codes it: its integer at the scale, or its ordered bits.
+    fn coded(&self, v: f64) -> i64 {
+        if self.scale == BITS {
+            ordered(v.to_bits())
+        } else {
+            decimal_at(v, scale_factor(self.scale)).unwrap_or(0)
+        }
+    }
+
+    #[inline]
+    fn write_code(&mut self, x: i64, width: &mut u8) {
+        let z = zigzag(x);
+        if z == 0 {
+            self.write(0, 1);
+            return;
+        }
+        let len = 64 - z.leading_zeros();
+        let w = u32::from(*width);
+        // The previous width unless a new one (8 bits more) saves more than that.
+        if len <= w && w - len <= 8 {
+            if w <= 54 {
+                self.write(0b01 | z << 2, 2 + w);
+            } else {
+                self.write(0b01, 2);
+                self.write_wide(z, w);
+            }
+        } else {
+            let head = 0b11 | u64::from(len - 1) << 2;
+            let low = z & mask(len - 1);
+            if len - 1 <= 48 {
+                self.write(head | low << 8, 8 + len - 1);
+            } else {
+                self.write(head, 8);
+                self.write_wide(low, len - 1);
+            }
+            *width = len as u8;
+        }
+    }
+
+    /// Appends the low `n` bits of `bits` (`n <= 64`, the other bits zero).
+    fn write_wide(&mut self, bits: u64, n: u32) {
+        if n <= 56 {
+            self.write(bits, n);
+        } else {
+            self.write(bits & mask(32), 32);
+            self.write(bits >> 32, n - 32);
+        }
+    }
+
+    /// Appends the low `n` bits of `bits` (`n <= 56`, the other bits zero).
+    #[inline]
+    fn write(&mut self, bits: u64, n: u32) {
+        debug_assert!(n <= 56 && bits >> n == 0);
+        let offset = (self.bit_len % 8) as u32;
+        let word = (bits << offset).to_le_bytes();
+        let bytes = (offset + n).div_ceil(8) as usize;
+        let (first, rest) = word.split_at(1);
+        let new = if offset > 0 {
+            if let (Some(last), Some(&low)) = (self.bytes.last_mut(), first.first()) {
+                *last |= low;
+            }
+            rest.get(..bytes.saturating_sub(1)).unwrap_or_default()
+        } else {
+            word.get(..bytes).unwrap_or_default()
+        };
+        if self.bytes.len() + new.len() > self.bytes.capacity() {
+            // Grow by a quarter: an open window's bytes stay within 25% of its data.
+            self.bytes.reserve_exact(self.bytes.len() / 4 + 16);
+        }
+        self.bytes.extend_from_slice(new);
+        self.bit_len += u64::from(n);
+    }
+}
+
+/// Reads codes back in the order [`Stream`] wrote them.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: u64,
+}
+
+impl Reader<'_> {
+    fn read(&mut self, n: u32) -> u64 {
+        let bits = word_at(self.bytes, self.pos) & mask(n);
+        self.pos += u64::from(n);
+        bits
+    }
+
+    fn read64(&mut self) -> u64 {
+        let low = self.read(32);
+        low | self.read(32) << 32
+    }
+
+    fn code(&mut self, width: &mut u8) -> i64 {
+        if self.read(1) == 0 {
+            return 0;
+        }
+        let z = if self.read(1) == 0 {
+            let w = u32::from(*width);
+            if w > 32 { self.read(32) | self.read(w - 32) << 32 } else { self.read(w) }
+        } else {
+            let len = self.read(6) as u32 + 1;
+            let below = len - 1;
+            let low = if below > 32 { self.read(32) | self.read(below - 32) << 32 } else { self.read(below) };
+            *width = len as u8;
+            low | 1u64.checked_shl(below).unwrap_or(0)
+        };
+        unzigzag(z)
+    }
+}
+
+/// The largest unit exponent, at most `limit`, whose power of ten divides `step`.
+fn unit_of(step: u64, limit: u8) -> u8 {
+    (0..=limit).rev().find(|&e| step.is_multiple_of(pow10(e))).unwrap_or(0)
+}
+
+/// The smallest scale at which every value is decimal, or [`BITS`].
+fn scale_of(values: &[f64]) -> u8 {
+    let mut scale = 0usize;
+    for &v in values {
+        match min_scale(v) {
+            Some(d) => scale = scale.max(d),
+            None => return BITS,
+        }
+    }
+    let p = POW10.get(scale).copied().unwrap_or(1.0);
+    if values.iter().all(|&v| decimal_at(v, p).is_some()) { scale as u8 } else { BITS }
+}
+
+fn scale_factor(scale: u8) -> f64 {
+    POW10.get(usize::from(scale)).copied().unwrap_or(1.0)
+}
+
+fn pow10(e: u8) -> u64 {
+    const UNITS: [u64; MAX_UNIT as usize + 1] = [
+        1,
+        10,
+        100,
+        1_000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+        1_000_000_000,
+        10_000_000_000,
+        100_000_000_000,
+        1_000_000_000_000,
+        10_000_000_000_000,
+        100_000_000_000_000,
+        1_000_000_000_000_000,
+        10_000_000_000_000_000,
+        100_000_000_000_000_000,
+        1_000_000_000_000_000_000,
+    ];
+    UNITS.get(usize::from(e)).copied().unwrap_or(1)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests may panic")]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn roundtrip(points: &[(i64, f64)]) -> Stream {
+        let mut stream = Stream::default();
+        for &(t, v) in points {
+            stream.push(t, v).unwrap();
+        }
+        let (mut times, mut values) = (Vec::new(), Vec::new());
+        stream.decode(&mut times, &mut values);
+        assert_eq!(times, points.iter().map(|p| p.0).collect::<Vec<_>>());
+        let bits: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(bits, points.iter().map(|p| p.1.to_bits()).collect::<Vec<_>>());
+        let built = Stream::from_points(&times, &values);
+        let (mut t2, mut v2) = (Vec::new(), Vec::new());
+        built.decode(&mut t2, &mut v2);
+        assert_eq!((t2, v2.iter().map(|v| v.to_bits()).collect::<Vec<_>>()), (times, bits));
+        stream
+    }
+
+    #[test]
+    fn a_steady_series_of_short_decimals_takes_a_few_bits_a_point() {
+        let points: Vec<(i64, f64)> = (0..720)
+            .map(|i| {
+                (1_795_316_600_000_000_000 + i * 10_000_000_000, f64::from(4700 + (i % 13) as i32) / 100.0)
+            })
+            .collect();
+        let stream = roundtrip(&points);
+        let bytes_per_point = stream.bit_len as f64 / 8.0 / 720.0;
+        // 1 bit of timestamp and 7 of value change a point (the sealed codec takes less).
+        assert!(bytes_per_point < 1.1, "{bytes_per_point} B/pt");
+        assert!(
+            stream.heap_bytes() <= stream.bytes.len() * 5 / 4 + 16,
+            "{} for {}",
+            stream.heap_bytes(),
+            stream.bytes.len()
+        );
+    }
+
+    #[test]
+    fn finer_units_and_scales_and_odd_values_rebuild_the_window() {
+        roundtrip(&[
+            (10_000_000_000, 1.0),
+            (20_000_000_000, 2.5),
+            (20_000_000_007, 2.25),
+            (30_000_000_000, f64::NAN),
+            (i64::MAX - 1, -0.0),
+            (i64::MAX, f64::INFINITY),
+        ]);
+        roundtrip(&[(i64::MIN, 1e300), (0, -1e-300), (i64::MAX, 0.1 + 0.2)]);
+        roundtrip(&[(5, 1.0)]);
+        assert_eq!(Stream::default().push(1, 1.0), Ok(()));
+    }
+
+    #[test]
+    fn a_point_not_after_the_last_is_refused_and_changes_nothing() {
+        let mut stream = roundtrip(&[(1, 1.0), (2, 2.0)]);
+        let before = stream.clone();
+        assert_eq!(stream.push(2, 3.0), Err(NotAfter { last: 2 }));
+        assert_eq!(stream.push(-5, 3.0), Err(NotAfter { last: 2 }));
+        assert_eq!(stream, before);
+    }
+
+    proptest! {
+        #[test]
+        fn any_increasing_points_come_back_bit_for_bit(
+            start in any::<i64>(),
+            steps in prop::collection::vec(prop_oneof![Just(10_000_000_000u64), 1u64..3_000_000_000, any::<u64>()], 0..300),
+            values in prop::collection::vec(prop_oneof![
+                (-100_000i64..100_000).prop_map(|i| i as f64 / 100.0),
+                any::<f64>(),
+                Just(f64::NAN),
+            ], 301),
+        ) {
+            let mut points = vec![(start, values[0])];
+            for (i, step) in steps.iter().enumerate() {
+                let last = points.last().unwrap().0;
+                let Some(t) = last.checked_add_unsigned(*step) else { break };
+                points.push((t, values[i + 1]));
+            }
+            roundtrip(&points);
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! A series' open window: its points coded as they arrive (`strata_codec::Stream`, a few bits
+//! a point), with the few that arrive out of order kept aside until enough gather to rebuild
+//! the stream with them.
+
+use strata_codec::Stream;
+
+/// Out-of-order points gathered before the stream is rebuilt with them: one rebuild (a decode
+/// and an encode of the window) per this many.
+const DISORDER: usize = 32;
+
+/// The points of one open window.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OpenWindow {
+    /// Points in time order.
+    stream: Stream,
+    /// Points that arrived at or before the stream's newest time, sorted and unique by time.
+    /// Each is newer than the stream's point at its time, if there is one.
+    disorder: Vec<(i64, f64)>,
+}
+
+impl OpenWindow {
+    /// A window of `times` (strictly increasing) and their `values`.
+    pub(crate) fn from_points(times: &[i64], values: &[f64]) -> OpenWindow {
+        OpenWindow { stream: Stream::from_points(times, values), disorder: Vec::new() }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.stream.is_empty()
+    }
+
+    /// Points held. Decodes the window while points wait aside (for stats, not for writes).
+    pub(crate) fn len(&self) -> usize {
+        if self.disorder.is_empty() {
+            return self.stream.len();
+        }
+        let (mut times, mut values) = (Vec::new(), Vec::new());
+        self.decode(&mut times, &mut values);
+        times.len()
+    }
+
+    /// At least the points held, without decoding.
+    pub(crate) fn len_bound(&self) -> usize {
+        self.stream.len() + self.disorder.len()
+    }
+
+    /// The newest point's time.
+    pub(crate) fn last_time(&self) -> Option<i64> {
+        self.stream.last_time()
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.stream.heap_bytes() + self.disorder.capacity() * size_of::<(i64, f64)>()
+    }
+
+    /// Inserts a point; one at the time of an existing point replaces it. With `replaced`, the
+    /// value it replaced is returned, which for a point before the newest costs a decode of
+    /// the window; without, `None`.
+    #[inline]
+    pub(crate) fn insert(&mut self, t: i64, v: f64, replaced: bool) -> Option<f64> {
+        if self.stream.push(t, v).is_ok() {
+            return None;
+        }
+        match self.disorder.binary_search_by_key(&t, |&(x, _)| x) {
+            Ok(i) => self.disorder.get_mut(i).map(|slot| std::mem::replace(&mut slot.1, v)),
+            Err(i) => {
+                let old = if replaced { self.stream_value_at(t) } else { None };
+                self.disorder.insert(i, (t, v));
+                if self.disorder.len() >= DISORDER {
+                    self.rebuild();
+                }
+                old
+            }
+        }
+    }
+
+    /// Appends every point in time order.
+    pub(crate) fn decode(&self, times: &mut Vec<i64>, values: &mut Vec<f64>) {
+        if self.disorder.is_empty() {
+            self.stream.decode(times, values);
+            return;
+        }
+        let (mut st, mut sv) = (Vec::new(), Vec::new());
+        self.stream.decode(&mut st, &mut sv);
+        times.reserve(self.len_bound());
+        values.reserve(self.len_bound());
+        let mut aside = self.disorder.iter().peekable();
+        for (t, v) in st.into_iter().zip(sv) {
+            let mut replaced = false;
+            while let Some(&(at, av)) = aside.next_if(|&&(at, _)| at <= t) {
+                times.push(at);
+                values.push(av);
+                // A point aside at the same time is the newer one.
+                replaced = at == t;
+            }
+            if !replaced {
+                times.push(t);
+                values.push(v);
+            }
+        }
+        for &(at, av) in aside {
+            times.push(at);
+            values.push(av);
+        }
+    }
+
+    fn stream_value_at(&self, t: i64) -> Option<f64> {
+        let (mut times, mut values) = (Vec::new(), Vec::new());
+        self.stream.decode(&mut times, &mut values);
+        times.binary_search(&t).ok().and_then(|i| values.get(i).copied())
+    }
+
+    fn rebuild(&mut self) {
+        let (mut times, mut values) = (Vec::new(), Vec::new());
+        self.decode(&mut times, &mut values);
+        *self = OpenWindow::from_points(&times, &values);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests may panic")]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any order of inserts, duplicates included, holds what a map keeps: the last value
+        /// per time, and each insert returns the value it replaced.
+        #[test]
+        fn any_insert_order_keeps_the_last_value_per_time(
+            points in prop::collection::vec((0i64..200, -50i32..50), 0..400),
+        ) {
+            let (mut window, mut model) = (OpenWindow::default(), BTreeMap::new());
+            for (t, v) in points {
+                let (t, v) = (t * 1_000_000_000, f64::from(v) / 4.0);
+                prop_assert_eq!(window.insert(t, v, true), model.insert(t, v));
+                prop_assert_eq!(window.len(), model.len());
+            }
+            let (mut times, mut values) = (Vec::new(), Vec::new());
+            window.decode(&mut times, &mut values);
+            prop_assert_eq!(times, model.keys().copied().collect::<Vec<_>>());
+            prop_assert_eq!(values, model.values().copied().collect::<Vec<_>>());
+        }
+
+        /// Without asking for replaced values, the window holds the same.
+        #[test]
+        fn inserts_that_do_not_ask_for_replaced_values_keep_the_same_points(
+            points in prop::collection::vec((0i64..200, -50i32..50), 0..400),
+        ) {
+            let (mut window, mut model) = (OpenWindow::default(), BTreeMap::new());
+            for (t, v) in points {
+                let (t, v) = (t * 1_000_000_000, f64::from(v) / 4.0);
+                window.insert(t, v, false);
+                model.insert(t, v);
+            }
+            prop_assert_eq!(window.len(), model.len());
+            prop_assert!(window.len_bound() >= model.len());
+            let (mut times, mut values) = (Vec::new(), Vec::new());
+            window.decode(&mut times, &mut values);
+            prop_assert_eq!(times, model.keys().copied().collect::<Vec<_>>());
+            prop_assert_eq!(values, model.values().copied().collect::<Vec<_>>());
+        }
+    }
+}
