@@ -169,6 +169,81 @@ impl Stream {
         }
     }
 
+    /// Removes the points at or after `from` and returns them in time order: the window's
+    /// older points stay coded as they are, so putting a few late points in costs a decode of
+    /// the window and a new coding of its tail only.
+    pub fn split_off(&mut self, from: i64, timestamps: &mut Vec<i64>, values: &mut Vec<f64>) {
+        if self.len == 0 || from > self.last_time {
+            return;
+        }
+        let (mut all_t, mut all_v) = (Vec::with_capacity(self.len()), Vec::with_capacity(self.len()));
+        // The coder's state after each point, to cut at the last one kept.
+        let mut cut: Option<Cut> = None;
+        {
+            let mut reader = Reader { bytes: self.bytes.as_slice(), pos: 0 };
+            let mut t = reader.read64() as i64;
+            let first = f64::from_bits(reader.read64());
+            let unit = pow10(self.unit);
+            let p = scale_factor(self.scale);
+            let mut value = self.coded(first);
+            let (mut step, mut time_width, mut value_width) = (0u64, 0u8, 0u8);
+            let mut index = 0u32;
+            loop {
+                let v = if index == 0 {
+                    first
+                } else if self.scale == BITS {
+                    f64::from_bits(ordered(value as u64) as u64)
+                } else {
+                    value as f64 / p
+                };
+                if t >= from {
+                    all_t.push(t);
+                    all_v.push(v);
+                } else {
+                    cut = Some(Cut {
+                        bit_len: reader.pos,
+                        len: index + 1,
+                        last_time: t,
+                        last_step: step,
+                        last_value: value,
+                        time_width,
+                        value_width,
+                    });
+                }
+                index += 1;
+                if index >= self.len {
+                    break;
+                }
+                step = step.wrapping_add(reader.code(&mut time_width) as u64);
+                t = t.wrapping_add(step.wrapping_mul(unit) as i64);
+                value = value.wrapping_add(reader.code(&mut value_width));
+            }
+        }
+        timestamps.extend_from_slice(&all_t);
+        values.extend_from_slice(&all_v);
+        let Some(cut) = cut else {
+            // Every point goes: an empty window, which the next push sets up afresh.
+            *self = Stream::default();
+            return;
+        };
+        let whole = usize::try_from(cut.bit_len.div_ceil(8)).unwrap_or(usize::MAX);
+        self.bytes.truncate(whole);
+        let spare = (cut.bit_len % 8) as u32;
+        if spare > 0
+            && let Some(last) = self.bytes.last_mut()
+        {
+            // `write` ORs into the last byte: clear the bits of the points removed.
+            *last &= mask(spare) as u8;
+        }
+        self.bit_len = cut.bit_len;
+        self.len = cut.len;
+        self.last_time = cut.last_time;
+        self.last_step = cut.last_step;
+        self.last_value = cut.last_value;
+        self.time_width = cut.time_width;
+        self.value_width = cut.value_width;
+    }
+
     /// Writes a point that fits the unit and scale, after the newest.
     fn append(&mut self, t: i64, v: f64) {
         if self.len == 0 {
@@ -274,6 +349,17 @@ impl Stream {
         self.bytes.extend_from_slice(new);
         self.bit_len += u64::from(n);
     }
+}
+
+/// The coder's state after one point, where [`Stream::split_off`] cuts.
+struct Cut {
+    bit_len: u64,
+    len: u32,
+    last_time: i64,
+    last_step: u64,
+    last_value: i64,
+    time_width: u8,
+    value_width: u8,
 }
 
 /// Reads codes back in the order [`Stream`] wrote them.
@@ -427,6 +513,35 @@ mod tests {
     }
 
     proptest! {
+        /// Splitting at any time and pushing the tail back gives the same points, and the
+        /// stream takes appends after a split as before.
+        #[test]
+        fn split_off_then_push_back_keeps_every_point(
+            len in 1usize..200,
+            at in 0usize..220,
+            jitter in prop::collection::vec(0i64..3, 200),
+            values in prop::collection::vec((-5000i64..5000).prop_map(|i| i as f64 / 100.0), 200),
+        ) {
+            let points: Vec<(i64, f64)> =
+                (0..len).map(|i| (i as i64 * 10_000_000_000 + jitter[i] * 1_000_000_000, values[i])).collect();
+            let mut stream = roundtrip(&points);
+            let from = points.get(at).map_or(i64::MAX, |p| p.0);
+            let (mut tail_t, mut tail_v) = (Vec::new(), Vec::new());
+            stream.split_off(from, &mut tail_t, &mut tail_v);
+            prop_assert_eq!(stream.len(), at.min(len));
+            prop_assert_eq!(tail_t.clone(), points.iter().skip(at).map(|p| p.0).collect::<Vec<_>>());
+            for (&t, &v) in tail_t.iter().zip(&tail_v) {
+                stream.push(t, v).unwrap();
+            }
+            stream.push(i64::MAX, 1.5).unwrap();
+            let (mut times, mut vals) = (Vec::new(), Vec::new());
+            stream.decode(&mut times, &mut vals);
+            let mut want = points.clone();
+            want.push((i64::MAX, 1.5));
+            prop_assert_eq!(times, want.iter().map(|p| p.0).collect::<Vec<_>>());
+            prop_assert_eq!(vals, want.iter().map(|p| p.1).collect::<Vec<_>>());
+        }
+
         #[test]
         fn any_increasing_points_come_back_bit_for_bit(
             start in any::<i64>(),

@@ -4,8 +4,8 @@
 
 use strata_codec::Stream;
 
-/// Out-of-order points gathered before the stream is rebuilt with them: one rebuild (a decode
-/// and an encode of the window) per this many.
+/// Out-of-order points gathered before the stream takes them: one decode of the window and a
+/// new coding of its tail from the oldest of them on, per this many.
 const DISORDER: usize = 32;
 
 /// The points of one open window.
@@ -110,10 +110,34 @@ impl OpenWindow {
         times.binary_search(&t).ok().and_then(|i| values.get(i).copied())
     }
 
+    /// Puts the points aside into the stream: its points from the first one aside on are cut
+    /// off, merged with them, and coded again; older points stay as coded.
     fn rebuild(&mut self) {
+        let aside = std::mem::take(&mut self.disorder);
+        let Some(&(from, _)) = aside.first() else { return };
         let (mut times, mut values) = (Vec::new(), Vec::new());
-        self.decode(&mut times, &mut values);
-        *self = OpenWindow::from_points(&times, &values);
+        self.stream.split_off(from, &mut times, &mut values);
+        let mut aside = aside.into_iter().peekable();
+        for (t, v) in times.into_iter().zip(values) {
+            let mut replaced = false;
+            while let Some((at, av)) = aside.next_if(|&(at, _)| at <= t) {
+                self.push_after(at, av);
+                // A point aside at the same time is the newer one.
+                replaced = at == t;
+            }
+            if !replaced {
+                self.push_after(t, v);
+            }
+        }
+        for (at, av) in aside {
+            self.push_after(at, av);
+        }
+    }
+
+    /// Appends a point known to follow the stream's newest.
+    fn push_after(&mut self, t: i64, v: f64) {
+        let pushed = self.stream.push(t, v);
+        debug_assert!(pushed.is_ok(), "points are merged in time order");
     }
 }
 
