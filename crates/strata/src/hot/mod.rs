@@ -18,6 +18,7 @@ use std::sync::{Mutex, MutexGuard};
 
 mod chunk;
 mod series;
+mod sizes;
 
 use crate::decode::Malformed;
 use crate::payload::Batch;
