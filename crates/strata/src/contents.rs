@@ -65,6 +65,9 @@ struct Sums {
     bytes: u64,
 }
 
+/// One file's sums per metric, and its distinct series.
+type FileCounts = (BTreeMap<String, Sums>, Vec<Arc<SeriesKey>>);
+
 pub(crate) fn contents(core: &Core, tier: Tier) -> Result<TierContents, Error> {
     match tier {
         Tier::Hot => Ok(hot(core)),
@@ -94,7 +97,7 @@ fn files(core: &Core, tier: Tier) -> Result<TierContents, Error> {
     // The guard keeps the files listed while a live engine's pass would delete them.
     let guard = core.tiers.read();
     let entries: Vec<&FileEntry> = guard.manifest.files(tier).collect();
-    let per_file: Vec<(BTreeMap<String, Sums>, Vec<Arc<SeriesKey>>)> = entries
+    let per_file: Vec<FileCounts> = entries
         .par_iter()
         .map(|entry| {
             let rows = core.tiers.read_file(entry, &RowFilter::all())?;
