@@ -291,6 +291,9 @@ fn write_details(out: &mut impl Write, name: &str, view: &TierView, top: usize) 
         })
         .collect();
     write_table(out, &header, &rows)?;
+    if view.files.is_some() && !metrics.is_empty() {
+        writeln!(out, "(a file holds many metrics: each gets the share of its bytes its rows have)")?;
+    }
     let keys = &view.contents.tag_keys;
     writeln!(out)?;
     writeln!(out, "{name}: the {} of {} tag keys with the most series", top.min(keys.len()), keys.len())?;
