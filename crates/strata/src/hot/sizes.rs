@@ -45,3 +45,33 @@ impl HotStore {
         out
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests may panic")]
+mod tests {
+    use super::*;
+    use crate::payload::Batch;
+
+    #[test]
+    fn sizes_per_series_add_up_to_the_store_s_stats() {
+        let hot = HotStore::new(100);
+        let mut batch = Batch::default();
+        // Series 3 spans three windows (two sealed once the third opens); series 70 one; 5 none.
+        for t in 0..250 {
+            batch.push(3, t, t as f64 * 0.5);
+        }
+        for t in 0..10 {
+            batch.push(70, t, 1.0);
+        }
+        hot.apply(&batch).unwrap();
+        let sizes = hot.series_sizes();
+        assert_eq!(sizes.iter().map(|s| s.id).collect::<Vec<_>>(), vec![3, 70]);
+        assert_eq!((sizes[0].points, sizes[1].points), (250, 10));
+        let stats = hot.stats();
+        assert_eq!(sizes.iter().map(|s| s.points).sum::<u64>(), stats.open_points + stats.sealed_points);
+        // The store's own vectors (shards, late lists) are the only bytes not in a series.
+        let bytes: u64 = sizes.iter().map(|s| s.bytes).sum();
+        assert!(bytes > 0 && bytes <= stats.memory_bytes, "{bytes} of {}", stats.memory_bytes);
+        assert!(sizes[0].bytes < 250 * 16, "sealed windows are smaller than plain arrays");
+    }
+}
