@@ -25,10 +25,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Fill hot, warm and cold on the default retention and ask each a question: a simulated
-    /// cluster (the full metric set for the last 33 h, a few metrics backfilled over 9 weeks,
-    /// one spike), written as a manual clock moves and the compactor runs; prints what each
-    /// tier holds, three answers with the tier that served them, and a chart.
+    /// Fill hot, warm and cold on the default retention, ask each tier a question, draw a chart.
+    ///
+    /// A simulated cluster (the full metric set for the last 33 h, a few metrics backfilled
+    /// over 9 weeks, one spike) is written as a manual clock moves and the compactor runs; then
+    /// what each tier holds, three answers with the tier that served each and its latency, and
+    /// one answer across the tiers as a chart.
     #[command(after_help = EXAMPLE_DEMO)]
     Demo(demo::DemoArgs),
     /// Line protocol tools.
