@@ -1,24 +1,21 @@
-//! `strata inspect`: what each tier holds, from the engine's stats and manifest and a read of
-//! every live tier file.
+//! `strata inspect`: what each tier holds, from the engine's stats and manifest and its
+//! contents per tier (`Engine::contents`: hot from memory, warm and cold from a read of every
+//! live tier file).
 //!
-//! Distinct series per metric are exact: warm and cold count the series keys of every live
-//! file's rows (a series with partial rows in several files counts once), hot counts the
-//! series `Engine::read` returns per metric. The engine names no metric that only hot holds,
-//! so hot lists the metrics the tiers name, and counts the rest of its series (from
-//! `HotStats::series`) as `series_in_other_metrics`.
+//! Distinct series are exact: warm and cold count the series keys of every live file's rows
+//! (a series with partial rows in several files counts once), hot the series with points in
+//! memory. Bytes per metric are hot's memory estimate per series, and for warm and cold each
+//! file's bytes shared out by its rows (a Parquet file holds many metrics).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use serde_json::json;
-use strata::tier::file::RowFilter;
-use strata::tier::{Manifest, Store};
-use strata::{Engine, HotStats, Selector, SeriesKey, Span, Tier, TierSummary};
+use strata::{Engine, HotStats, Selector, Span, Tier, TierContents, TierSummary};
 
 use crate::args::EngineArgs;
 use crate::output::write_table;
@@ -33,14 +30,18 @@ enum InspectFormat {
 pub(crate) struct InspectArgs {
     #[command(flatten)]
     engine: EngineArgs,
-    /// table: one line per tier, then series per metric; json: one object with a key per tier.
+    /// table: one line per tier, series per metric, then per tier its metrics and tag keys
+    /// with the most series; json: one object with a key per tier.
     #[arg(long, value_enum, default_value = "table")]
     format: InspectFormat,
+    /// Rows of each per-tier table of metrics and of tag keys (the most series first).
+    #[arg(long, default_value_t = 10)]
+    top: usize,
 }
 
 /// One tier as `inspect` shows it.
 #[derive(Debug, Default)]
-struct TierView {
+pub(crate) struct TierView {
     /// Bucket length (ns); `None` for hot's raw points.
     resolution: Option<i64>,
     /// Oldest and newest point (hot) or bucket start (warm, cold), ns.
@@ -57,63 +58,59 @@ struct TierView {
     /// Distinct series, and per metric.
     series: u64,
     per_metric: BTreeMap<String, u64>,
+    /// Per metric and per tag key.
+    contents: TierContents,
 }
 
 pub(crate) fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     // Read-only: inspecting changes nothing, and works beside a live engine (as of the open)
     // and on a directory that is not writable. A read-only engine runs no compaction, so no
-    // pass of its own deletes a tier file read below outside its reader guard; a live
-    // engine's merge or retention may, and the read then fails naming the file.
+    // pass of its own deletes a tier file read below; a live engine's merge or retention may,
+    // and the read then fails naming the file.
     let engine = args.engine.open_read_only()?;
-    let stats = engine.stats();
-    let manifest = engine.manifest();
-    let store = Store::open_read_only(&engine.config().object_store, &engine.config().data_dir)
-        .context("cannot open the tiers' object store")?;
-    let warm = tier_view(&store, &manifest, Tier::Warm, &stats.tiers.warm, manifest.warm_resolution)?;
-    let cold = tier_view(&store, &manifest, Tier::Cold, &stats.tiers.cold, manifest.cold_resolution)?;
-    let metrics: BTreeSet<&str> =
-        warm.per_metric.keys().chain(cold.per_metric.keys()).map(String::as_str).collect();
-    let hot = hot_view(&engine, &stats.hot, &metrics)?;
+    let tiers = tier_views(&engine)?;
     drop(engine);
 
-    let tiers = [("hot", &hot), ("warm", &warm), ("cold", &cold)];
     let mut out = io::BufWriter::new(io::stdout().lock());
     match args.format {
         InspectFormat::Json => {
             let mut object = serde_json::Map::new();
-            for (name, view) in tiers {
-                object.insert(name.to_owned(), view_json(view));
+            for (name, view) in &tiers {
+                object.insert((*name).to_owned(), view_json(view));
             }
             writeln!(out, "{}", serde_json::to_string_pretty(&object)?)?;
         }
-        InspectFormat::Table => write_tables(&mut out, &tiers)?,
+        InspectFormat::Table => {
+            write_tier_table(&mut out, &tiers)?;
+            write_series_table(&mut out, &tiers)?;
+            for (name, view) in &tiers {
+                write_details(&mut out, name, view, args.top)?;
+            }
+        }
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// A tier's summary from the manifest, and its distinct series from reading every live file.
+/// Hot, warm and cold as `inspect` shows them.
+pub(crate) fn tier_views(engine: &Engine) -> anyhow::Result<Vec<(&'static str, TierView)>> {
+    let stats = engine.stats();
+    let manifest = engine.manifest();
+    let warm = tier_view(engine, Tier::Warm, &stats.tiers.warm, manifest.warm_resolution)?;
+    let cold = tier_view(engine, Tier::Cold, &stats.tiers.cold, manifest.cold_resolution)?;
+    let hot = hot_view(engine, &stats.hot)?;
+    Ok(vec![("hot", hot), ("warm", warm), ("cold", cold)])
+}
+
+/// A tier's summary from the manifest, and what it holds per metric and tag key from reading
+/// every live file.
 fn tier_view(
-    store: &Store,
-    manifest: &Manifest,
+    engine: &Engine,
     tier: Tier,
     summary: &TierSummary,
     resolution: i64,
 ) -> anyhow::Result<TierView> {
-    let mut keys: BTreeSet<Arc<SeriesKey>> = BTreeSet::new();
-    for file in manifest.files(tier) {
-        let name = format!("{}/{}", store.url(), file.path);
-        let bytes = store.get(&file.path).with_context(|| format!("cannot read {name}"))?;
-        let (_, mut rows) = strata::tier::file::read(bytes, &RowFilter::all())
-            .map_err(|reason| anyhow::anyhow!("cannot read {name}: {reason}"))?;
-        // A file's rows are sorted by series and share one key per series.
-        rows.dedup_by(|a, b| Arc::ptr_eq(&a.key, &b.key));
-        keys.extend(rows.into_iter().map(|r| r.key));
-    }
-    let mut per_metric: BTreeMap<String, u64> = BTreeMap::new();
-    for key in &keys {
-        *per_metric.entry(key.measurement.clone()).or_default() += 1;
-    }
+    let contents = engine.contents(tier).with_context(|| format!("cannot read the {} tier", tier.name()))?;
     Ok(TierView {
         resolution: Some(resolution),
         oldest: summary.min_time,
@@ -123,35 +120,35 @@ fn tier_view(
         rows: summary.rows,
         points: summary.points,
         bytes: summary.bytes,
-        series: keys.len() as u64,
-        per_metric,
+        series: contents.series,
+        per_metric: contents.metrics.iter().map(|m| (m.metric.clone(), m.series)).collect(),
+        contents,
     })
 }
 
-/// Hot from the engine's stats, and per metric from reading all of the metric's points.
-fn hot_view(engine: &Engine, stats: &HotStats, metrics: &BTreeSet<&str>) -> anyhow::Result<TierView> {
+/// Hot from the engine's stats and memory; its oldest and newest point from reading all of
+/// each metric's points.
+fn hot_view(engine: &Engine, stats: &HotStats) -> anyhow::Result<TierView> {
     let points = stats.open_points + stats.sealed_points;
+    let contents = engine.contents(Tier::Hot)?;
     let mut view = TierView {
         rows: points,
         points,
         bytes: stats.memory_bytes,
         series: stats.series,
+        per_metric: contents.metrics.iter().map(|m| (m.metric.clone(), m.series)).collect(),
         ..TierView::default()
     };
-    for metric in metrics {
+    for metric in &contents.metrics {
         // One metric's points at a time: memory holds its decoded points, not all of hot.
-        let series = engine.read(&Selector::metric(metric), i64::MIN, i64::MAX)?;
-        if series.is_empty() {
-            continue;
-        }
-        for s in &series {
+        for s in engine.read(&Selector::metric(&metric.metric), i64::MIN, i64::MAX)? {
             if let (Some(&first), Some(&last)) = (s.times.first(), s.times.last()) {
                 view.oldest = Some(view.oldest.map_or(first, |t| t.min(first)));
                 view.newest = Some(view.newest.map_or(last, |t| t.max(last)));
             }
         }
-        view.per_metric.insert((*metric).to_owned(), series.len() as u64);
     }
+    view.contents = contents;
     Ok(view)
 }
 
@@ -167,6 +164,16 @@ impl TierView {
 }
 
 fn view_json(view: &TierView) -> serde_json::Value {
+    let metrics: Vec<serde_json::Value> = by_series(&view.contents)
+        .iter()
+        .map(|m| json!({ "metric": m.metric, "series": m.series, "rows": m.rows, "points": m.points, "bytes": m.bytes }))
+        .collect();
+    let tag_keys: Vec<serde_json::Value> = view
+        .contents
+        .tag_keys
+        .iter()
+        .map(|k| json!({ "key": k.key, "series": k.series, "values": k.values }))
+        .collect();
     json!({
         "resolution": view.resolution.map_or_else(|| "raw".to_owned(), span),
         "resolution_ns": view.resolution,
@@ -181,10 +188,20 @@ fn view_json(view: &TierView) -> serde_json::Value {
         "series": view.series,
         "series_per_metric": view.per_metric,
         "series_in_other_metrics": view.series_in_other_metrics(),
+        "metrics": metrics,
+        "tag_keys": tag_keys,
     })
 }
 
-fn write_tables(out: &mut impl Write, tiers: &[(&str, &TierView)]) -> anyhow::Result<()> {
+/// A tier's metrics, the most series first (then by name).
+fn by_series(contents: &TierContents) -> Vec<&strata::MetricContents> {
+    let mut metrics: Vec<_> = contents.metrics.iter().collect();
+    metrics.sort_by(|a, b| b.series.cmp(&a.series).then_with(|| a.metric.cmp(&b.metric)));
+    metrics
+}
+
+/// One line per tier: resolution, span, files, rows, points, bytes, bytes per point, series.
+pub(crate) fn write_tier_table(out: &mut impl Write, tiers: &[(&str, TierView)]) -> anyhow::Result<()> {
     let dash = || "-".to_owned();
     let header = [
         "tier",
@@ -218,8 +235,11 @@ fn write_tables(out: &mut impl Write, tiers: &[(&str, &TierView)]) -> anyhow::Re
             ]
         })
         .collect();
-    write_table(out, &header, &rows)?;
+    write_table(out, &header, &rows)
+}
 
+/// Series per metric, a column per tier.
+fn write_series_table(out: &mut impl Write, tiers: &[(&str, TierView)]) -> anyhow::Result<()> {
     let metrics: BTreeSet<&String> = tiers.iter().flat_map(|(_, v)| v.per_metric.keys()).collect();
     let mut header = vec!["metric".to_owned()];
     header.extend(tiers.iter().map(|(name, _)| format!("{name} series")));
@@ -239,6 +259,50 @@ fn write_tables(out: &mut impl Write, tiers: &[(&str, &TierView)]) -> anyhow::Re
         );
     }
     writeln!(out)?;
+    write_table(out, &header, &rows)
+}
+
+/// One tier's metrics (series, rows, points, bytes) and tag keys (series, values), the `top`
+/// with the most series.
+fn write_details(out: &mut impl Write, name: &str, view: &TierView, top: usize) -> anyhow::Result<()> {
+    let metrics = by_series(&view.contents);
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{name}: the {} of {} metrics with the most series",
+        top.min(metrics.len()),
+        metrics.len()
+    )?;
+    let header = ["metric", "series", "rows", "points", "bytes", "bytes/point"].map(str::to_owned);
+    let rows: Vec<Vec<String>> = metrics
+        .iter()
+        .take(top)
+        .map(|m| {
+            let per_point =
+                if m.points > 0 { format!("{:.2}", m.bytes as f64 / m.points as f64) } else { "-".into() };
+            vec![
+                m.metric.clone(),
+                m.series.to_string(),
+                m.rows.to_string(),
+                m.points.to_string(),
+                m.bytes.to_string(),
+                per_point,
+            ]
+        })
+        .collect();
+    write_table(out, &header, &rows)?;
+    if view.files.is_some() && !metrics.is_empty() {
+        writeln!(out, "(a file holds many metrics: each gets the share of its bytes its rows have)")?;
+    }
+    let keys = &view.contents.tag_keys;
+    writeln!(out)?;
+    writeln!(out, "{name}: the {} of {} tag keys with the most series", top.min(keys.len()), keys.len())?;
+    let header = ["tag key", "series", "values"].map(str::to_owned);
+    let rows: Vec<Vec<String>> = keys
+        .iter()
+        .take(top)
+        .map(|k| vec![k.key.clone(), k.series.to_string(), k.values.to_string()])
+        .collect();
     write_table(out, &header, &rows)
 }
 

@@ -15,6 +15,9 @@ pub(crate) enum LpCommand {
     /// Parse line protocol and print one JSON object per line: the parsed line or its error.
     ///
     /// Exit status 0 when every line parsed, 1 otherwise.
+    #[command(
+        after_help = "Example:\n  strata lp parse --precision s fritz.lp | head\n  strata gen --hosts 2 --duration 1m | strata lp parse --precision s --summary"
+    )]
     Parse(ParseArgs),
 }
 

@@ -97,6 +97,32 @@ fn inspect_shows_each_tier() {
         let per_point = t["bytes"].as_f64().unwrap() / t["points"].as_f64().unwrap();
         assert_eq!(t["bytes_per_point"].as_f64(), Some(per_point), "{tier}");
     }
+    // Per tier, its metrics and tag keys: one metric of three series, three tag keys.
+    let tag_keys = serde_json::json!([
+        { "key": "cluster", "series": 3, "values": 1 },
+        { "key": "hostname", "series": 3, "values": 3 },
+        { "key": "type", "series": 3, "values": 1 },
+    ]);
+    for tier in ["hot", "warm", "cold"] {
+        let t = &json[tier];
+        assert_eq!(t["tag_keys"], tag_keys, "{tier}");
+        let metrics = t["metrics"].as_array().unwrap();
+        assert_eq!(metrics.len(), 1, "{tier}: {t}");
+        assert_eq!(
+            (&metrics[0]["metric"], &metrics[0]["series"]),
+            (&serde_json::json!("cpu_load"), &serde_json::json!(3))
+        );
+        assert_eq!(metrics[0]["points"], t["points"], "{tier}: its one metric holds every point");
+        assert_eq!(metrics[0]["rows"], t["rows"], "{tier}");
+    }
+    // Warm and cold files hold one metric, which gets all their bytes; hot's metric its series'
+    // memory, less the store's own vectors.
+    for tier in ["warm", "cold"] {
+        assert_eq!(json[tier]["metrics"][0]["bytes"], json[tier]["bytes"], "{tier}");
+    }
+    let hot_metric_bytes = json["hot"]["metrics"][0]["bytes"].as_u64().unwrap();
+    assert!(hot_metric_bytes > 0 && hot_metric_bytes <= json["hot"]["bytes"].as_u64().unwrap());
+
     let (hot, warm, cold) = (&json["hot"], &json["warm"], &json["cold"]);
     assert_eq!((hot["resolution"].as_str(), &hot["files"]), (Some("raw"), &serde_json::Value::Null));
     let hot_points = hot["points"].as_u64().unwrap();
@@ -124,6 +150,29 @@ fn inspect_shows_each_tier() {
     assert!(lines[2].starts_with("warm  1m "), "{table}");
     assert!(lines[3].starts_with("cold  1h "), "{table}");
     assert!(lines.iter().any(|l| l.split_whitespace().eq(["cpu_load", "3", "3", "3"])), "{table}");
+    // Then per tier its metrics (series, rows, points, bytes) and tag keys with the most series.
+    for tier in ["hot", "warm", "cold"] {
+        let at = lines
+            .iter()
+            .position(|l| *l == format!("{tier}: the 1 of 1 metrics with the most series"))
+            .unwrap_or_else(|| panic!("{table}"));
+        assert!(lines[at + 1].split_whitespace().eq([
+            "metric",
+            "series",
+            "rows",
+            "points",
+            "bytes",
+            "bytes/point"
+        ]));
+        let row: Vec<&str> = lines[at + 2].split_whitespace().collect();
+        assert_eq!(row[..2], ["cpu_load", "3"], "{table}");
+        assert_eq!(row[3], json[tier]["points"].to_string(), "{table}");
+        let keys = lines
+            .iter()
+            .position(|l| *l == format!("{tier}: the 3 of 3 tag keys with the most series"))
+            .unwrap_or_else(|| panic!("{table}"));
+        assert!(lines[keys + 3].split_whitespace().eq(["hostname", "3", "3"]), "{table}");
+    }
 }
 
 #[test]

@@ -32,6 +32,7 @@ mod checkpointer;
 mod clock;
 mod compactor;
 mod config;
+mod contents;
 mod core;
 mod counters;
 mod cut_guard;
@@ -61,6 +62,7 @@ pub use config::{
     CompactorConfig, Config, ConfigError, DurabilityConfig, HotConfig, LimitsConfig, MetricConfig,
     MetricKind, ObjectStoreConfig, ScopeAggregation, TierConfig, WalConfig, WalOnDamage,
 };
+pub use contents::{MetricContents, TagKeyContents, TierContents};
 pub use engine::Engine;
 pub use error::Error;
 pub use hot::HotStats;

@@ -19,6 +19,7 @@ use arrow_array::RecordBatch;
 
 use crate::checkpointer;
 use crate::compactor::{CompactReport, Compactor};
+use crate::contents::TierContents;
 use crate::core::Core;
 use crate::error::Error;
 use crate::query::{Query, QueryResult};
@@ -29,7 +30,7 @@ use crate::stats::Stats;
 use crate::streams::StreamSequence;
 use crate::tier::{Manifest, Tier};
 use crate::write::{Point, Sequenced, WriteOptions, WriteReport};
-use crate::{config::Config, ingest, read, stats};
+use crate::{config::Config, contents, ingest, read, stats};
 
 /// A strata engine over one data directory. Cheap to share: clone the `Arc` it lives in, or use
 /// it by reference from many threads.
@@ -206,6 +207,16 @@ impl Engine {
     /// Counters and sizes.
     pub fn stats(&self) -> Stats {
         stats::collect(&self.core, self.compactor.status())
+    }
+
+    /// What `tier` holds per metric (series, rows, points, bytes) and per tag key (series,
+    /// distinct values). Hot is counted from memory; warm and cold read every live file of the
+    /// tier once, so this costs a pass over the tier: for tools, not for a hot path.
+    ///
+    /// # Errors
+    /// Object store errors and damaged tier files, named.
+    pub fn contents(&self, tier: Tier) -> Result<TierContents, Error> {
+        contents::contents(&self.core, tier)
     }
 
     /// Every series the engine knows, with the time (ns) of its newest point in memory, if it

@@ -21,6 +21,7 @@ use std::sync::{Mutex, MutexGuard};
 mod chunk;
 mod open;
 mod series;
+mod sizes;
 
 use crate::decode::Malformed;
 use crate::payload::Batch;
