@@ -265,12 +265,23 @@ impl Stream {
     /// Writes a point after the newest: `step` in units since it, `coded` its value as coded.
     #[inline]
     fn append_coded(&mut self, t: i64, step: u64, coded: i64) {
-        let mut width = self.time_width;
-        self.write_code(step.wrapping_sub(self.last_step) as i64, &mut width);
-        self.time_width = width;
-        let mut width = self.value_width;
-        self.write_code(coded.wrapping_sub(self.last_value), &mut width);
-        self.value_width = width;
+        let dod = step.wrapping_sub(self.last_step) as i64;
+        let change = coded.wrapping_sub(self.last_value);
+        // A steady step (a single 0 bit) and a short value code go out in one write.
+        match short_code(zigzag(change), self.value_width, 55) {
+            Some((bits, n, width)) if dod == 0 => {
+                self.write(bits << 1, n + 1);
+                self.value_width = width;
+            }
+            _ => {
+                let mut width = self.time_width;
+                self.write_code(dod, &mut width);
+                self.time_width = width;
+                let mut width = self.value_width;
+                self.write_code(change, &mut width);
+                self.value_width = width;
+            }
+        }
         self.last_step = step;
         self.last_value = coded;
         self.last_time = t;
@@ -289,29 +300,20 @@ impl Stream {
     #[inline]
     fn write_code(&mut self, x: i64, width: &mut u8) {
         let z = zigzag(x);
-        if z == 0 {
-            self.write(0, 1);
+        if let Some((bits, n, new_width)) = short_code(z, *width, 56) {
+            self.write(bits, n);
+            *width = new_width;
             return;
         }
+        // Codes longer than one write: same layout, in parts.
         let len = 64 - z.leading_zeros();
         let w = u32::from(*width);
-        // The previous width unless a new one (8 bits more) saves more than that.
-        if len <= w && w - len <= 8 {
-            if w <= 54 {
-                self.write(0b01 | z << 2, 2 + w);
-            } else {
-                self.write(0b01, 2);
-                self.write_wide(z, w);
-            }
+        if same_width(len, w) {
+            self.write(0b01, 2);
+            self.write_wide(z, w);
         } else {
-            let head = 0b11 | u64::from(len - 1) << 2;
-            let low = z & mask(len - 1);
-            if len - 1 <= 48 {
-                self.write(head | low << 8, 8 + len - 1);
-            } else {
-                self.write(head, 8);
-                self.write_wide(low, len - 1);
-            }
+            self.write(0b11 | u64::from(len - 1) << 2, 8);
+            self.write_wide(z & mask(len - 1), len - 1);
             *width = len as u8;
         }
     }
@@ -349,6 +351,30 @@ impl Stream {
         self.bytes.extend_from_slice(new);
         self.bit_len += u64::from(n);
     }
+}
+
+/// The code of zigzagged `z` at the previous `width` (see the module docs), as bits to write
+/// and their number, with the width after it; `None` when it is longer than `max` bits.
+#[inline]
+fn short_code(z: u64, width: u8, max: u32) -> Option<(u64, u32, u8)> {
+    if z == 0 {
+        return Some((0, 1, width));
+    }
+    let len = 64 - z.leading_zeros();
+    let w = u32::from(width);
+    if same_width(len, w) {
+        (2 + w <= max).then_some((0b01 | z << 2, 2 + w, width))
+    } else {
+        let head = 0b11 | u64::from(len - 1) << 2;
+        (8 + len - 1 <= max).then(|| (head | (z & mask(len - 1)) << 8, 8 + len - 1, len as u8))
+    }
+}
+
+/// Whether a change of bit length `len` is coded in the previous width `w`: it fits, and a new
+/// width (8 bits more) would not save more than that.
+#[inline]
+fn same_width(len: u32, w: u32) -> bool {
+    len <= w && w - len <= 8
 }
 
 /// The coder's state after one point, where [`Stream::split_off`] cuts.

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 mod chunk;
+mod copy;
 mod open;
 mod series;
 mod sizes;
@@ -29,8 +30,9 @@ use crate::series::SeriesId;
 
 #[cfg(test)]
 pub(crate) use chunk::encode;
+use chunk::seal;
 pub(crate) use chunk::{Body, Chunk, Sealed};
-use chunk::{decode_with, seal};
+pub(crate) use copy::Copied;
 use open::OpenWindow;
 use series::SeriesHot;
 
@@ -69,15 +71,6 @@ pub(crate) type LatePoint = (SeriesId, i64, f64);
 pub(crate) struct Cut {
     pub(crate) series: Vec<(SeriesId, Copied)>,
     pub(crate) late: Vec<LatePoint>,
-}
-
-/// One series' data in a time range, copied under the shard lock: pointers to sealed chunks,
-/// copies of unsealed points and of the open window's coded bytes. Decoded after the lock is
-/// released.
-#[derive(Debug, Default)]
-pub(crate) struct Copied {
-    parts: Vec<(i64, Body)>,
-    open: Option<OpenWindow>,
 }
 
 /// What the hot store holds, for stats and benchmarks.
@@ -239,7 +232,7 @@ impl HotStore {
             for (local, series) in shard.series.iter().enumerate() {
                 let Ok(id) = SeriesId::try_from(local * SHARDS + index) else { continue };
                 let copied = self.copy_range(series, from, to);
-                if !copied.parts.is_empty() || copied.open.is_some() {
+                if !copied.is_empty() {
                     cut.series.push((id, copied));
                 }
             }
@@ -309,116 +302,6 @@ impl HotStore {
             let at = series.older.partition_point(|c| c.window < chunk.window);
             series.older.insert(at, chunk);
         }
-    }
-
-    /// Appends the points of `id` in `[from, to)` in time order.
-    pub(crate) fn read(
-        &self,
-        id: SeriesId,
-        from: i64,
-        to: i64,
-        times: &mut Vec<i64>,
-        values: &mut Vec<f64>,
-    ) -> Result<(), Malformed> {
-        // Copy what is needed under the lock (open points, or a pointer to sealed bytes) and
-        // decode after releasing it.
-        let copied = {
-            let (shard, local) = self.shard_of(id);
-            let shard = lock(shard);
-            let Some(series) = shard.series.get(local) else { return Ok(()) };
-            self.copy_range(series, from, to)
-        };
-        self.decode_copied(copied, from, to, times, values)
-    }
-
-    /// A copy of what `id` holds in `[from, to)`, to decode later with [`Self::decode_copied`].
-    pub(crate) fn copy(&self, id: SeriesId, from: i64, to: i64) -> Copied {
-        let (shard, local) = self.shard_of(id);
-        let shard = lock(shard);
-        match shard.series.get(local) {
-            Some(series) => self.copy_range(series, from, to),
-            None => Copied { parts: Vec::new(), open: None },
-        }
-    }
-
-    fn copy_range(&self, series: &SeriesHot, from: i64, to: i64) -> Copied {
-        let mut parts: Vec<(i64, Body)> = Vec::new();
-        {
-            for chunk in &series.older {
-                if chunk.window >= to || chunk.window.saturating_add(self.window) <= from {
-                    continue;
-                }
-                let body = match &chunk.body {
-                    Body::Open { times, values } => {
-                        let (a, b) =
-                            (times.partition_point(|&t| t < from), times.partition_point(|&t| t < to));
-                        Body::Open {
-                            times: times.get(a..b).unwrap_or_default().to_vec(),
-                            values: values.get(a..b).unwrap_or_default().to_vec(),
-                        }
-                    }
-                    Body::Sealed(sealed) => Body::Sealed(sealed.clone()),
-                };
-                parts.push((chunk.window, body));
-            }
-        }
-        let overlaps = series.open_window < to && series.open_window.saturating_add(self.window) > from;
-        let open = (!series.open.is_empty() && overlaps).then(|| series.open.clone());
-        Copied { parts, open }
-    }
-
-    /// Appends the points of a copy that lie in `[from, to)`, in time order.
-    pub(crate) fn decode_copied(
-        &self,
-        copied: Copied,
-        from: i64,
-        to: i64,
-        times: &mut Vec<i64>,
-        values: &mut Vec<f64>,
-    ) -> Result<(), Malformed> {
-        let Copied { parts, open } = copied;
-        // Reserve the result once: growing it chunk by chunk copies it and faults in new pages.
-        let upper: usize = open.as_ref().map_or(0, OpenWindow::len_bound)
-            + parts
-                .iter()
-                .map(|(_, body)| match body {
-                    Body::Open { times, .. } => times.len(),
-                    Body::Sealed(sealed) => sealed.points as usize,
-                })
-                .sum::<usize>();
-        times.reserve(upper);
-        values.reserve(upper);
-        let (mut t, mut v) = (Vec::new(), Vec::new());
-        let mut decoder = strata_codec::Decoder::new();
-        for (window, part) in parts {
-            match part {
-                Body::Open { times: pt, values: pv } => {
-                    times.extend(pt);
-                    values.extend(pv);
-                }
-                // A chunk wholly inside the range decodes straight into the result.
-                Body::Sealed(sealed) if window >= from && window.saturating_add(self.window) <= to => {
-                    decode_with(&mut decoder, &sealed.bytes, times, values)?;
-                }
-                Body::Sealed(sealed) => {
-                    t.clear();
-                    v.clear();
-                    decode_with(&mut decoder, &sealed.bytes, &mut t, &mut v)?;
-                    let (a, b) = (t.partition_point(|&x| x < from), t.partition_point(|&x| x < to));
-                    times.extend_from_slice(t.get(a..b).unwrap_or_default());
-                    values.extend_from_slice(v.get(a..b).unwrap_or_default());
-                }
-            }
-        }
-        if let Some(open) = open {
-            t.clear();
-            v.clear();
-            open.decode(&mut t, &mut v);
-            let (a, b) = (t.partition_point(|&x| x < from), t.partition_point(|&x| x < to));
-            times.extend_from_slice(t.get(a..b).unwrap_or_default());
-            values.extend_from_slice(v.get(a..b).unwrap_or_default());
-        }
-        Ok(())
     }
 
     /// A copy of every series' chunks, each sealed, for a checkpoint. Sealed chunks are shared;
