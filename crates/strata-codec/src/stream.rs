@@ -141,32 +141,12 @@ impl Stream {
 
     /// Appends every point, oldest first.
     pub fn decode(&self, timestamps: &mut Vec<i64>, values: &mut Vec<f64>) {
-        if self.len == 0 {
-            return;
-        }
         timestamps.reserve(self.len());
         values.reserve(self.len());
-        let bytes = self.bytes.as_slice();
-        let mut reader = Reader { bytes, pos: 0 };
-        let mut t = reader.read64() as i64;
-        let first = f64::from_bits(reader.read64());
-        timestamps.push(t);
-        values.push(first);
-        let unit = pow10(self.unit);
-        let p = scale_factor(self.scale);
-        let mut value = self.coded(first);
-        let (mut step, mut time_width, mut value_width) = (0u64, 0u8, 0u8);
-        for _ in 1..self.len {
-            step = step.wrapping_add(reader.code(&mut time_width) as u64);
-            t = t.wrapping_add(step.wrapping_mul(unit) as i64);
-            value = value.wrapping_add(reader.code(&mut value_width));
+        self.walk(|t, v, _| {
             timestamps.push(t);
-            values.push(if self.scale == BITS {
-                f64::from_bits(ordered(value as u64) as u64)
-            } else {
-                value as f64 / p
-            });
-        }
+            values.push(v);
+        });
     }
 
     /// Removes the points at or after `from` and returns them in time order: the window's
@@ -176,51 +156,16 @@ impl Stream {
         if self.len == 0 || from > self.last_time {
             return;
         }
-        let (mut all_t, mut all_v) = (Vec::with_capacity(self.len()), Vec::with_capacity(self.len()));
-        // The coder's state after each point, to cut at the last one kept.
+        // The coder's state after the last point kept, where the stream is cut.
         let mut cut: Option<Cut> = None;
-        {
-            let mut reader = Reader { bytes: self.bytes.as_slice(), pos: 0 };
-            let mut t = reader.read64() as i64;
-            let first = f64::from_bits(reader.read64());
-            let unit = pow10(self.unit);
-            let p = scale_factor(self.scale);
-            let mut value = self.coded(first);
-            let (mut step, mut time_width, mut value_width) = (0u64, 0u8, 0u8);
-            let mut index = 0u32;
-            loop {
-                let v = if index == 0 {
-                    first
-                } else if self.scale == BITS {
-                    f64::from_bits(ordered(value as u64) as u64)
-                } else {
-                    value as f64 / p
-                };
-                if t >= from {
-                    all_t.push(t);
-                    all_v.push(v);
-                } else {
-                    cut = Some(Cut {
-                        bit_len: reader.pos,
-                        len: index + 1,
-                        last_time: t,
-                        last_step: step,
-                        last_value: value,
-                        time_width,
-                        value_width,
-                    });
-                }
-                index += 1;
-                if index >= self.len {
-                    break;
-                }
-                step = step.wrapping_add(reader.code(&mut time_width) as u64);
-                t = t.wrapping_add(step.wrapping_mul(unit) as i64);
-                value = value.wrapping_add(reader.code(&mut value_width));
+        self.walk(|t, v, state| {
+            if t >= from {
+                timestamps.push(t);
+                values.push(v);
+            } else {
+                cut = Some(state);
             }
-        }
-        timestamps.extend_from_slice(&all_t);
-        values.extend_from_slice(&all_v);
+        });
         let Some(cut) = cut else {
             // Every point goes: an empty window, which the next push sets up afresh.
             *self = Stream::default();
@@ -242,6 +187,45 @@ impl Stream {
         self.last_value = cut.last_value;
         self.time_width = cut.time_width;
         self.value_width = cut.value_width;
+    }
+
+    /// Calls `f` with every point, oldest first, and the coder's state after it.
+    #[inline]
+    fn walk(&self, mut f: impl FnMut(i64, f64, Cut)) {
+        if self.len == 0 {
+            return;
+        }
+        let mut reader = Reader { bytes: self.bytes.as_slice(), pos: 0 };
+        let mut t = reader.read64() as i64;
+        let first = f64::from_bits(reader.read64());
+        let unit = pow10(self.unit);
+        let p = scale_factor(self.scale);
+        let mut value = self.coded(first);
+        let (mut step, mut time_width, mut value_width) = (0u64, 0u8, 0u8);
+        let mut v = first;
+        for index in 1..=self.len {
+            let state = Cut {
+                bit_len: reader.pos,
+                len: index,
+                last_time: t,
+                last_step: step,
+                last_value: value,
+                time_width,
+                value_width,
+            };
+            f(t, v, state);
+            if index == self.len {
+                break;
+            }
+            step = step.wrapping_add(reader.code(&mut time_width) as u64);
+            t = t.wrapping_add(step.wrapping_mul(unit) as i64);
+            value = value.wrapping_add(reader.code(&mut value_width));
+            v = if self.scale == BITS {
+                f64::from_bits(ordered(value as u64) as u64)
+            } else {
+                value as f64 / p
+            };
+        }
     }
 
     /// Writes a point that fits the unit and scale, after the newest.

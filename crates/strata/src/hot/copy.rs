@@ -119,9 +119,7 @@ impl HotStore {
                     t.clear();
                     v.clear();
                     decode_with(&mut decoder, &sealed.bytes, &mut t, &mut v)?;
-                    let (a, b) = (t.partition_point(|&x| x < from), t.partition_point(|&x| x < to));
-                    times.extend_from_slice(t.get(a..b).unwrap_or_default());
-                    values.extend_from_slice(v.get(a..b).unwrap_or_default());
+                    extend_in_range(&t, &v, from, to, times, values);
                 }
             }
         }
@@ -129,10 +127,15 @@ impl HotStore {
             t.clear();
             v.clear();
             open.decode(&mut t, &mut v);
-            let (a, b) = (t.partition_point(|&x| x < from), t.partition_point(|&x| x < to));
-            times.extend_from_slice(t.get(a..b).unwrap_or_default());
-            values.extend_from_slice(v.get(a..b).unwrap_or_default());
+            extend_in_range(&t, &v, from, to, times, values);
         }
         Ok(())
     }
+}
+
+/// Appends the points of `t` and `v` (in time order) that lie in `[from, to)`.
+fn extend_in_range(t: &[i64], v: &[f64], from: i64, to: i64, times: &mut Vec<i64>, values: &mut Vec<f64>) {
+    let (a, b) = (t.partition_point(|&x| x < from), t.partition_point(|&x| x < to));
+    times.extend_from_slice(t.get(a..b).unwrap_or_default());
+    values.extend_from_slice(v.get(a..b).unwrap_or_default());
 }

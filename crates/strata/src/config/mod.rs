@@ -8,6 +8,11 @@ use serde::Deserialize;
 
 use crate::units::{ByteSize, Span};
 
+mod metrics;
+mod validate;
+
+pub use metrics::{MetricConfig, MetricKind, ScopeAggregation};
+
 /// Everything `Engine::open` needs. `Config::default()` is a working embedded setup in
 /// `./strata-data`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -28,43 +33,6 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// `[metrics.<name>]`: per-metric settings, as cc-metric-store's metric config.
     pub metrics: std::collections::BTreeMap<String, MetricConfig>,
-}
-
-/// `[metrics.<name>]`: how a metric is read. Every key may be left out.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MetricConfig {
-    /// `"gauge"` (default) or `"counter"`: tier rows of a counter also keep its reset-corrected
-    /// increase, so `increase` and `rate` are exact from every tier (docs/FORMATS.md).
-    pub kind: MetricKind,
-    /// How a query aggregates the matched series into one (scope aggregation): `"sum"` (e.g.
-    /// flops_any over a node's hardware threads) or `"avg"` (e.g. cpu_user, the default).
-    pub aggregation: ScopeAggregation,
-    /// How often the metric is sampled, as cc-metric-store's `frequency`: the slot length a
-    /// server answers "native resolution" with. The engine stores every point whatever it is;
-    /// `None` leaves the choice to the reader (`strata serve` has a default).
-    pub frequency: Option<Span>,
-}
-
-/// What a metric's values are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MetricKind {
-    /// A value sampled as it is (a load, a temperature, memory used).
-    #[default]
-    Gauge,
-    /// A monotonic count that only grows, except when its source restarts from 0 (interface
-    /// octets, packets, file-system bytes): a drop is a reset.
-    Counter,
-}
-
-/// Scope aggregation across series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ScopeAggregation {
-    Sum,
-    #[default]
-    Avg,
 }
 
 /// `[wal]`: the write-ahead log.
@@ -343,97 +311,6 @@ impl Config {
     /// A default config with its data in `dir`.
     pub fn with_data_dir(dir: impl Into<PathBuf>) -> Config {
         Config { data_dir: dir.into(), ..Config::default() }
-    }
-
-    /// Checks what a single key's type cannot express.
-    pub(crate) fn validate(&self) -> Result<(), String> {
-        if self.data_dir.as_os_str().is_empty() {
-            return Err("data_dir must not be empty (it would scatter the engine's files into the \
-                        current directory); give a directory such as \"strata-data\""
-                .into());
-        }
-        let positive = [
-            ("hot.retention", self.hot.retention.0),
-            ("hot.chunk_duration", self.hot.chunk_duration.0),
-            ("hot.checkpoint_interval", self.hot.checkpoint_interval.0),
-            ("warm.resolution", self.warm.resolution.0),
-            ("warm.retention", self.warm.retention.0),
-            ("cold.resolution", self.cold.resolution.0),
-            ("cold.retention", self.cold.retention.0),
-            ("compactor.interval", self.compactor.interval.0),
-            ("object_store.timeout", self.object_store.timeout.0),
-        ];
-        for (key, value) in positive {
-            if value.is_zero() {
-                return Err(format!("{key} must be greater than zero"));
-            }
-        }
-        if self.hot.chunk_duration.0 > self.hot.retention.0 {
-            return Err(format!(
-                "hot.chunk_duration ({}) must not exceed hot.retention ({})",
-                self.hot.chunk_duration, self.hot.retention
-            ));
-        }
-        let (warm, cold) = (self.warm.resolution.as_nanos_i64(), self.cold.resolution.as_nanos_i64());
-        if warm > 0 && self.hot.chunk_duration.as_nanos_i64() % warm != 0 {
-            return Err(format!(
-                "hot.chunk_duration ({}) must be a whole multiple of warm.resolution ({}): hot hands whole windows to warm",
-                self.hot.chunk_duration, self.warm.resolution
-            ));
-        }
-        if warm == 0 || cold % warm != 0 {
-            return Err(format!(
-                "cold.resolution ({}) must be a whole multiple of warm.resolution ({})",
-                self.cold.resolution, self.warm.resolution
-            ));
-        }
-        let chain = [
-            ("hot.retention", self.hot.retention, "warm.retention", self.warm.retention),
-            ("warm.retention", self.warm.retention, "cold.retention", self.cold.retention),
-        ];
-        for (short, short_value, long, long_value) in chain {
-            if long_value < short_value {
-                return Err(format!(
-                    "{long} ({long_value}) must be at least {short} ({short_value}): no tier would keep the time between them"
-                ));
-            }
-        }
-        for (key, retention, resolution) in [
-            ("warm", self.warm.retention, self.warm.resolution),
-            ("cold", self.cold.retention, self.cold.resolution),
-        ] {
-            if retention < resolution {
-                return Err(format!(
-                    "{key}.retention ({retention}) must be at least {key}.resolution ({resolution})"
-                ));
-            }
-        }
-        if self.compactor.merge_fanin < 2 {
-            return Err(format!("compactor.merge_fanin ({}) must be at least 2", self.compactor.merge_fanin));
-        }
-        if self.hot.max_memory.0 < (1 << 20) {
-            return Err(format!("hot.max_memory ({}) must be at least 1MiB", self.hot.max_memory));
-        }
-        if let Some(url) = &self.object_store.url
-            && !(url.starts_with("file://") || url.starts_with("s3://"))
-        {
-            return Err(format!("object_store.url {url:?} is neither file:///path nor s3://bucket/prefix"));
-        }
-        if self.wal.segment_size.0 < 4096 {
-            return Err(format!("wal.segment_size ({}) must be at least 4KiB", self.wal.segment_size));
-        }
-        if self.limits.max_series == 0 || self.limits.max_series_per_metric == 0 {
-            return Err("limits.max_series and limits.max_series_per_metric must be at least 1".to_owned());
-        }
-        for (name, metric) in &self.metrics {
-            if metric.frequency.is_some_and(|f| f.0.is_zero()) {
-                return Err(format!("metrics.{name}.frequency must be greater than zero"));
-            }
-        }
-        if self.limits.max_write_size.0 == 0 {
-            return Err("limits.max_write_size must be greater than zero".to_owned());
-        }
-        Ok(())
     }
 
     /// The kind of `metric` (a measurement): its `[metrics.<name>] kind`, else a gauge.
