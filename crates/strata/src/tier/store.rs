@@ -113,6 +113,9 @@ impl Store {
             if bucket.is_empty() {
                 return Err(invalid(format!("{url:?} names no bucket")));
             }
+            // reqwest is built without a bundled TLS crypto provider (see Cargo.toml): ring's
+            // serves https. An embedder that installed a provider of its own keeps it.
+            let _ = rustls::crypto::ring::default_provider().install_default();
             let mut builder = AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
                 .with_allow_http(os.allow_http)
@@ -267,5 +270,41 @@ impl Store {
                 })
                 .collect())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::units::Span;
+
+    /// reqwest carries no TLS crypto provider of its own here (Cargo.toml): an `https://`
+    /// endpoint must still build a client and fail a request with an error, never a panic.
+    #[test]
+    fn an_https_endpoint_that_speaks_no_tls_is_an_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("https://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut stream = stream;
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\n\r\nnot a TLS server\r\n");
+            }
+        });
+        let os = ObjectStoreConfig {
+            url: Some("s3://metrics/strata".into()),
+            endpoint: Some(endpoint),
+            region: Some("us-east-1".into()),
+            access_key_id: Some("key".into()),
+            secret_access_key: Some("secret".into()),
+            timeout: Span(Duration::from_secs(2)),
+            ..ObjectStoreConfig::default()
+        };
+        let store = Store::open(&os, Path::new("/nonexistent")).unwrap();
+        let err = store.get("manifest/current").unwrap_err();
+        assert!(err.to_string().contains("manifest/current"), "{err}");
+        assert_eq!(store.errors(), [("get", 1)]);
     }
 }
