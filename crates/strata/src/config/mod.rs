@@ -148,6 +148,9 @@ pub struct ObjectStoreConfig {
     /// Tier files kept in memory (with their parsed footers) for queries, least recently used
     /// out first. Files never change, so the cache is never stale.
     pub cache_size: ByteSize,
+    /// Row groups of tier files kept decoded for queries (about 100 bytes a row), least
+    /// recently used out first: a repeated query neither decompresses nor decodes again.
+    pub decoded_cache_size: ByteSize,
 }
 
 impl Default for ObjectStoreConfig {
@@ -161,6 +164,7 @@ impl Default for ObjectStoreConfig {
             allow_http: false,
             timeout: Span(Duration::from_secs(60)),
             cache_size: ByteSize(256 << 20),
+            decoded_cache_size: ByteSize(256 << 20),
         }
     }
 }
@@ -176,6 +180,7 @@ impl std::fmt::Debug for ObjectStoreConfig {
             .field("allow_http", &self.allow_http)
             .field("timeout", &self.timeout)
             .field("cache_size", &self.cache_size)
+            .field("decoded_cache_size", &self.decoded_cache_size)
             .finish()
     }
 }

@@ -194,6 +194,7 @@ impl Engine {
                 Tier::Warm.resolution(&config),
                 Tier::Cold.resolution(&config),
                 config.object_store.cache_size.0,
+                config.object_store.decoded_cache_size.0,
             )
         };
         let (tiers, recovered) = read_only::open(&config, &wal, &checkpoints, &store, open_tiers)?;
@@ -215,6 +216,7 @@ impl Engine {
             Tier::Warm.resolution(&config),
             Tier::Cold.resolution(&config),
             config.object_store.cache_size.0,
+            config.object_store.decoded_cache_size.0,
         )?;
         let orphans = tiers.remove_orphans()?;
         let recovered =

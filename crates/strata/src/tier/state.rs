@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 
-use super::file::{FileError, OpenFile, Row, RowFilter};
+use super::cache::{Lru, Weight};
+use super::file::{FileError, Group, OpenFile, Row, RowFilter};
 use super::manifest::{self, FileEntry, Manifest};
 use super::store::Store;
 use crate::error::Error;
@@ -25,46 +26,21 @@ pub(crate) struct TierState {
     readers: Arc<Mutex<BTreeMap<u64, usize>>>,
     /// Files dropped from the manifest, with the generation that dropped them.
     doomed: Mutex<Vec<(u64, String)>>,
-    cache: Mutex<FileCache>,
+    /// Tier files with their parsed footers, by path.
+    files: Mutex<Lru<String, OpenFile>>,
+    /// Decoded row groups, by path and row group.
+    groups: Mutex<Lru<(String, usize), Group>>,
 }
 
-/// Tier files in memory for queries, least recently used out first.
-#[derive(Debug, Default)]
-struct FileCache {
-    files: std::collections::HashMap<String, (Arc<OpenFile>, u64)>,
-    bytes: usize,
-    capacity: usize,
-    clock: u64,
-}
-
-impl FileCache {
-    fn get(&mut self, path: &str) -> Option<Arc<OpenFile>> {
-        self.clock += 1;
-        let clock = self.clock;
-        self.files.get_mut(path).map(|(file, used)| {
-            *used = clock;
-            file.clone()
-        })
+impl Weight for OpenFile {
+    fn bytes(&self) -> usize {
+        self.size()
     }
+}
 
-    fn insert(&mut self, path: &str, file: Arc<OpenFile>) {
-        if file.size() > self.capacity {
-            return;
-        }
-        self.clock += 1;
-        self.bytes += file.size();
-        if let Some((old, _)) = self.files.insert(path.to_owned(), (file, self.clock)) {
-            self.bytes -= old.size();
-        }
-        while self.bytes > self.capacity {
-            let Some(oldest) = self.files.iter().min_by_key(|(_, (_, used))| *used).map(|(p, _)| p.clone())
-            else {
-                break;
-            };
-            if let Some((gone, _)) = self.files.remove(&oldest) {
-                self.bytes -= gone.size();
-            }
-        }
+impl Weight for Group {
+    fn bytes(&self) -> usize {
+        Group::bytes(self)
     }
 }
 
@@ -98,6 +74,7 @@ impl TierState {
         warm_resolution: i64,
         cold_resolution: i64,
         cache_size: u64,
+        decoded_cache_size: u64,
     ) -> Result<TierState, Error> {
         let live = manifest::load(&store)?;
         manifest::check_owner(&store, live.as_ref(), &engine)?;
@@ -124,10 +101,8 @@ impl TierState {
             current: RwLock::new(Arc::new(manifest)),
             readers: Arc::default(),
             doomed: Mutex::default(),
-            cache: Mutex::new(FileCache {
-                capacity: usize::try_from(cache_size).unwrap_or(usize::MAX),
-                ..FileCache::default()
-            }),
+            files: Mutex::new(Lru::new(cache_size)),
+            groups: Mutex::new(Lru::new(decoded_cache_size)),
         })
     }
 
@@ -151,12 +126,12 @@ impl TierState {
 
     /// A tier file for a query: from the cache, or fetched, parsed and cached.
     fn open_file(&self, entry: &FileEntry) -> Result<Arc<OpenFile>, Error> {
-        if let Some(file) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&entry.path) {
+        if let Some(file) = self.files.lock().unwrap_or_else(|p| p.into_inner()).get(&entry.path) {
             return Ok(file);
         }
         let bytes = self.fetch(entry)?;
         let file = Arc::new(OpenFile::new(bytes).map_err(|reason| self.damaged(entry, reason))?);
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(&entry.path, file.clone());
+        self.files.lock().unwrap_or_else(|p| p.into_inner()).insert(entry.path.clone(), file.clone());
         Ok(file)
     }
 
@@ -187,9 +162,30 @@ impl TierState {
         Ok(bytes)
     }
 
-    /// The rows `filter` keeps of a tier file, through the cache.
-    pub(crate) fn read_cached(&self, entry: &FileEntry, filter: &RowFilter<'_>) -> Result<Vec<Row>, Error> {
-        self.open_file(entry)?.read(filter).map_err(|reason| self.damaged(entry, reason))
+    /// The row groups of a tier file that may hold rows `filter` keeps, decoded, through both
+    /// caches: a repeated query neither fetches, parses nor decodes again.
+    pub(crate) fn read_groups(
+        &self,
+        entry: &FileEntry,
+        filter: &RowFilter<'_>,
+    ) -> Result<Vec<Arc<Group>>, Error> {
+        let file = self.open_file(entry)?;
+        let mut groups = Vec::new();
+        for index in file.row_groups(filter) {
+            let key = (entry.path.clone(), index);
+            let cached = self.groups.lock().unwrap_or_else(|p| p.into_inner()).get(&key);
+            let group = match cached {
+                Some(group) => group,
+                None => {
+                    let group =
+                        Arc::new(file.decode_group(index).map_err(|reason| self.damaged(entry, reason))?);
+                    self.groups.lock().unwrap_or_else(|p| p.into_inner()).insert(key, group.clone());
+                    group
+                }
+            };
+            groups.push(group);
+        }
+        Ok(groups)
     }
 
     /// The error for a tier file that cannot be read, naming it.
