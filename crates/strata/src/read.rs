@@ -164,7 +164,7 @@ pub(crate) fn read_tier_where(
     drop(guard);
     // Each series' rows, a slice per row group, in the order the files were written; series
     // in key order.
-    let mut per_series: BTreeMap<&Arc<SeriesKey>, Vec<(&[i64], &[Agg])>> = BTreeMap::new();
+    let mut per_series: BTreeMap<&Arc<SeriesKey>, Vec<Part<'_>>> = BTreeMap::new();
     for group in per_file.iter().flatten() {
         for (key, times, aggs) in group.select(&filter) {
             per_series.entry(key).or_default().push((times, aggs));
@@ -181,6 +181,9 @@ pub(crate) fn read_tier_where(
         })
         .collect())
 }
+
+/// A slice of one series' rows: bucket starts and their aggregates.
+type Part<'a> = (&'a [i64], &'a [Agg]);
 
 fn check(cancel: &AtomicBool) -> Result<(), Error> {
     if cancel.load(Ordering::Relaxed) { Err(Error::Cancelled) } else { Ok(()) }
