@@ -148,6 +148,10 @@ pub struct ObjectStoreConfig {
     /// Tier files kept in memory (with their parsed footers) for queries, least recently used
     /// out first. Files never change, so the cache is never stale.
     pub cache_size: ByteSize,
+    /// How long a file a commit dropped (merged, expired) stays in the store, so that a reader
+    /// outside strata holding an earlier manifest's file list can still read it. 0: deleted
+    /// at the end of the pass (once no reader in this process holds it).
+    pub snapshot_retention: Span,
 }
 
 impl Default for ObjectStoreConfig {
@@ -161,6 +165,7 @@ impl Default for ObjectStoreConfig {
             allow_http: false,
             timeout: Span(Duration::from_secs(60)),
             cache_size: ByteSize(256 << 20),
+            snapshot_retention: Span(Duration::from_secs(3600)),
         }
     }
 }
@@ -176,6 +181,7 @@ impl std::fmt::Debug for ObjectStoreConfig {
             .field("allow_http", &self.allow_http)
             .field("timeout", &self.timeout)
             .field("cache_size", &self.cache_size)
+            .field("snapshot_retention", &self.snapshot_retention)
             .finish()
     }
 }

@@ -194,6 +194,8 @@ impl Engine {
                 Tier::Warm.resolution(&config),
                 Tier::Cold.resolution(&config),
                 config.object_store.cache_size.0,
+                clock.clone(),
+                config.object_store.snapshot_retention.as_nanos_i64(),
             )
         };
         let (tiers, recovered) = read_only::open(&config, &wal, &checkpoints, &store, open_tiers)?;
@@ -215,6 +217,8 @@ impl Engine {
             Tier::Warm.resolution(&config),
             Tier::Cold.resolution(&config),
             config.object_store.cache_size.0,
+            clock.clone(),
+            config.object_store.snapshot_retention.as_nanos_i64(),
         )?;
         let orphans = tiers.remove_orphans()?;
         let recovered =
