@@ -16,6 +16,8 @@ use common::close;
 
 /// (metric, hostname, time) -> (count, sum, min, max)
 type Rows = BTreeMap<(String, String, i64), (u64, f64, f64, f64)>;
+/// A row of the documented snapshot query: metric, hostname, hour, count, avg, min, max.
+type HourRow = (String, String, i64, u64, f64, f64, f64);
 
 fn rows(json: &[serde_json::Value]) -> Rows {
     json.iter()
@@ -112,15 +114,15 @@ fn the_documented_snapshot_query_gives_strata_s_answer() {
     python.arg("-c").arg(&code).current_dir(&data.data_dir);
     let Some(stdout) = run_python(&mut python, "FORMATS.md's snapshot code") else { return };
     let json = stdout.lines().find_map(|l| l.strip_prefix("JSON:")).unwrap_or_else(|| panic!("{stdout}"));
-    let answer: Vec<(String, String, i64, u64, f64, f64, f64)> = serde_json::from_str(json).unwrap();
+    let answer: Vec<HourRow> = serde_json::from_str(json).unwrap();
     // strata's warm rows (every point written is in warm), merged per hour.
-    let mut hours: BTreeMap<(String, String, i64), (u64, f64, f64, f64)> = BTreeMap::new();
+    let mut hours = Rows::new();
     for ((metric, host, time), (count, sum, min, max)) in rows(&data.query_json("warm", &[])) {
         let hour =
             hours.entry((metric, host, time.div_euclid(3600) * 3600)).or_insert((0, 0.0, f64::MAX, f64::MIN));
         *hour = (hour.0 + count, hour.1 + sum, hour.2.min(min), hour.3.max(max));
     }
-    let theirs: BTreeMap<(String, String, i64), (u64, f64, f64, f64)> = answer
+    let theirs: Rows = answer
         .into_iter()
         .filter(|(metric, ..)| metric == "cpu_load")
         .map(|(m, h, t, count, avg, min, max)| ((m, h, t), (count, avg, min, max)))
