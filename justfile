@@ -20,7 +20,7 @@ fuzz seconds="60":
 
 # strata's main job on an embedded default: generate, write, reopen, query.
 demo:
-    cargo run --release -p strata-cli -- demo
+    cargo demo
 
 # Generate the anchors' workload (64 hosts, 1 h) and time the parser on it.
 parse-demo:

@@ -23,7 +23,12 @@ impl EngineArgs {
     pub(crate) fn config(&self) -> anyhow::Result<Config> {
         let mut config = match &self.config {
             // The file strata serve reads: its [server] section is checked and not used here.
+            #[cfg(feature = "serve")]
             Some(path) => strata_server::FileConfig::from_file(path)?.engine,
+            // A build without the server (`cargo demo`) cannot check [server] and [nats]: it
+            // skips them and reads the rest as the server would.
+            #[cfg(not(feature = "serve"))]
+            Some(path) => engine_config_without_server(path)?,
             None => Config::default(),
         };
         if let Some(dir) = &self.data_dir {
@@ -41,6 +46,16 @@ impl EngineArgs {
     pub(crate) fn open_read_only(&self) -> anyhow::Result<Engine> {
         open_read_only(self.config()?)
     }
+}
+
+#[cfg(not(feature = "serve"))]
+fn engine_config_without_server(path: &std::path::Path) -> anyhow::Result<Config> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut table: toml::Table = text.parse().with_context(|| format!("{} is not TOML", path.display()))?;
+    table.remove("server");
+    table.remove("nats");
+    let text = toml::to_string(&table).context("re-encoding the config without [server] and [nats]")?;
+    Config::from_toml(&text).with_context(|| format!("invalid config {}", path.display()))
 }
 
 /// Opens the engine on `config` read-only (`Engine::open_read_only`), as the commands that

@@ -13,6 +13,7 @@ mod gen_cmd;
 mod inspect_cmd;
 mod lp_cmd;
 mod output;
+#[cfg(feature = "serve")]
 mod serve_cmd;
 
 /// strata: a columnar time-series storage engine with retention tiers.
@@ -58,6 +59,7 @@ enum Command {
     #[command(after_help = EXAMPLE_INSPECT)]
     Inspect(inspect_cmd::InspectArgs),
     /// Serve cc-metric-store's HTTP API and InfluxDB's write API until SIGTERM or SIGINT.
+    #[cfg(feature = "serve")]
     #[command(after_help = EXAMPLE_SERVE)]
     Serve(serve_cmd::ServeArgs),
 }
@@ -82,6 +84,7 @@ const EXAMPLE_COMPACT: &str = "Example:
 const EXAMPLE_INSPECT: &str = "Example:
   strata inspect --data-dir d                     # tables: tiers, metrics, tag keys
   strata inspect --data-dir d --format json | jq '.warm.metrics[0]'";
+#[cfg(feature = "serve")]
 const EXAMPLE_SERVE: &str = "Example:
   strata serve --config strata.toml
   curl -X POST 'http://127.0.0.1:8081/api/write?cluster=fritz' \\
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
         Command::Query(args) => data_cmd::query(args),
         Command::Compact(args) => compact_cmd::run(args),
         Command::Inspect(args) => inspect_cmd::run(args),
+        #[cfg(feature = "serve")]
         Command::Serve(args) => serve_cmd::run(args),
     };
     match result {

@@ -1,6 +1,7 @@
 //! The tier folders as other tools read them: DuckDB and pyarrow (testdata/interop/read_tiers.py)
 //! read the Hive-partitioned Parquet files without strata, merge partial rows, and must agree
-//! with `strata query --tier`.
+//! with `strata query --tier`; and docs/FORMATS.md's snapshot query, run as written with DuckDB,
+//! gives strata's hourly answer.
 //!
 //! Needs `python3` with `duckdb` and `pyarrow` (`pip install duckdb pyarrow`). Without them the
 //! test prints why and passes, unless `CI=true`: there it fails.
@@ -15,6 +16,8 @@ use common::close;
 
 /// (metric, hostname, time) -> (count, sum, min, max)
 type Rows = BTreeMap<(String, String, i64), (u64, f64, f64, f64)>;
+/// A row of the documented snapshot query: metric, hostname, hour, count, avg, min, max.
+type HourRow = (String, String, i64, u64, f64, f64, f64);
 
 fn rows(json: &[serde_json::Value]) -> Rows {
     json.iter()
@@ -32,11 +35,18 @@ fn rows(json: &[serde_json::Value]) -> Rows {
 /// Runs the script; `None` (after printing why) when python3 or its modules are missing outside CI.
 fn read_with_python(tiers: &Path) -> Option<serde_json::Value> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/interop/read_tiers.py");
+    let stdout = run_python(Command::new("python3").arg(&script).arg(tiers), &script.display().to_string())?;
+    Some(serde_json::from_str(&stdout).unwrap())
+}
+
+/// Runs python; its stdout, or `None` (after printing why) when python3 or its modules are
+/// missing outside CI (exit status 3).
+fn run_python(command: &mut Command, what: &str) -> Option<String> {
     let skip = |why: String| {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true, and {why}");
         eprintln!("skipping the interop test: {why}");
     };
-    let output = match Command::new("python3").arg(&script).arg(tiers).output() {
+    let output = match command.output() {
         Ok(output) => output,
         Err(e) => {
             skip(format!("cannot run python3: {e}"));
@@ -45,12 +55,12 @@ fn read_with_python(tiers: &Path) -> Option<serde_json::Value> {
     };
     let stderr = String::from_utf8_lossy(&output.stderr);
     match output.status.code() {
-        Some(0) => Some(serde_json::from_slice(&output.stdout).unwrap()),
+        Some(0) => Some(String::from_utf8(output.stdout).unwrap()),
         Some(3) => {
             skip(stderr.trim().to_owned());
             None
         }
-        _ => panic!("{} failed: {:?}\n{stderr}", script.display(), output.status),
+        _ => panic!("{what} failed: {:?}\n{stderr}", output.status),
     }
 }
 
@@ -78,5 +88,50 @@ fn duckdb_and_pyarrow_read_the_tiers_as_strata_does() {
                 assert!(close(s, sum), "{reader} {tier} {key:?}: sum {s} != {sum}");
             }
         }
+    }
+}
+
+/// The Python block of docs/FORMATS.md's "Reading a snapshot", as written.
+fn documented_snapshot_code() -> String {
+    let formats =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/FORMATS.md")).unwrap();
+    let section = &formats[formats.find("## Reading a snapshot").expect("FORMATS.md has the section")..];
+    let start = section.find("```python\n").expect("with a python block") + "```python\n".len();
+    let len = section[start..].find("```").unwrap();
+    section[start..start + len].to_owned()
+}
+
+#[test]
+fn the_documented_snapshot_query_gives_strata_s_answer() {
+    let data = common::tiered();
+    // The documented code, then its answer as JSON after a marker (it prints a table first).
+    let code = format!(
+        "import sys\ntry:\n    import duckdb\nexcept ImportError as e:\n    print(e, file=sys.stderr); sys.exit(3)\n{}\n\
+         print('JSON:' + json.dumps([[m, h, int(t.timestamp()), int(c), a, lo, hi] for m, h, t, c, a, lo, hi in hourly.fetchall()]))\n",
+        documented_snapshot_code()
+    );
+    let mut python = Command::new("python3");
+    python.arg("-c").arg(&code).current_dir(&data.data_dir);
+    let Some(stdout) = run_python(&mut python, "FORMATS.md's snapshot code") else { return };
+    let json = stdout.lines().find_map(|l| l.strip_prefix("JSON:")).unwrap_or_else(|| panic!("{stdout}"));
+    let answer: Vec<HourRow> = serde_json::from_str(json).unwrap();
+    // strata's warm rows (every point written is in warm), merged per hour.
+    let mut hours = Rows::new();
+    for ((metric, host, time), (count, sum, min, max)) in rows(&data.query_json("warm", &[])) {
+        let hour =
+            hours.entry((metric, host, time.div_euclid(3600) * 3600)).or_insert((0, 0.0, f64::MAX, f64::MIN));
+        *hour = (hour.0 + count, hour.1 + sum, hour.2.min(min), hour.3.max(max));
+    }
+    let theirs: Rows = answer
+        .into_iter()
+        .filter(|(metric, ..)| metric == "cpu_load")
+        .map(|(m, h, t, count, avg, min, max)| ((m, h, t), (count, avg, min, max)))
+        .collect();
+    assert!(hours.len() >= 3 * 3, "{hours:?}");
+    assert_eq!(theirs.keys().collect::<Vec<_>>(), hours.keys().collect::<Vec<_>>());
+    for (key, &(count, sum, min, max)) in &hours {
+        let (c, avg, lo, hi) = theirs[key];
+        assert_eq!((c, lo, hi), (count, min, max), "{key:?}");
+        assert!(close(avg, sum / count as f64), "{key:?}: avg {avg} != {}", sum / count as f64);
     }
 }

@@ -47,7 +47,8 @@ pub struct TierStats {
     pub cold_until: Option<i64>,
     /// Late points (replacing a tiered point with another value) whose tier rows keep the old value.
     pub conflicts: u64,
-    /// Files dropped from the manifest that a reader may still read.
+    /// Files dropped from the manifest and not deleted yet: a reader in this process holds
+    /// them, or `object_store.snapshot_retention` keeps them for readers outside strata.
     pub files_waiting_for_readers: u64,
     pub status: TierStatus,
 }

@@ -3,8 +3,10 @@
 //! bytes, and files of a newer version are refused with an error naming the file.
 //!
 //! Each fixture is a whole data directory, named after the format versions in it:
-//! - `wal2-ckpt3-manifest2-tier2/`: the full workload (writes, one compaction pass, late
+//! - `wal2-ckpt3-manifest3-tier2/`: the full workload (writes, one compaction pass, late
 //!   points, a checkpoint, writes after it), with its `ENGINE_ID`; `cpu_load` is a counter;
+//! - `wal2-ckpt3-manifest2-tier2/`: the same workload as a strata of manifest version 2 wrote
+//!   it (no `committed_at`, no `removed`);
 //! - `wal2-ckpt3-manifest2-tier1/`: the same workload as a strata of tier schema version 1
 //!   wrote it (no increase columns);
 //! - `wal2-ckpt2-manifest2-tier1/`: the same workload as a strata of checkpoint version 2 wrote
@@ -39,7 +41,8 @@ const WARM_UNTIL: i64 = NOW - 5 * MIN;
 /// What it rolls cold up to: the last whole hour before `WARM_UNTIL`.
 const COLD_UNTIL: i64 = T0 + HOUR;
 
-const CURRENT: &str = "wal2-ckpt3-manifest2-tier2";
+const CURRENT: &str = "wal2-ckpt3-manifest3-tier2";
+const MANIFEST_V2: &str = "wal2-ckpt3-manifest2-tier2";
 const TIER_V1: &str = "wal2-ckpt3-manifest2-tier1";
 const CHECKPOINT_V2: &str = "wal2-ckpt2-manifest2-tier1";
 const WAL_V1: &str = "wal1-ckpt2-manifest2-tier1";
@@ -471,7 +474,14 @@ fn bits(points: &BTreeMap<usize, BTreeMap<i64, f64>>) -> BTreeMap<usize, Vec<(i6
 
 #[test]
 fn current_fixture_reads_back_exactly() {
-    reads_back_exactly(CURRENT, 2);
+    reads_back_exactly(CURRENT, 3);
+}
+
+/// A manifest of version 2 (no commit time, no files kept for snapshot readers) is read as
+/// before; the first commit writes version 3.
+#[test]
+fn manifest_version_2_fixture_reads_back_exactly() {
+    reads_back_exactly(MANIFEST_V2, 2);
 }
 
 /// Tier files of schema version 1 are read as before; their counter rows know no increase,
@@ -587,6 +597,9 @@ fn reads_back_exactly(fixture: &str, manifest_version: u32) {
     } else {
         assert_eq!(manifest.owner.as_deref(), Some(engine_id), "the fixture's engine owns its tiers");
     }
+    let committed_at = (manifest_version >= 3).then_some(NOW);
+    assert_eq!(manifest.committed_at, committed_at, "version 3 records the engine clock of its commit");
+    assert!(manifest.removed.is_empty(), "no commit of the fixture dropped a file");
     assert_eq!(manifest.generation, 2, "one commit for the warm flush, one for the cold rollup");
     assert_eq!((manifest.warm_resolution, manifest.cold_resolution), (MIN, HOUR));
     assert_eq!((manifest.warm_until, manifest.cold_until), (Some(WARM_UNTIL), Some(COLD_UNTIL)));
@@ -633,10 +646,11 @@ fn reads_back_exactly(fixture: &str, manifest_version: u32) {
     // (their late rows carry the whole bucket's increase from hot, and from warm for cold).
     assert_eq!(read_tier(&engine, Tier::Warm), as_written(fixture, rows(&all, MIN, WARM_UNTIL)));
     assert_eq!(read_tier(&engine, Tier::Cold), as_written(fixture, rows(&all, HOUR, COLD_UNTIL)));
-    // That pass committed version 2, owned by this data directory's engine (a version 1 store
-    // is taken over), with a checksum of every new file.
+    // That pass committed version 3, owned by this data directory's engine (a version 1 store
+    // is taken over), with a checksum of every new file, at the engine clock's time.
     let manifest = engine.manifest();
-    assert_eq!((manifest.version, manifest.owner.as_deref()), (2, Some(engine_id)));
+    assert_eq!((manifest.version, manifest.owner.as_deref()), (3, Some(engine_id)));
+    assert_eq!(manifest.committed_at, Some(NOW));
     let live =
         std::fs::read(dir.path().join(format!("tiers/_manifest/{:020}.json", manifest.generation))).unwrap();
     check_manifest_checksum(&live);
@@ -761,7 +775,9 @@ fn parquet_schema(path: &Path) -> (Columns, BTreeMap<String, String>) {
 
 #[test]
 fn tier_files_have_their_schema_version() {
-    for (name, version, schema) in [(CURRENT, "2", schema_v2()), (TIER_V1, "1", schema_v1())] {
+    for (name, version, schema) in
+        [(CURRENT, "2", schema_v2()), (MANIFEST_V2, "2", schema_v2()), (TIER_V1, "1", schema_v1())]
+    {
         check_tier_schema(name, version, &schema);
     }
     // The writer's schema is still version 2's: a change needs a version bump.
@@ -871,9 +887,9 @@ fn a_newer_manifest_is_refused() {
     let dir = copy_fixture(CURRENT);
     let path = dir.path().join("tiers/_manifest/00000000000000000002.json");
     let json = std::fs::read_to_string(&path).unwrap();
-    // A version 3 that also renamed a field (and has no valid checksum): the version is what
+    // A version 4 that also renamed a field (and has no valid checksum): the version is what
     // is reported.
-    let newer = json.replacen("\"version\": 2,", "\"version\": 3,", 1).replacen(
+    let newer = json.replacen("\"version\": 3,", "\"version\": 4,", 1).replacen(
         "\"warm_until\"",
         "\"warm_until_v2\"",
         1,
@@ -887,7 +903,7 @@ fn a_newer_manifest_is_refused() {
         other => panic!("not UnsupportedVersion: {other}"),
     };
     assert!(named.ends_with(path.strip_prefix(dir.path()).unwrap()), "{}", named.display());
-    refused(dir.path(), err, &named, "manifest", 3, 1..=2);
+    refused(dir.path(), err, &named, "manifest", 4, 1..=3);
 }
 
 #[test]

@@ -227,8 +227,8 @@ fn a_changed_digit_in_the_manifest_fails_the_open() {
     assert!(reason.contains("checksum") && reason.contains("CRC32C"), "{err}");
     assert_eq!(setup.snapshot(), before, "a refused open touches nothing");
 
-    // Its version changed from 2 to 1 (which has no checksum to check) is damage too.
-    let downgraded = json.replacen("\"version\": 2,", "\"version\": 1,", 1);
+    // Its version changed to 1 (which has no checksum to check) is damage too.
+    let downgraded = json.replacen("\"version\": 3,", "\"version\": 1,", 1);
     assert_ne!(downgraded, json);
     std::fs::write(&live, &downgraded).unwrap();
     let Err(err) = setup.open() else { panic!("a manifest whose version was changed opened") };

@@ -108,6 +108,15 @@ fn lifecycle(backend: Backend) {
     let stats = engine.stats();
     assert_eq!(stats.tiers.warm.files, 0, "{:?}", stats.tiers);
     assert_eq!(stats.hot.sealed_points + stats.hot.open_points, 0);
+    // The expired files stay for readers of earlier manifests (object_store.snapshot_retention,
+    // 1 h by default), listed under the manifest's `removed`, then go.
+    let waiting = stats.tiers.files_waiting_for_readers;
+    assert!(waiting > 0 && tiers.objects().iter().any(|p| p.starts_with("warm/")), "{:?}", stats.tiers);
+    assert!(engine.manifest().removed.len() as u64 >= waiting, "deleted ones stay listed until a commit");
+    clock.set(T0 + 2 * DAY + HOUR);
+    let report = engine.compact().unwrap();
+    assert!(report.deleted_files >= waiting, "{report}");
+    assert_eq!(engine.stats().tiers.files_waiting_for_readers, 0);
     assert!(tiers.objects().iter().all(|p| !p.starts_with("warm/")), "{:?}", tiers.objects());
     for metric in METRICS {
         assert_tier_matches(&engine, Tier::Cold, metric, &model, HOUR, T0, T0 + 7 * HOUR);
@@ -117,6 +126,8 @@ fn lifecycle(backend: Backend) {
     clock.set(T0 + 4 * DAY);
     engine.compact().unwrap();
     assert_eq!(engine.stats().tiers.cold.files, 0);
+    clock.set(T0 + 4 * DAY + HOUR);
+    engine.compact().unwrap();
     let left: Vec<String> = tiers.objects().into_iter().filter(|p| !p.starts_with("_manifest/")).collect();
     assert!(left.is_empty(), "{left:?}");
     engine.close().unwrap();

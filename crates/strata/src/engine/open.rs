@@ -195,6 +195,8 @@ impl Engine {
                 Tier::Cold.resolution(&config),
                 config.object_store.cache_size.0,
                 config.object_store.decoded_cache_size.0,
+                clock.clone(),
+                config.object_store.snapshot_retention.as_nanos_i64(),
             )
         };
         let (tiers, recovered) = read_only::open(&config, &wal, &checkpoints, &store, open_tiers)?;
@@ -217,6 +219,8 @@ impl Engine {
             Tier::Cold.resolution(&config),
             config.object_store.cache_size.0,
             config.object_store.decoded_cache_size.0,
+            clock.clone(),
+            config.object_store.snapshot_retention.as_nanos_i64(),
         )?;
         let orphans = tiers.remove_orphans()?;
         let recovered =

@@ -26,8 +26,9 @@ pub(crate) const DIR: &str = "_manifest";
 const FORMAT: &str = "strata-manifest";
 /// The version this build writes. Every newer strata reads every older manifest, forever:
 /// `load` keeps a decoder per version. Version 1 has no checksums and no owner; version 2
-/// adds `owner`, `checksum` and each file's `crc32c`.
-pub const VERSION: u32 = 2;
+/// adds `owner`, `checksum` and each file's `crc32c`; version 3 adds `committed_at` and
+/// `removed`, the files kept for snapshot readers.
+pub const VERSION: u32 = 3;
 /// The JSON key of a version 2 manifest's own checksum, and the value it has while the
 /// checksum is computed.
 const CHECKSUM_KEY: &str = "\"checksum\": \"";
@@ -62,6 +63,25 @@ pub struct Manifest {
     /// Warm files of flushes up to this number are fully rolled up into cold.
     pub cold_flushes: u64,
     pub files: Vec<FileEntry>,
+    /// (v3) The engine clock when this manifest was committed (ns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed_at: Option<i64>,
+    /// (v3) Files earlier manifests listed and this one does not, still in the store for
+    /// readers of a snapshot (an earlier manifest's file list) until `removed_at` plus
+    /// `object_store.snapshot_retention`. Deleting one before a later commit forgets it is
+    /// harmless: a reader of this manifest reads `files` only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<RemovedFile>,
+}
+
+/// A file a commit dropped, kept for snapshot readers until its time is up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovedFile {
+    pub path: String,
+    /// The generation of the commit that dropped it: the last manifest listing it is one less.
+    pub generation: u64,
+    /// `committed_at` of that commit (ns).
+    pub removed_at: i64,
 }
 
 /// A live tier file.
@@ -107,6 +127,8 @@ impl Manifest {
             cold_until: None,
             cold_flushes: 0,
             files: Vec::new(),
+            committed_at: None,
+            removed: Vec::new(),
         }
     }
 
@@ -219,12 +241,20 @@ pub fn load(store: &Store) -> Result<Option<Manifest>, Error> {
             }
             serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?
         }
-        // The current version: the bytes are checked before any field but the version is read.
-        VERSION => {
+        // Versions 2 and 3 (the current one): the bytes are checked before any field but the
+        // version is read. Version 3 is version 2 plus `committed_at` and `removed`.
+        2 | VERSION => {
             verify_checksum(&bytes).map_err(corrupt)?;
             let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
             if manifest.owner.is_none() {
-                return Err(corrupt("a version 2 manifest without an owner".into()));
+                return Err(corrupt(format!("a version {} manifest without an owner", header.version)));
+            }
+            match (header.version, manifest.committed_at.is_some() || !manifest.removed.is_empty()) {
+                (2, true) => return Err(corrupt("it says version 2, but has version 3 fields".into())),
+                (VERSION, _) if manifest.committed_at.is_none() => {
+                    return Err(corrupt("a version 3 manifest without committed_at".into()));
+                }
+                _ => {}
             }
             manifest
         }

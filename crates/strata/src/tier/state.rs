@@ -2,17 +2,22 @@
 //! readers still hold, and files that left the manifest but may still be read.
 //!
 //! **Invariant:** a file dropped from the manifest at generation `g` is deleted from the store
-//! only when no reader holds a generation before `g`.
+//! only when no reader in this process holds a generation before `g`, and
+//! `object_store.snapshot_retention` after that commit, so that readers outside strata that
+//! took an earlier manifest's file list (a snapshot) find every file of it. The manifest
+//! lists such files under `removed` until a commit after their deletion: a restart keeps them
+//! for their whole retention, and the orphan sweep at open leaves them alone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 
 use super::cache::{Lru, Weight};
 use super::file::{FileError, Group, OpenFile, Row, RowFilter};
-use super::manifest::{self, FileEntry, Manifest};
+use super::manifest::{self, FileEntry, Manifest, RemovedFile};
 use super::store::Store;
+use crate::clock::Clock;
 use crate::error::Error;
 use crate::failpoint::failpoint;
 
@@ -24,8 +29,12 @@ pub(crate) struct TierState {
     current: RwLock<Arc<Manifest>>,
     /// Readers per manifest generation.
     readers: Arc<Mutex<BTreeMap<u64, usize>>>,
-    /// Files dropped from the manifest, with the generation that dropped them.
-    doomed: Mutex<Vec<(u64, String)>>,
+    /// The engine's clock: commit times, and when a dropped file's retention is up.
+    clock: Arc<dyn Clock>,
+    /// `object_store.snapshot_retention` (ns).
+    snapshot_retention: i64,
+    /// Files of the live manifest's `removed` already deleted; the next commit forgets them.
+    deleted: Mutex<BTreeSet<String>>,
     /// Tier files with their parsed footers, by path.
     files: Mutex<Lru<String, OpenFile>>,
     /// Decoded row groups, by path and row group.
@@ -75,6 +84,8 @@ impl TierState {
         cold_resolution: i64,
         cache_size: u64,
         decoded_cache_size: u64,
+        clock: Arc<dyn Clock>,
+        snapshot_retention: i64,
     ) -> Result<TierState, Error> {
         let live = manifest::load(&store)?;
         manifest::check_owner(&store, live.as_ref(), &engine)?;
@@ -100,18 +111,22 @@ impl TierState {
             engine,
             current: RwLock::new(Arc::new(manifest)),
             readers: Arc::default(),
-            doomed: Mutex::default(),
+            clock,
+            snapshot_retention,
+            deleted: Mutex::default(),
             files: Mutex::new(Lru::new(cache_size)),
             groups: Mutex::new(Lru::new(decoded_cache_size)),
         })
     }
 
-    /// Removes orphans: files in the store that the live manifest does not list, left by a
-    /// commit that did not finish. Returns how many went. Only the engine that owns the store
-    /// calls it, at open, before anything can upload.
+    /// Removes orphans: files in the store that the live manifest neither lists nor keeps
+    /// for snapshot readers (`removed`), left by a commit that did not finish. Returns how
+    /// many went. Only the engine that owns the store calls it, at open, before anything can
+    /// upload.
     pub(crate) fn remove_orphans(&self) -> Result<u64, Error> {
-        let live = self.manifest();
-        let live = live.live();
+        let manifest = self.manifest();
+        let mut live = manifest.live();
+        live.extend(manifest.removed.iter().map(|r| r.path.as_str()));
         let mut orphans = 0;
         for dir in ["warm", "cold"] {
             for (path, _) in self.store.list(dir)? {
@@ -251,50 +266,53 @@ impl TierState {
         super::file::read(bytes, filter).map(|(_, rows)| rows).map_err(|reason| self.damaged(entry, reason))
     }
 
-    /// Commits `next` (its generation one past the current) and schedules the files it no
-    /// longer lists for deletion.
-    fn commit(&self, next: Manifest) -> Result<(), Error> {
-        manifest::commit(&self.store, &next)?;
-        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+    /// Commits `next` (its generation one past the current): stamps its commit time, lists
+    /// the files it drops under `removed` (kept for snapshot readers) and forgets those of
+    /// `removed` that are deleted already.
+    fn commit(&self, mut next: Manifest) -> Result<(), Error> {
+        let now = self.clock.now_nanos();
+        next.committed_at = Some(now);
+        let forgotten: BTreeSet<String> = self.deleted.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        next.removed.retain(|r| !forgotten.contains(&r.path));
+        let current = self.manifest();
         let live = next.live();
-        let dropped: Vec<String> = current
-            .files
-            .iter()
-            .filter(|f| !live.contains(f.path.as_str()))
-            .map(|f| f.path.clone())
+        let dropped = current.files.iter().filter(|f| !live.contains(f.path.as_str()));
+        let dropped: Vec<RemovedFile> = dropped
+            .map(|f| RemovedFile { path: f.path.clone(), generation: next.generation, removed_at: now })
             .collect();
-        if !dropped.is_empty() {
-            let mut doomed = self.doomed.lock().unwrap_or_else(|p| p.into_inner());
-            doomed.extend(dropped.into_iter().map(|p| (next.generation, p)));
-        }
-        *current = Arc::new(next);
+        next.removed.extend(dropped);
+        manifest::commit(&self.store, &next)?;
+        self.deleted.lock().unwrap_or_else(|p| p.into_inner()).retain(|p| !forgotten.contains(p));
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
         Ok(())
     }
 
-    /// Deletes dropped files that no reader can still need. Returns how many were deleted.
+    /// Deletes the files the live manifest keeps under `removed` whose snapshot retention is
+    /// up and that no reader in this process still holds. Returns how many were deleted.
     pub(crate) fn delete_unread(&self) -> Result<u64, Error> {
         let oldest_reader = self.readers.lock().unwrap_or_else(|p| p.into_inner()).keys().next().copied();
-        let ready: Vec<(u64, String)> = {
-            let mut doomed = self.doomed.lock().unwrap_or_else(|p| p.into_inner());
-            let (ready, wait) = doomed.drain(..).partition(|(g, _)| oldest_reader.is_none_or(|r| r >= *g));
-            *doomed = wait;
-            ready
-        };
+        let now = self.clock.now_nanos();
+        let manifest = self.manifest();
         let mut deleted = 0;
-        for (i, (_, path)) in ready.iter().enumerate() {
-            if let Err(e) = self.store.delete(path) {
-                // Keep what is left for the next pass.
-                let mut doomed = self.doomed.lock().unwrap_or_else(|p| p.into_inner());
-                doomed.extend(ready.get(i..).unwrap_or_default().iter().cloned());
-                return Err(e);
+        for removed in &manifest.removed {
+            let held = oldest_reader.is_some_and(|r| r < removed.generation);
+            let kept = removed.removed_at.saturating_add(self.snapshot_retention) > now;
+            if held || kept || self.deleted.lock().unwrap_or_else(|p| p.into_inner()).contains(&removed.path)
+            {
+                continue;
             }
+            // What fails is left for the next pass.
+            self.store.delete(&removed.path)?;
+            self.deleted.lock().unwrap_or_else(|p| p.into_inner()).insert(removed.path.clone());
             deleted += 1;
         }
         Ok(deleted)
     }
 
-    /// Files waiting for their last reader.
+    /// Files dropped from the manifest and not deleted yet: held by a reader, or kept for
+    /// snapshot readers.
     pub(crate) fn doomed(&self) -> usize {
-        self.doomed.lock().unwrap_or_else(|p| p.into_inner()).len()
+        let deleted = self.deleted.lock().unwrap_or_else(|p| p.into_inner()).len();
+        self.manifest().removed.len().saturating_sub(deleted)
     }
 }

@@ -148,6 +148,11 @@ impl Store {
     /// Uses `store` under `prefix`: any `ObjectStore` an embedder builds (GCS, Azure, a
     /// wrapper that injects faults in tests).
     ///
+    /// strata builds reqwest with rustls but no crypto provider of its own (ring's is installed
+    /// when [`Store::open`] makes an S3 client): an embedder that builds an HTTP-based store
+    /// before that installs one first, e.g. `rustls::crypto::ring::default_provider()
+    /// .install_default()`, or reqwest panics as the client is built.
+    ///
     /// # Errors
     /// I/O errors starting the runtime's threads.
     pub fn with_object_store(

@@ -41,8 +41,8 @@ impl Tiers {
             }
             Backend::S3 => {
                 let server = s3::spawn(dir.path(), "strata");
-                // reqwest carries no TLS crypto provider here (Cargo.toml) and this client is
-                // built before any engine installs ring's: install it first.
+                // An embedder's own S3 client: strata's build of reqwest has no TLS crypto
+                // provider of its own (Cargo.toml), so the embedder installs one.
                 let _ = rustls::crypto::ring::default_provider().install_default();
                 let s3 = object_store::aws::AmazonS3Builder::new()
                     .with_endpoint(&server.endpoint)
