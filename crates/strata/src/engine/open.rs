@@ -193,10 +193,8 @@ impl Engine {
                 id.clone(),
                 Tier::Warm.resolution(&config),
                 Tier::Cold.resolution(&config),
-                config.object_store.cache_size.0,
-                config.object_store.decoded_cache_size.0,
+                &config.object_store,
                 clock.clone(),
-                config.object_store.snapshot_retention.as_nanos_i64(),
             )
         };
         let (tiers, recovered) = read_only::open(&config, &wal, &checkpoints, &store, open_tiers)?;
@@ -217,10 +215,8 @@ impl Engine {
             id,
             Tier::Warm.resolution(&config),
             Tier::Cold.resolution(&config),
-            config.object_store.cache_size.0,
-            config.object_store.decoded_cache_size.0,
+            &config.object_store,
             clock.clone(),
-            config.object_store.snapshot_retention.as_nanos_i64(),
         )?;
         let orphans = tiers.remove_orphans()?;
         let recovered =

@@ -18,6 +18,7 @@ use super::file::{FileError, Group, OpenFile, Row, RowFilter};
 use super::manifest::{self, FileEntry, Manifest, RemovedFile};
 use super::store::Store;
 use crate::clock::Clock;
+use crate::config::ObjectStoreConfig;
 use crate::error::Error;
 use crate::failpoint::failpoint;
 
@@ -82,11 +83,10 @@ impl TierState {
         engine: String,
         warm_resolution: i64,
         cold_resolution: i64,
-        cache_size: u64,
-        decoded_cache_size: u64,
+        object_store: &ObjectStoreConfig,
         clock: Arc<dyn Clock>,
-        snapshot_retention: i64,
     ) -> Result<TierState, Error> {
+        let snapshot_retention = object_store.snapshot_retention.as_nanos_i64();
         let live = manifest::load(&store)?;
         manifest::check_owner(&store, live.as_ref(), &engine)?;
         let manifest = match live {
@@ -114,8 +114,8 @@ impl TierState {
             clock,
             snapshot_retention,
             deleted: Mutex::default(),
-            files: Mutex::new(Lru::new(cache_size)),
-            groups: Mutex::new(Lru::new(decoded_cache_size)),
+            files: Mutex::new(Lru::new(object_store.cache_size.0)),
+            groups: Mutex::new(Lru::new(object_store.decoded_cache_size.0)),
         })
     }
 
