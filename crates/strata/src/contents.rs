@@ -107,8 +107,8 @@ fn files(core: &Core, tier: Tier) -> Result<TierContents, Error> {
                 let s = sums.entry(row.key.measurement.clone()).or_default();
                 s.rows += 1;
                 s.points += row.agg.count;
-                // A file's rows are sorted by series and share one key per series.
-                if !keys.last().is_some_and(|k| Arc::ptr_eq(k, &row.key)) {
+                // A file's rows are sorted by series (one key per row group and series).
+                if !keys.last().is_some_and(|k| Arc::ptr_eq(k, &row.key) || **k == *row.key) {
                     keys.push(row.key.clone());
                 }
             }

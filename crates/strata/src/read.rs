@@ -1,6 +1,7 @@
 //! Reads: which series a selector names, their raw points from the hot store, and a tier's
 //! downsampled rows.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -11,8 +12,8 @@ use rayon::prelude::*;
 use crate::core::Core;
 use crate::error::Error;
 use crate::series::{SeriesId, SeriesKey, tag_name};
-use crate::tier::file::RowFilter;
-use crate::tier::{Agg, Row, Tier};
+use crate::tier::file::{Group, RowFilter, merge_rows};
+use crate::tier::{Agg, Tier};
 
 /// Which series a read or query takes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,41 +124,66 @@ pub(crate) fn read_tier(
     to: i64,
     cancel: &AtomicBool,
 ) -> Result<Vec<TierSeries>, Error> {
+    read_tier_where(core, tier, selector, &[], from, to, cancel)
+}
+
+/// [`read_tier`] of the series that also have, for each `(tag, values)` of `one_of`, one of
+/// those values of that tag (a query's hosts and type-ids). Like the selector, these skip row
+/// groups by their statistics and are checked once per series in a row group, never per row.
+pub(crate) fn read_tier_where(
+    core: &Core,
+    tier: Tier,
+    selector: &Selector,
+    one_of: &[(&str, &[String])],
+    from: i64,
+    to: i64,
+    cancel: &AtomicBool,
+) -> Result<Vec<TierSeries>, Error> {
     if tier == Tier::Hot {
         return Err(Error::Query("the hot tier holds raw points: read them with Engine::read".into()));
     }
     let guard = core.tiers.read();
     let tags = selector.tags_as_stored();
-    let filter =
-        RowFilter { metric: Some(&selector.metric), from, to, field: selector.field.as_deref(), tags: &tags };
+    let filter = RowFilter {
+        metric: Some(&selector.metric),
+        from,
+        to,
+        field: selector.field.as_deref(),
+        tags: &tags,
+        one_of,
+    };
     let mut files: Vec<_> =
         guard.manifest.files(tier).filter(|f| f.max_time >= from && f.min_time < to).collect();
     // In the order they were written: partial rows of a bucket merge in that order (a
     // counter's bucket row replaces the increase of the rows before it).
     files.sort_by_key(|f| f.flush);
-    let per_file: Vec<Vec<Row>> = files
+    let per_file: Vec<Vec<Arc<Group>>> = files
         .par_iter()
-        .map(|f| check(cancel).and_then(|()| core.tiers.read_cached(f, &filter)))
+        .map(|f| check(cancel).and_then(|()| core.tiers.read_groups(f, &filter)))
         .collect::<Result<_, Error>>()?;
-    // One file's rows are sorted and unique already; rows of several files are merged.
-    let several = per_file.iter().filter(|rows| !rows.is_empty()).count() > 1;
-    let mut rows: Vec<Row> = per_file.into_iter().flatten().collect();
-    if several {
-        crate::tier::file::sort_and_merge(&mut rows);
+    drop(guard);
+    // Each series' rows, a slice per row group, in the order the files were written; series
+    // in key order.
+    let mut per_series: BTreeMap<&Arc<SeriesKey>, Vec<Part<'_>>> = BTreeMap::new();
+    for group in per_file.iter().flatten() {
+        for (key, times, aggs) in group.select(&filter) {
+            per_series.entry(key).or_default().push((times, aggs));
+        }
     }
-    rows.iter_mut().for_each(|r| r.agg.settle());
-    let mut out: Vec<TierSeries> = Vec::new();
-    for group in rows.chunk_by(|a, b| a.key == b.key) {
-        let Some(first) = group.first() else { continue };
-        out.push(TierSeries {
-            key: first.key.clone(),
-            times: group.iter().map(|r| r.time).collect(),
-            aggs: group.iter().map(|r| r.agg).collect(),
-        });
-    }
-    out.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(out)
+    Ok(per_series
+        .into_iter()
+        .map(|(key, parts)| {
+            let rows = parts.iter().map(|(t, _)| t.len()).sum();
+            let (mut times, mut aggs) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
+            merge_rows(&parts, &mut times, &mut aggs);
+            aggs.iter_mut().for_each(Agg::settle);
+            TierSeries { key: key.clone(), times, aggs }
+        })
+        .collect())
 }
+
+/// A slice of one series' rows: bucket starts and their aggregates.
+type Part<'a> = (&'a [i64], &'a [Agg]);
 
 fn check(cancel: &AtomicBool) -> Result<(), Error> {
     if cancel.load(Ordering::Relaxed) { Err(Error::Cancelled) } else { Ok(()) }

@@ -98,6 +98,16 @@ fn check(
             want.keys().collect::<Vec<_>>(),
             "{stage}: hosts, res {res}"
         );
+        // The same question for one host through `hosts` (pushed into the tier reads' filter):
+        // that host's series alone, as the whole question answered it.
+        if let Some(host) = want.keys().next() {
+            let mut one = query.clone();
+            one.hosts = vec![host.clone()];
+            let only = engine.query(&one).unwrap();
+            let mine: Vec<&strata::QuerySeries> =
+                only.series.iter().filter(|s| s.aggs.iter().any(Option::is_some)).collect();
+            assert_eq!(mine, [got[host]], "{stage}: hosts = [{host}], res {res}");
+        }
         for (host, buckets) in &want {
             let s = got[host];
             assert_eq!(s.times.len() as i64, (to - from) / res, "{stage}: one row per bucket, gaps included");

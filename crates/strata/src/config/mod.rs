@@ -152,6 +152,9 @@ pub struct ObjectStoreConfig {
     /// outside strata holding an earlier manifest's file list can still read it. 0: deleted
     /// at the end of the pass (once no reader in this process holds it).
     pub snapshot_retention: Span,
+    /// Row groups of tier files kept decoded for queries (about 100 bytes a row), least
+    /// recently used out first: a repeated query neither decompresses nor decodes again.
+    pub decoded_cache_size: ByteSize,
 }
 
 impl Default for ObjectStoreConfig {
@@ -166,6 +169,7 @@ impl Default for ObjectStoreConfig {
             timeout: Span(Duration::from_secs(60)),
             cache_size: ByteSize(256 << 20),
             snapshot_retention: Span(Duration::from_secs(3600)),
+            decoded_cache_size: ByteSize(256 << 20),
         }
     }
 }
@@ -182,6 +186,7 @@ impl std::fmt::Debug for ObjectStoreConfig {
             .field("timeout", &self.timeout)
             .field("cache_size", &self.cache_size)
             .field("snapshot_retention", &self.snapshot_retention)
+            .field("decoded_cache_size", &self.decoded_cache_size)
             .finish()
     }
 }

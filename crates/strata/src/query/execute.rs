@@ -10,7 +10,7 @@ use super::{Aggregate, Query, QueryResult, QuerySeries, Resolution, Scope, Serve
 use crate::config::{MetricKind, ScopeAggregation};
 use crate::core::Core;
 use crate::error::Error;
-use crate::read::{read, read_tier};
+use crate::read::{TierSeries, read, read_tier_where};
 use crate::series::{SeriesKey, tag_name};
 use crate::tier::agg::{IncreaseScope, step};
 use crate::tier::{Agg, Tier, bucket};
@@ -72,7 +72,13 @@ pub(crate) fn run(core: &Core, query: &Query, cancel: &AtomicBool) -> Result<Que
     }
     // Parts come oldest first and each yields a series' buckets in time order, so a series'
     // buckets arrive in order: equal neighbours merge, no map per bucket.
-    let mut per_series: BTreeMap<Arc<SeriesKey>, Vec<(i64, Agg)>> = BTreeMap::new();
+    let mut per_series: BTreeMap<Arc<SeriesKey>, Buckets> = BTreeMap::new();
+    // The query's hosts and type-ids go to the tier reads with the selector.
+    let one_of: Vec<(&str, &[String])> =
+        [(tag_name("host"), query.hosts.as_slice()), ("type-id", query.type_ids.as_slice())]
+            .into_iter()
+            .filter(|(_, values)| !values.is_empty())
+            .collect();
     for part in &parts {
         match part.tier {
             Tier::Hot => {
@@ -82,18 +88,25 @@ pub(crate) fn run(core: &Core, query: &Query, cancel: &AtomicBool) -> Result<Que
                     }
                     let buckets = per_series.entry(s.key.clone()).or_default();
                     for (&t, &v) in s.times.iter().zip(&s.values) {
-                        add(buckets, bucket(t, part.resolution), &Agg::point_of(kind, t, v));
+                        buckets.add(bucket(t, part.resolution), &Agg::point_of(kind, t, v));
                     }
                 }
             }
             Tier::Warm | Tier::Cold => {
-                for s in read_tier(core, part.tier, &query.selector, part.from, part.to, cancel)? {
-                    if !keep(&s.key) {
+                let rows =
+                    read_tier_where(core, part.tier, &query.selector, &one_of, part.from, part.to, cancel)?;
+                for TierSeries { key, times, aggs } in rows {
+                    if !keep(&key) {
                         continue;
                     }
-                    let buckets = per_series.entry(s.key.clone()).or_default();
-                    for (t, agg) in s.times.iter().zip(&s.aggs) {
-                        add(buckets, bucket(*t, part.resolution), agg);
+                    let buckets = per_series.entry(key).or_default();
+                    if buckets.times.is_empty() && times.iter().all(|&t| bucket(t, part.resolution) == t) {
+                        // Rows on the part's buckets already, nothing to merge them with.
+                        *buckets = Buckets { times, aggs };
+                        continue;
+                    }
+                    for (t, agg) in times.iter().zip(&aggs) {
+                        buckets.add(bucket(*t, part.resolution), agg);
                     }
                 }
             }
@@ -104,12 +117,12 @@ pub(crate) fn run(core: &Core, query: &Query, cancel: &AtomicBool) -> Result<Que
         let filled: Vec<(Arc<SeriesKey>, Vec<Option<Agg>>)> = per_series
             .into_iter()
             .map(|(key, buckets)| {
-                let mut next = buckets.iter().peekable();
+                let mut next = buckets.times.iter().zip(&buckets.aggs).peekable();
                 let filled = grid
                     .iter()
                     .map(|&t| {
-                        while next.next_if(|(b, _)| *b < t).is_some() {}
-                        next.next_if(|(b, _)| *b == t).map(|(_, agg)| *agg)
+                        while next.next_if(|(b, _)| **b < t).is_some() {}
+                        next.next_if(|(b, _)| **b == t).map(|(_, agg)| *agg)
                     })
                     .collect();
                 (key, filled)
@@ -140,19 +153,34 @@ pub(crate) fn run(core: &Core, query: &Query, cancel: &AtomicBool) -> Result<Que
     Ok(QueryResult { series, served, notes })
 }
 
-fn add(buckets: &mut Vec<(i64, Agg)>, at: i64, agg: &Agg) {
-    match buckets.last_mut() {
-        Some((last, merged)) if *last == at => merged.merge(agg),
-        // Out of order only if a tier returned rows unsorted: keep the order by inserting.
-        Some((last, _)) if *last > at => match buckets.binary_search_by_key(&at, |(b, _)| *b) {
-            Ok(i) => {
-                if let Some((_, merged)) = buckets.get_mut(i) {
-                    merged.merge(agg);
+/// A series' buckets of the answer so far: starts ascending, one aggregate each.
+#[derive(Debug, Default)]
+struct Buckets {
+    times: Vec<i64>,
+    aggs: Vec<Agg>,
+}
+
+impl Buckets {
+    fn add(&mut self, at: i64, agg: &Agg) {
+        match (self.times.last(), self.aggs.last_mut()) {
+            (Some(&last), Some(merged)) if last == at => merged.merge(agg),
+            // Out of order only if a tier returned rows unsorted: keep the order by inserting.
+            (Some(&last), Some(_)) if last > at => match self.times.binary_search(&at) {
+                Ok(i) => {
+                    if let Some(merged) = self.aggs.get_mut(i) {
+                        merged.merge(agg);
+                    }
                 }
+                Err(i) => {
+                    self.times.insert(i, at);
+                    self.aggs.insert(i, *agg);
+                }
+            },
+            _ => {
+                self.times.push(at);
+                self.aggs.push(*agg);
             }
-            Err(i) => buckets.insert(i, (at, *agg)),
-        },
-        _ => buckets.push((at, *agg)),
+        }
     }
 }
 
@@ -243,21 +271,23 @@ fn scope_aggregate(
         .iter()
         .enumerate()
         .map(|(column, &a)| {
-            let values = (0..grid.len())
-                .map(|i| {
-                    let present: Vec<f64> = series
-                        .iter()
-                        .filter_map(|s| {
-                            s.columns.get(column).and_then(|(_, values)| values.get(i).copied().flatten())
-                        })
-                        .collect();
-                    if present.is_empty() {
-                        return None;
+            // Per bucket, the sum of the series' values (in series order) and how many there are.
+            let mut totals = vec![(-0.0f64, 0usize); grid.len()];
+            for s in series {
+                let Some((_, values)) = s.columns.get(column) else { continue };
+                for ((total, n), v) in totals.iter_mut().zip(values) {
+                    if let Some(v) = v {
+                        *total += v;
+                        *n += 1;
                     }
-                    let total: f64 = present.iter().sum();
-                    Some(match (how, a) {
+                }
+            }
+            let values = totals
+                .into_iter()
+                .map(|(total, n)| {
+                    (n > 0).then(|| match (how, a) {
                         (_, Aggregate::Count) | (ScopeAggregation::Sum, _) => total,
-                        (ScopeAggregation::Avg, _) => total / present.len() as f64,
+                        (ScopeAggregation::Avg, _) => total / n as f64,
                     })
                 })
                 .collect();

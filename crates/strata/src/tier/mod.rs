@@ -6,9 +6,11 @@
 //! - [`file`]: the Parquet schema and encoding;
 //! - [`manifest`]: the atomic commit of live files and tier progress;
 //! - [`store`]: object storage (local or S3) behind blocking calls;
-//! - [`state`]: the engine's live view: the manifest, its readers, files waiting for deletion.
+//! - [`state`]: the engine's live view: the manifest, its readers, files waiting for deletion;
+//! - `cache`: the bounded caches of queries (tier files, decoded row groups).
 
 pub mod agg;
+mod cache;
 mod downsample;
 pub mod file;
 pub mod manifest;

@@ -13,10 +13,13 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 
-use super::file::{FileError, OpenFile, Row, RowFilter};
+use super::Tier;
+use super::cache::{Lru, Weight};
+use super::file::{FileError, Group, OpenFile, Row, RowFilter};
 use super::manifest::{self, FileEntry, Manifest, RemovedFile};
 use super::store::Store;
 use crate::clock::Clock;
+use crate::config::Config;
 use crate::error::Error;
 use crate::failpoint::failpoint;
 
@@ -34,46 +37,21 @@ pub(crate) struct TierState {
     snapshot_retention: i64,
     /// Files of the live manifest's `removed` already deleted; the next commit forgets them.
     deleted: Mutex<BTreeSet<String>>,
-    cache: Mutex<FileCache>,
+    /// Tier files with their parsed footers, by path.
+    files: Mutex<Lru<String, OpenFile>>,
+    /// Decoded row groups, by path and row group.
+    groups: Mutex<Lru<(String, usize), Group>>,
 }
 
-/// Tier files in memory for queries, least recently used out first.
-#[derive(Debug, Default)]
-struct FileCache {
-    files: std::collections::HashMap<String, (Arc<OpenFile>, u64)>,
-    bytes: usize,
-    capacity: usize,
-    clock: u64,
-}
-
-impl FileCache {
-    fn get(&mut self, path: &str) -> Option<Arc<OpenFile>> {
-        self.clock += 1;
-        let clock = self.clock;
-        self.files.get_mut(path).map(|(file, used)| {
-            *used = clock;
-            file.clone()
-        })
+impl Weight for OpenFile {
+    fn bytes(&self) -> usize {
+        self.size()
     }
+}
 
-    fn insert(&mut self, path: &str, file: Arc<OpenFile>) {
-        if file.size() > self.capacity {
-            return;
-        }
-        self.clock += 1;
-        self.bytes += file.size();
-        if let Some((old, _)) = self.files.insert(path.to_owned(), (file, self.clock)) {
-            self.bytes -= old.size();
-        }
-        while self.bytes > self.capacity {
-            let Some(oldest) = self.files.iter().min_by_key(|(_, (_, used))| *used).map(|(p, _)| p.clone())
-            else {
-                break;
-            };
-            if let Some((gone, _)) = self.files.remove(&oldest) {
-                self.bytes -= gone.size();
-            }
-        }
+impl Weight for Group {
+    fn bytes(&self) -> usize {
+        Group::bytes(self)
     }
 }
 
@@ -101,15 +79,16 @@ impl TierState {
     /// Loads the live manifest (or starts an empty one), writing nothing; a writable engine
     /// then calls [`remove_orphans`](TierState::remove_orphans). A store another engine owns
     /// is refused, with nothing touched.
+    /// Its resolutions, caches and snapshot retention come from `config`.
     pub(crate) fn open(
         store: Store,
         engine: String,
-        warm_resolution: i64,
-        cold_resolution: i64,
-        cache_size: u64,
+        config: &Config,
         clock: Arc<dyn Clock>,
-        snapshot_retention: i64,
     ) -> Result<TierState, Error> {
+        let (warm_resolution, cold_resolution) =
+            (Tier::Warm.resolution(config), Tier::Cold.resolution(config));
+        let os = &config.object_store;
         let live = manifest::load(&store)?;
         manifest::check_owner(&store, live.as_ref(), &engine)?;
         let manifest = match live {
@@ -135,12 +114,10 @@ impl TierState {
             current: RwLock::new(Arc::new(manifest)),
             readers: Arc::default(),
             clock,
-            snapshot_retention,
+            snapshot_retention: os.snapshot_retention.as_nanos_i64(),
             deleted: Mutex::default(),
-            cache: Mutex::new(FileCache {
-                capacity: usize::try_from(cache_size).unwrap_or(usize::MAX),
-                ..FileCache::default()
-            }),
+            files: Mutex::new(Lru::new(os.cache_size.0)),
+            groups: Mutex::new(Lru::new(os.decoded_cache_size.0)),
         })
     }
 
@@ -166,12 +143,12 @@ impl TierState {
 
     /// A tier file for a query: from the cache, or fetched, parsed and cached.
     fn open_file(&self, entry: &FileEntry) -> Result<Arc<OpenFile>, Error> {
-        if let Some(file) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&entry.path) {
+        if let Some(file) = self.files.lock().unwrap_or_else(|p| p.into_inner()).get(&entry.path) {
             return Ok(file);
         }
         let bytes = self.fetch(entry)?;
         let file = Arc::new(OpenFile::new(bytes).map_err(|reason| self.damaged(entry, reason))?);
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(&entry.path, file.clone());
+        self.files.lock().unwrap_or_else(|p| p.into_inner()).insert(entry.path.clone(), file.clone());
         Ok(file)
     }
 
@@ -202,9 +179,30 @@ impl TierState {
         Ok(bytes)
     }
 
-    /// The rows `filter` keeps of a tier file, through the cache.
-    pub(crate) fn read_cached(&self, entry: &FileEntry, filter: &RowFilter<'_>) -> Result<Vec<Row>, Error> {
-        self.open_file(entry)?.read(filter).map_err(|reason| self.damaged(entry, reason))
+    /// The row groups of a tier file that may hold rows `filter` keeps, decoded, through both
+    /// caches: a repeated query neither fetches, parses nor decodes again.
+    pub(crate) fn read_groups(
+        &self,
+        entry: &FileEntry,
+        filter: &RowFilter<'_>,
+    ) -> Result<Vec<Arc<Group>>, Error> {
+        let file = self.open_file(entry)?;
+        let mut groups = Vec::new();
+        for index in file.row_groups(filter) {
+            let key = (entry.path.clone(), index);
+            let cached = self.groups.lock().unwrap_or_else(|p| p.into_inner()).get(&key);
+            let group = match cached {
+                Some(group) => group,
+                None => {
+                    let group =
+                        Arc::new(file.decode_group(index).map_err(|reason| self.damaged(entry, reason))?);
+                    self.groups.lock().unwrap_or_else(|p| p.into_inner()).insert(key, group.clone());
+                    group
+                }
+            };
+            groups.push(group);
+        }
+        Ok(groups)
     }
 
     /// The error for a tier file that cannot be read, naming it.
