@@ -148,13 +148,13 @@ pub struct ObjectStoreConfig {
     /// Tier files kept in memory (with their parsed footers) for queries, least recently used
     /// out first. Files never change, so the cache is never stale.
     pub cache_size: ByteSize,
-    /// Row groups of tier files kept decoded for queries (about 100 bytes a row), least
-    /// recently used out first: a repeated query neither decompresses nor decodes again.
-    pub decoded_cache_size: ByteSize,
     /// How long a file a commit dropped (merged, expired) stays in the store, so that a reader
     /// outside strata holding an earlier manifest's file list can still read it. 0: deleted
     /// at the end of the pass (once no reader in this process holds it).
     pub snapshot_retention: Span,
+    /// Row groups of tier files kept decoded for queries (about 100 bytes a row), least
+    /// recently used out first: a repeated query neither decompresses nor decodes again.
+    pub decoded_cache_size: ByteSize,
 }
 
 impl Default for ObjectStoreConfig {
@@ -168,8 +168,8 @@ impl Default for ObjectStoreConfig {
             allow_http: false,
             timeout: Span(Duration::from_secs(60)),
             cache_size: ByteSize(256 << 20),
-            decoded_cache_size: ByteSize(256 << 20),
             snapshot_retention: Span(Duration::from_secs(3600)),
+            decoded_cache_size: ByteSize(256 << 20),
         }
     }
 }
@@ -185,8 +185,8 @@ impl std::fmt::Debug for ObjectStoreConfig {
             .field("allow_http", &self.allow_http)
             .field("timeout", &self.timeout)
             .field("cache_size", &self.cache_size)
-            .field("decoded_cache_size", &self.decoded_cache_size)
             .field("snapshot_retention", &self.snapshot_retention)
+            .field("decoded_cache_size", &self.decoded_cache_size)
             .finish()
     }
 }

@@ -24,8 +24,8 @@ use crate::memory_guard::MemoryGuard;
 use crate::read_only;
 use crate::recovery::{Recovered, recover};
 use crate::streams::Streams;
+use crate::tier::Store;
 use crate::tier::state::TierState;
-use crate::tier::{Store, Tier};
 
 use super::data_dir::{Disks, ENGINE_ID, engine_id, lock_data_dir, read_engine_id};
 use super::{CHECKPOINT_DIR, Engine, WAL_DIR};
@@ -187,16 +187,7 @@ impl Engine {
         };
         let wal = FsStorage::read_only(config.data_dir.join(WAL_DIR));
         let checkpoints = FsStorage::read_only(config.data_dir.join(CHECKPOINT_DIR));
-        let open_tiers = || {
-            TierState::open(
-                store.clone(),
-                id.clone(),
-                Tier::Warm.resolution(&config),
-                Tier::Cold.resolution(&config),
-                &config.object_store,
-                clock.clone(),
-            )
-        };
+        let open_tiers = || TierState::open(store.clone(), id.clone(), &config, clock.clone());
         let (tiers, recovered) = read_only::open(&config, &wal, &checkpoints, &store, open_tiers)?;
         Ok(Engine::assemble(config, clock, recovered, tiers, Box::new(checkpoints), None, 0))
     }
@@ -210,14 +201,7 @@ impl Engine {
         config.validate().map_err(|message| crate::ConfigError::Invalid { path: None, message })?;
         let lock = lock_data_dir(&config.data_dir)?;
         let id = engine_id(&config.data_dir)?;
-        let tiers = TierState::open(
-            store,
-            id,
-            Tier::Warm.resolution(&config),
-            Tier::Cold.resolution(&config),
-            &config.object_store,
-            clock.clone(),
-        )?;
+        let tiers = TierState::open(store, id, &config, clock.clone())?;
         let orphans = tiers.remove_orphans()?;
         let recovered =
             recover(&config, disks.checkpoints.as_ref(), disks.wal, &tiers.manifest(), Access::ReadWrite)?;

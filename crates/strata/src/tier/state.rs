@@ -13,12 +13,13 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 
+use super::Tier;
 use super::cache::{Lru, Weight};
 use super::file::{FileError, Group, OpenFile, Row, RowFilter};
 use super::manifest::{self, FileEntry, Manifest, RemovedFile};
 use super::store::Store;
 use crate::clock::Clock;
-use crate::config::ObjectStoreConfig;
+use crate::config::Config;
 use crate::error::Error;
 use crate::failpoint::failpoint;
 
@@ -78,15 +79,16 @@ impl TierState {
     /// Loads the live manifest (or starts an empty one), writing nothing; a writable engine
     /// then calls [`remove_orphans`](TierState::remove_orphans). A store another engine owns
     /// is refused, with nothing touched.
+    /// Its resolutions, caches and snapshot retention come from `config`.
     pub(crate) fn open(
         store: Store,
         engine: String,
-        warm_resolution: i64,
-        cold_resolution: i64,
-        object_store: &ObjectStoreConfig,
+        config: &Config,
         clock: Arc<dyn Clock>,
     ) -> Result<TierState, Error> {
-        let snapshot_retention = object_store.snapshot_retention.as_nanos_i64();
+        let (warm_resolution, cold_resolution) =
+            (Tier::Warm.resolution(config), Tier::Cold.resolution(config));
+        let os = &config.object_store;
         let live = manifest::load(&store)?;
         manifest::check_owner(&store, live.as_ref(), &engine)?;
         let manifest = match live {
@@ -112,10 +114,10 @@ impl TierState {
             current: RwLock::new(Arc::new(manifest)),
             readers: Arc::default(),
             clock,
-            snapshot_retention,
+            snapshot_retention: os.snapshot_retention.as_nanos_i64(),
             deleted: Mutex::default(),
-            files: Mutex::new(Lru::new(object_store.cache_size.0)),
-            groups: Mutex::new(Lru::new(object_store.decoded_cache_size.0)),
+            files: Mutex::new(Lru::new(os.cache_size.0)),
+            groups: Mutex::new(Lru::new(os.decoded_cache_size.0)),
         })
     }
 
