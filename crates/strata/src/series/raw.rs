@@ -152,7 +152,8 @@ mod tests {
             assert_eq!(check(miss, None), (vec![], None), "{miss}");
         }
         assert_eq!(check("m,hostname=a,type=node,x=1 value=1", None), (vec![], None));
-        assert_eq!(check("m,hostname=a,hostname=a,type=node value=1", None), (vec![], None));
+        // `host` read as `hostname` beside a `hostname`: no key, and no match.
+        assert_eq!(check("m,host=a,hostname=a,type=node value=1", None), (vec![], None));
     }
 
     #[test]

@@ -41,6 +41,9 @@ impl Tiers {
             }
             Backend::S3 => {
                 let server = s3::spawn(dir.path(), "strata");
+                // The test's own client is built before the engine installs ring's TLS
+                // provider (reqwest has none bundled): install it here, as the engine does.
+                let _ = rustls::crypto::ring::default_provider().install_default();
                 let s3 = object_store::aws::AmazonS3Builder::new()
                     .with_endpoint(&server.endpoint)
                     .with_allow_http(true)
