@@ -210,7 +210,11 @@ fn create_series(
         .map_err(|hit| (RejectReason::SeriesLimit, format!("a new series would pass a limit: {hit}")))?;
     for &field in fields {
         let id = index
-            .create(&KeyParts { measurement, field, tags: &tags }, limits.max_series, limits.max_series_per_metric)
+            .create(
+                &KeyParts { measurement, field, tags: &tags },
+                limits.max_series,
+                limits.max_series_per_metric,
+            )
             .map_err(|hit| (RejectReason::SeriesLimit, hit.to_string()))?;
         ids.push(id);
     }

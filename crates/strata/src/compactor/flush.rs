@@ -149,9 +149,7 @@ fn held_buckets(core: &Core, late: &[LatePoint], res: i64) -> HeldBuckets {
     let index = core.read_index();
     let series = spans
         .into_iter()
-        .filter(|(id, _)| {
-            index.measurement(*id).is_some_and(|m| core.config.kind(m) == MetricKind::Counter)
-        })
+        .filter(|(id, _)| index.measurement(*id).is_some_and(|m| core.config.kind(m) == MetricKind::Counter))
         .map(|(id, (lo, hi))| {
             let hi = hi.saturating_add(res);
             (id, (lo, hi, core.hot.copy(id, lo, hi)))

@@ -240,7 +240,8 @@ impl SeriesIndex {
         let previous = match self.host_heads.find_mut(pair_hash(pair), |&head| host_of(head) == Some(pair)) {
             Some(head) => std::mem::replace(head, id),
             None => {
-                self.host_heads.insert_unique(pair_hash(pair), id, |&head| host_of(head).map_or(0, pair_hash));
+                self.host_heads
+                    .insert_unique(pair_hash(pair), id, |&head| host_of(head).map_or(0, pair_hash));
                 NONE
             }
         };
@@ -254,7 +255,9 @@ impl SeriesIndex {
         let Some(hostname) = self.strings.get("hostname") else { return Vec::new() };
         let pair = (measurement, host);
         let (keys, starts) = (&self.keys, &self.starts);
-        let head = self.host_heads.find(pair_hash(pair), |&head| host_pair(keys, starts, hostname, head) == Some(pair));
+        let head = self
+            .host_heads
+            .find(pair_hash(pair), |&head| host_pair(keys, starts, hostname, head) == Some(pair));
         let mut out = Vec::new();
         let mut next = head.copied().unwrap_or(NONE);
         // Each series is in one list once, so the walk ends; the bound only guards a bug.
@@ -372,7 +375,8 @@ mod tests {
     #[test]
     fn keys_come_back_whole_and_select_finds_them() {
         let mut index = SeriesIndex::default();
-        let tags = |host: &'static str, cpu: &'static str| vec![("cpu", cpu), ("hostname", host), ("type", "core")];
+        let tags =
+            |host: &'static str, cpu: &'static str| vec![("cpu", cpu), ("hostname", host), ("type", "core")];
         let mut made = Vec::new();
         for (host, cpu) in [("a", "0"), ("b", "0"), ("a", "1"), ("a", "0")] {
             let t = tags(host, cpu);

@@ -113,7 +113,10 @@ mod tests {
         let b = strings.intern("").unwrap();
         let c = strings.intern(&"x".repeat(300)).unwrap();
         assert_eq!(strings.intern("hostname").unwrap(), a);
-        assert_eq!((strings.get("hostname"), strings.get(""), strings.get("other")), (Some(a), Some(b), None));
+        assert_eq!(
+            (strings.get("hostname"), strings.get(""), strings.get("other")),
+            (Some(a), Some(b), None)
+        );
         assert_eq!((strings.text(a), strings.text(b)), ("hostname", ""));
         assert_eq!(strings.text(c).len(), 300);
         assert_eq!(strings.text(9999), "");

@@ -152,8 +152,13 @@ pub(super) fn put_str(out: &mut Vec<u8>, s: &str) {
 /// A series limit that a new series would pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum LimitHit {
-    Total { limit: u64 },
-    PerMetric { metric: String, limit: u64 },
+    Total {
+        limit: u64,
+    },
+    PerMetric {
+        metric: String,
+        limit: u64,
+    },
     /// The index's arenas are full (4 GiB of keys or of strings).
     Full,
 }

@@ -70,14 +70,21 @@ impl SeriesIndex {
     /// The series of one field of `line` through its canonical key: the path for lines the
     /// cache does not hold. `None` also for a line whose tags make no key (a duplicate).
     pub(crate) fn find_line(&self, cluster: Option<&str>, line: &Line<'_>, field: &str) -> Option<SeriesId> {
-        let tags = canonical_tags(line.tags.iter().map(|t| (t.key.as_ref(), t.value.as_ref())), cluster).ok()?;
+        let tags =
+            canonical_tags(line.tags.iter().map(|t| (t.key.as_ref(), t.value.as_ref())), cluster).ok()?;
         self.find(&KeyParts { measurement: &line.measurement, field, tags: &tags })
     }
 
     /// Whether `id`'s key is the one `line`'s field names: its measurement and field, and its
     /// tags, walked in order beside the line's (renamed), with the default cluster the one tag
     /// the key may have that the line does not.
-    pub(crate) fn matches_line(&self, id: SeriesId, cluster: Option<&str>, line: &Line<'_>, field: &str) -> bool {
+    pub(crate) fn matches_line(
+        &self,
+        id: SeriesId,
+        cluster: Option<&str>,
+        line: &Line<'_>,
+        field: &str,
+    ) -> bool {
         let Some(key) = self.compact(id) else { return false };
         let s = &self.strings;
         if s.bytes(key.measurement) != line.measurement.as_bytes() || s.bytes(key.field) != field.as_bytes() {
@@ -119,8 +126,11 @@ mod tests {
     /// Creates the series of `text`'s first field the way the write path does.
     fn create(index: &mut SeriesIndex, text: &str, cluster: Option<&str>) -> SeriesId {
         let l = line(text);
-        let tags = canonical_tags(l.tags.iter().map(|t| (t.key.as_ref(), t.value.as_ref())), cluster).unwrap();
-        index.create(&KeyParts { measurement: &l.measurement, field: &l.fields[0].key, tags: &tags }, 99, 99).unwrap()
+        let tags =
+            canonical_tags(l.tags.iter().map(|t| (t.key.as_ref(), t.value.as_ref())), cluster).unwrap();
+        index
+            .create(&KeyParts { measurement: &l.measurement, field: &l.fields[0].key, tags: &tags }, 99, 99)
+            .unwrap()
     }
 
     #[test]
@@ -140,15 +150,29 @@ mod tests {
             assert!(matching.iter().all(|&id| Some(id) == found), "{text}: {matching:?} vs {found:?}");
             (matching, found)
         };
-        assert_eq!(check("m,host=a,type=node value=1", Some("fritz")), (vec![with_cluster], Some(with_cluster)));
-        assert_eq!(check("m,hostname=a,type=node value=1", Some("fritz")), (vec![with_cluster], Some(with_cluster)));
+        assert_eq!(
+            check("m,host=a,type=node value=1", Some("fritz")),
+            (vec![with_cluster], Some(with_cluster))
+        );
+        assert_eq!(
+            check("m,hostname=a,type=node value=1", Some("fritz")),
+            (vec![with_cluster], Some(with_cluster))
+        );
         assert_eq!(check("m,hostname=a,type=node value=1", None), (vec![bare], Some(bare)));
         assert_eq!(check("m,hostname=a,type=node value=1", Some("alex")), (vec![explicit], Some(explicit)));
-        assert_eq!(check("m,cluster=alex,hostname=a,type=node value=1", None), (vec![explicit], Some(explicit)));
-        assert_eq!(check("m,cluster=alex,hostname=a,type=node value=1", Some("x")), (vec![explicit], Some(explicit)));
+        assert_eq!(
+            check("m,cluster=alex,hostname=a,type=node value=1", None),
+            (vec![explicit], Some(explicit))
+        );
+        assert_eq!(
+            check("m,cluster=alex,hostname=a,type=node value=1", Some("x")),
+            (vec![explicit], Some(explicit))
+        );
         // Unsorted tags: found through the canonical key, never confirmed by the walk.
         assert_eq!(check("m,type=node,hostname=a value=1", None), (vec![], Some(bare)));
-        for miss in ["m,hostname=a value=1", "m,hostname=a,type=node other=1", "n,hostname=a,type=node value=1"] {
+        for miss in
+            ["m,hostname=a value=1", "m,hostname=a,type=node other=1", "n,hostname=a,type=node value=1"]
+        {
             assert_eq!(check(miss, None), (vec![], None), "{miss}");
         }
         assert_eq!(check("m,hostname=a,type=node,x=1 value=1", None), (vec![], None));

@@ -16,7 +16,10 @@ pub(crate) struct SeriesTable {
 
 impl SeriesTable {
     /// The table of `ids`, each key appended by `put` (false: the id has no key, left out).
-    pub(crate) fn build(ids: &[SeriesId], mut put: impl FnMut(SeriesId, &mut Vec<u8>) -> bool) -> SeriesTable {
+    pub(crate) fn build(
+        ids: &[SeriesId],
+        mut put: impl FnMut(SeriesId, &mut Vec<u8>) -> bool,
+    ) -> SeriesTable {
         let mut table = SeriesTable::default();
         for &id in ids {
             let at = table.bytes.len();
@@ -83,7 +86,12 @@ mod tests {
         for cut in 0..bytes.len() - 1 {
             assert!(SeriesTable::get(&mut &bytes[..cut]).is_err(), "cut at {cut}");
         }
-        let skipped = SeriesTable::build(&[1, 2], |id, out| id == 2 && { key("c").encode(out); true });
+        let skipped = SeriesTable::build(&[1, 2], |id, out| {
+            id == 2 && {
+                key("c").encode(out);
+                true
+            }
+        });
         assert_eq!(skipped.iter().map(|e| e.unwrap().0).collect::<Vec<_>>(), vec![2]);
     }
 }
