@@ -119,8 +119,8 @@ fn series_case(n: u64) {
     let key_bytes =
         data.len() as f64 / n as f64 - suffix + ",cluster=fritz".len() as f64 + "value".len() as f64;
     println!(
-        "RESULT series={n} rss_before={} rss_after={} peak={} ingest_secs={secs} key_bytes={key_bytes}",
-        before.rss, after.rss, after.peak
+        "RESULT series={n} rss_before={} rss_after={} peak={} ingest_secs={secs} key_bytes={key_bytes} index_bytes={} hot_bytes={}",
+        before.rss, after.rss, after.peak, stats.index_bytes, stats.hot.memory_bytes
     );
     drop(engine);
 }

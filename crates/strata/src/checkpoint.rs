@@ -28,7 +28,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use strata_wal::{Position, Storage};
 
@@ -37,7 +36,7 @@ use crate::cut_guard::Pending;
 use crate::decode::{Malformed, get_str, get_u32, get_u64};
 use crate::error::{Error, io};
 use crate::hot::{Body, Chunk, LatePoint, Sealed};
-use crate::series::{SeriesId, SeriesKey};
+use crate::series::{SeriesId, SeriesTable};
 
 const MAGIC: [u8; 8] = *b"STRATCKP";
 /// Version 2 added the tier state (evicted_until and late points), version 3 the late points
@@ -54,7 +53,7 @@ const TMP: &str = ".tmp";
 #[derive(Debug, Default)]
 pub(crate) struct Snapshot {
     pub(crate) position: Position,
-    pub(crate) series: Vec<(SeriesId, Arc<SeriesKey>)>,
+    pub(crate) series: SeriesTable,
     pub(crate) chunks: Vec<(SeriesId, Vec<Chunk>)>,
     /// Windows before this are evicted to the tiers (`i64::MIN`: none).
     pub(crate) evicted_until: i64,
@@ -85,11 +84,7 @@ pub(crate) fn write(storage: &dyn Storage, snapshot: &Snapshot) -> Result<PathBu
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&snapshot.position.segment.to_le_bytes());
     out.extend_from_slice(&snapshot.position.offset.to_le_bytes());
-    out.extend_from_slice(&count(snapshot.series.len()).to_le_bytes());
-    for (id, key) in &snapshot.series {
-        out.extend_from_slice(&id.to_le_bytes());
-        key.encode(&mut out);
-    }
+    snapshot.series.put(&mut out);
     out.extend_from_slice(&count(snapshot.chunks.len()).to_le_bytes());
     for (id, chunks) in &snapshot.chunks {
         out.extend_from_slice(&id.to_le_bytes());
@@ -236,11 +231,7 @@ fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
         evicted_until: i64::MIN,
         ..Snapshot::default()
     };
-    let series = get_u32(input)? as usize;
-    for _ in 0..series {
-        let id = get_u32(input)?;
-        snapshot.series.push((id, Arc::new(SeriesKey::decode(input)?)));
-    }
+    snapshot.series = SeriesTable::get(input)?;
     let with_chunks = get_u32(input)? as usize;
     for _ in 0..with_chunks {
         let id = get_u32(input)?;
@@ -318,14 +309,14 @@ mod tests {
     use super::*;
 
     fn snapshot(segment: u64, value: f64) -> Snapshot {
-        let key =
-            Arc::new(SeriesKey::from_parts("m", "value", [("hostname", "a")].into_iter(), None).unwrap());
+        let key = crate::series::SeriesKey::from_parts("m", "value", [("hostname", "a")].into_iter(), None)
+            .unwrap();
         let mut bytes = Vec::new();
         crate::hot::encode(&[1, 2, 3], &[0.5, value, -0.0], &mut bytes);
         let chunk = Chunk { window: 0, body: Body::Sealed(Sealed { bytes: bytes.into(), points: 3 }) };
         Snapshot {
             position: Position { segment, offset: 99 },
-            series: vec![(0, key)],
+            series: SeriesTable::from_keys(&[(0, key)]),
             chunks: vec![(0, vec![chunk])],
             evicted_until: -5,
             late: vec![(0, -7, 2.5)],

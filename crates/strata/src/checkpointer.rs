@@ -11,26 +11,34 @@ use crate::checkpoint::{self, Snapshot};
 use crate::core::Core;
 use crate::error::Error;
 use crate::failpoint::failpoint;
+use crate::series::{SeriesId, SeriesTable};
 
 /// Writes a checkpoint of `core` now and removes the WAL segments it covers.
 pub(crate) fn checkpoint(core: &Core) -> Result<PathBuf, Error> {
     let permit = core.gate.checkpoint()?;
     // Hold the apply order while copying: the copy then holds exactly the records before
-    // `position`. Sealed chunks are shared, so this is quick.
-    let snapshot = {
+    // `position`. Sealed chunks are shared, so this is quick. Of the series table only the ids
+    // are taken here: a key never changes once put, so its bytes are encoded after.
+    let (mut snapshot, logged) = {
         let applied = core.log.hold();
-        let index = core.read_index();
-        let series =
-            index.all().filter(|(id, _)| index.is_logged(*id)).map(|(id, k)| (id, k.clone())).collect();
-        Snapshot {
+        let logged: Vec<SeriesId> = {
+            let index = core.read_index();
+            index.ids().filter(|&id| index.is_logged(id)).collect()
+        };
+        let snapshot = Snapshot {
             position: applied.position(),
-            series,
+            series: SeriesTable::default(),
             chunks: core.hot.snapshot(),
             evicted_until: core.hot.evicted_until(),
             late: core.hot.late_points(),
             pending: permit.pending().map(|p| (*p).clone()),
             streams: core.streams.snapshot(),
-        }
+        };
+        (snapshot, logged)
+    };
+    snapshot.series = {
+        let index = core.read_index();
+        SeriesTable::build(&logged, |id, out| index.encode_key(id, out))
     };
     let path = checkpoint::write(core.checkpoints.as_ref(), &snapshot)?;
     failpoint("checkpoint-written")?;

@@ -86,7 +86,7 @@ fn hot(core: &Core) -> TierContents {
         s.rows += size.points;
         s.points += size.points;
         s.bytes += size.bytes;
-        keys.push(key.clone());
+        keys.push(key);
     }
     drop(index);
     assemble(sums, &keys)

@@ -15,7 +15,7 @@ use strata_lp::{Line, ParseOptions, Parser};
 use crate::core::Core;
 use crate::error::Error;
 use crate::payload::Batch;
-use crate::series::{SeriesId, SeriesIndex, SeriesKey};
+use crate::series::{KeyParts, SeriesId, SeriesIndex, canonical_tags, raw_base, raw_hash};
 use crate::streams::StreamSequence;
 use crate::units::{Span, format_time};
 use crate::write::{Point, RejectReason, Sequenced, WriteOptions, WriteReport};
@@ -49,8 +49,10 @@ pub(crate) fn write_lp(
     staged.batch.source = source.cloned();
     let mut deferred: Vec<Line<'_>> = Vec::new();
     let mut line = Line::default();
-    let mut raw = Vec::new();
     let mut ids: Vec<SeriesId> = Vec::new();
+    // Forms of known series the cache does not hold yet (raw hash, id), kept once the read
+    // lock is released: after a restart, the first line of each series.
+    let mut remember: Vec<(u64, SeriesId)> = Vec::new();
     {
         let index = core.read_index();
         'lines: while let Some(result) = parser.next_into(&mut line) {
@@ -65,14 +67,19 @@ pub(crate) fn write_lp(
             // Known series by the text as written, no key built; a line with any new series
             // waits for the write lock.
             ids.clear();
+            let base = raw_base(cluster, line.series_text);
             for field in &line.fields {
-                raw_key(&mut raw, cluster, line.series_text, &field.key);
-                match index.get_raw(&raw) {
-                    Some(id) => ids.push(id),
-                    None => {
-                        deferred.push(line.clone());
-                        continue 'lines;
+                let hash = raw_hash(&base, &field.key);
+                if let Some(id) = index.get_raw(hash, cluster, &line, &field.key) {
+                    ids.push(id);
+                } else if let Some(id) = index.find_line(cluster, &line, &field.key) {
+                    if index.matches_line(id, cluster, &line, &field.key) {
+                        remember.push((hash, id));
                     }
+                    ids.push(id);
+                } else {
+                    deferred.push(line.clone());
+                    continue 'lines;
                 }
             }
             let time = line.timestamp.unwrap_or(default_time);
@@ -81,8 +88,11 @@ pub(crate) fn write_lp(
             }
         }
     }
-    if !deferred.is_empty() {
+    if !deferred.is_empty() || !remember.is_empty() {
         let mut index = core.write_index();
+        for &(hash, id) in &remember {
+            index.remember_raw(hash, id);
+        }
         // Buffers reused across lines: a write of many new series makes no allocation per line
         // beyond the series it keeps (short-lived ones between long-lived keys fragment the heap).
         let (mut tags, mut fields) = (Vec::new(), Vec::new());
@@ -94,9 +104,11 @@ pub(crate) fn write_lp(
             match create_series(core, &mut index, &line.measurement, &fields, &tags, cluster, &mut ids) {
                 Ok(()) => {
                     let time = line.timestamp.unwrap_or(default_time);
+                    let base = raw_base(cluster, line.series_text);
                     for ((field, &id), name) in line.fields.iter().zip(&ids).zip(&fields) {
-                        raw_key(&mut raw, cluster, line.series_text, name);
-                        index.remember_raw(&raw, id);
+                        if index.matches_line(id, cluster, line, name) {
+                            index.remember_raw(raw_hash(&base, name), id);
+                        }
                         staged.push(&index, id, time, field.value.as_f64().unwrap_or_default());
                     }
                 }
@@ -184,20 +196,25 @@ fn create_series(
     if measurement.is_empty() || fields.iter().any(|f| f.is_empty()) {
         return Err((RejectReason::BadKey, "the measurement and field must not be empty".into()));
     }
-    let keys = fields
-        .iter()
-        .map(|field| SeriesKey::from_parts(measurement, field, tags.iter().copied(), cluster))
-        .collect::<Result<Vec<_>, _>>()
+    // Mapped, not copied: the items' lifetime may then shorten to the cluster's.
+    let tags = canonical_tags(tags.iter().map(|&(k, v)| (k, v)), cluster)
         .map_err(|message| (RejectReason::BadKey, message))?;
     let limits = &core.config.limits;
     // All of a line's series share its measurement; check room for all before creating any.
-    let new = keys.iter().filter(|k| index.get(k).is_none()).count() as u64;
+    let new = fields
+        .iter()
+        .filter(|&&field| index.find(&KeyParts { measurement, field, tags: &tags }).is_none())
+        .count() as u64;
     index
         .check_room(measurement, new, limits.max_series, limits.max_series_per_metric)
         .map_err(|hit| (RejectReason::SeriesLimit, format!("a new series would pass a limit: {hit}")))?;
-    for key in keys {
+    for &field in fields {
         let id = index
-            .create(key, limits.max_series, limits.max_series_per_metric)
+            .create(
+                &KeyParts { measurement, field, tags: &tags },
+                limits.max_series,
+                limits.max_series_per_metric,
+            )
             .map_err(|hit| (RejectReason::SeriesLimit, hit.to_string()))?;
         ids.push(id);
     }
@@ -224,19 +241,25 @@ impl Staged {
 
 /// Logs the staged points, applies them in log order, and counts the outcome.
 fn commit(core: &Core, staged: Staged) -> Result<Sequenced, Error> {
-    let Staged { mut batch, undefined, mut report } = staged;
+    let Staged { batch, undefined, mut report } = staged;
     core.counters.count_rejections(&report);
     // A sequenced write is logged even with no point: its sequence must be durable too.
     if batch.len() == 0 && batch.source.is_none() {
         return Ok(Sequenced::Applied(report));
     }
-    {
+    // The definitions go from the index's interned form straight into the record's bytes.
+    let (payload, defined) = {
         let index = core.read_index();
-        let mut ids: Vec<SeriesId> = undefined.into_iter().collect();
+        let mut ids: Vec<SeriesId> = undefined.into_iter().filter(|&id| index.contains(id)).collect();
         ids.sort_unstable();
-        batch.definitions = ids.into_iter().filter_map(|id| Some((id, index.key(id)?.clone()))).collect();
-    }
-    let payload = batch.encode();
+        let payload = batch.encode_defining(ids.len(), |out| {
+            for &id in &ids {
+                out.extend_from_slice(&id.to_le_bytes());
+                index.encode_key(id, out);
+            }
+        });
+        (payload, ids)
+    };
     let mut applied = true;
     core.log.append_then_apply(&payload, || {
         // In log order, as replay decides: a second writer of the same message may have come
@@ -244,8 +267,8 @@ fn commit(core: &Core, staged: Staged) -> Result<Sequenced, Error> {
         applied = batch.source.as_ref().is_none_or(|source| core.streams.admit(source));
         let outcome = if applied { core.hot.apply(&batch) } else { Ok(()) };
         let index = core.read_index();
-        for (id, _) in &batch.definitions {
-            index.mark_logged(*id);
+        for &id in &defined {
+            index.mark_logged(id);
         }
         outcome
     })?;
@@ -308,14 +331,4 @@ impl TimeWindow {
             Ok(())
         }
     }
-}
-
-/// The cache key of a series as written: default cluster, measurement and tags, field.
-fn raw_key(out: &mut Vec<u8>, cluster: Option<&str>, series_text: &str, field: &str) {
-    out.clear();
-    out.extend_from_slice(cluster.unwrap_or_default().as_bytes());
-    out.push(0);
-    out.extend_from_slice(series_text.as_bytes());
-    out.push(0);
-    out.extend_from_slice(field.as_bytes());
 }

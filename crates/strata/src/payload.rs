@@ -59,8 +59,21 @@ impl Batch {
         self.values.push(value);
     }
 
+    /// The record's bytes, with `self.definitions`.
+    #[cfg(test)]
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(9 + self.len() * 20 + self.definitions.len() * 96);
+        self.encode_defining(self.definitions.len(), |out| {
+            for (id, key) in &self.definitions {
+                out.extend_from_slice(&id.to_le_bytes());
+                key.encode(out);
+            }
+        })
+    }
+
+    /// The record's bytes, with `count` definitions that `put` appends (each a u32 id and a
+    /// key in `SeriesKey::encode`'s form): the write path encodes them straight from the index.
+    pub(crate) fn encode_defining(&self, count: usize, put: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        let mut out = Vec::with_capacity(9 + self.len() * 20 + count * 96);
         out.push(VERSION);
         match &self.source {
             Some(source) => {
@@ -71,11 +84,8 @@ impl Batch {
             }
             None => out.push(0),
         }
-        out.extend_from_slice(&len_u32(self.definitions.len()).to_le_bytes());
-        for (id, key) in &self.definitions {
-            out.extend_from_slice(&id.to_le_bytes());
-            key.encode(&mut out);
-        }
+        out.extend_from_slice(&len_u32(count).to_le_bytes());
+        put(&mut out);
         out.extend_from_slice(&len_u32(self.len()).to_le_bytes());
         for id in &self.ids {
             out.extend_from_slice(&id.to_le_bytes());

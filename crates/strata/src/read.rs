@@ -78,7 +78,7 @@ pub(crate) fn read(
         index
             .select(&selector.metric, selector.field.as_deref(), &tags)
             .into_iter()
-            .filter_map(|id| Some((id, index.key(id)?.clone())))
+            .filter_map(|id| Some((id, index.key(id)?)))
             .collect()
     };
     let mut out = Vec::with_capacity(keys.len());

@@ -74,8 +74,9 @@ pub(crate) fn recover(
     let mut streams = Streams::default();
     if let Some((path, snapshot)) = checkpoint::load_newest(checkpoints, access)? {
         let corrupt = |reason: Malformed| Error::Corrupt { path: path.clone(), reason: reason.0 };
-        for (id, key) in snapshot.series {
-            index.define(id, key).map_err(corrupt)?;
+        for entry in snapshot.series.iter() {
+            let (id, key) = entry.map_err(corrupt)?;
+            index.define(id, &key).map_err(corrupt)?;
         }
         for (id, chunks) in snapshot.chunks {
             for chunk in chunks {
@@ -140,7 +141,7 @@ pub(crate) fn recover(
             },
         })?;
         for (id, key) in &batch.definitions {
-            index.define(*id, key.clone()).map_err(corrupt)?;
+            index.define(*id, key).map_err(corrupt)?;
         }
         if !caught_up && !before_cut(end) {
             caught_up = true;

@@ -14,6 +14,9 @@ use strata_wal::SyncLatency;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
     pub series: u64,
+    /// Heap bytes the series index holds: interned strings, compact keys, and its tables at
+    /// their full allocation (the hot store's per-series part is in `hot.memory_bytes`).
+    pub index_bytes: u64,
     pub points_accepted: u64,
     /// Rejected lines per reason, since the engine was opened.
     pub rejected: Vec<(RejectReason, u64)>,
@@ -71,6 +74,7 @@ pub struct TierSummary {
 pub(crate) fn collect(core: &Core, status: TierStatus) -> Stats {
     Stats {
         series: core.read_index().len() as u64,
+        index_bytes: core.read_index().heap_bytes() as u64,
         points_accepted: core.counters.accepted(),
         rejected: core.counters.rejected(),
         writes_refused: core.counters.refused_writes(),

@@ -128,7 +128,7 @@ pub(super) fn commit(
 
 fn keys_of(core: &Core, ids: impl Iterator<Item = SeriesId>) -> BTreeMap<SeriesId, Arc<SeriesKey>> {
     let index = core.read_index();
-    ids.filter_map(|id| Some((id, index.key(id)?.clone()))).collect()
+    ids.filter_map(|id| Some((id, index.key(id)?))).collect()
 }
 
 /// Copies, under the apply order, every bucket of a counter's late points that hot holds
@@ -149,9 +149,7 @@ fn held_buckets(core: &Core, late: &[LatePoint], res: i64) -> HeldBuckets {
     let index = core.read_index();
     let series = spans
         .into_iter()
-        .filter(|(id, _)| {
-            index.key(*id).is_some_and(|k| core.config.kind(&k.measurement) == MetricKind::Counter)
-        })
+        .filter(|(id, _)| index.measurement(*id).is_some_and(|m| core.config.kind(m) == MetricKind::Counter))
         .map(|(id, (lo, hi))| {
             let hi = hi.saturating_add(res);
             (id, (lo, hi, core.hot.copy(id, lo, hi)))

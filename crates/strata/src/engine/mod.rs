@@ -225,7 +225,7 @@ impl Engine {
     pub fn series_newest(&self) -> Vec<(Arc<SeriesKey>, Option<i64>)> {
         let newest: rustc_hash::FxHashMap<_, _> = self.core.hot.newest_points().into_iter().collect();
         let index = self.core.read_index();
-        index.all().map(|(id, key)| (key.clone(), newest.get(&id).copied())).collect()
+        index.all().map(|(id, key)| (key, newest.get(&id).copied())).collect()
     }
 
     /// Where the hot store's data starts: every point from here on is in hot.

@@ -250,8 +250,11 @@ impl HotStore {
             let mut shard = lock(shard);
             for series in &mut shard.series {
                 let keep = series.older.partition_point(|c| c.window.saturating_add(self.window) <= until);
-                for chunk in series.older.drain(..keep) {
-                    dropped += chunk.body.points();
+                if keep > 0 {
+                    for chunk in series.older.vec().drain(..keep) {
+                        dropped += chunk.body.points();
+                    }
+                    series.older.tidy();
                 }
                 if !series.open.is_empty() && series.open_window.saturating_add(self.window) <= until {
                     dropped += series.open.len() as u64;
@@ -300,7 +303,7 @@ impl HotStore {
         }
         if let Some(series) = shard.series.get_mut(local) {
             let at = series.older.partition_point(|c| c.window < chunk.window);
-            series.older.insert(at, chunk);
+            series.older.vec().insert(at, chunk);
         }
     }
 
@@ -318,7 +321,7 @@ impl HotStore {
                     .filter(|(_, s)| !s.older.is_empty() || !s.open.is_empty())
                     .filter_map(|(local, s)| {
                         let id = SeriesId::try_from(local * SHARDS + index).ok()?;
-                        Some((id, s.older.clone(), s.open_window, s.open.clone()))
+                        Some((id, s.older.to_vec(), s.open_window, s.open.clone()))
                     })
                     .collect()
             };
@@ -383,7 +386,7 @@ impl HotStore {
             for series in shard.series.iter().filter(|s| !s.older.is_empty() || !s.open.is_empty()) {
                 stats.series += 1;
                 stats.open_points += series.open.len() as u64;
-                capacity += (series.open.heap_bytes() + series.older.capacity() * size_of::<Chunk>()) as u64;
+                capacity += (series.open.heap_bytes() + series.older.heap_bytes()) as u64;
                 for chunk in &series.older {
                     match &chunk.body {
                         Body::Open { times, .. } => {

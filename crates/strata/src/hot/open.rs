@@ -8,9 +8,22 @@ use strata_codec::Stream;
 /// new coding of its tail from the oldest of them on, per this many.
 const DISORDER: usize = 32;
 
-/// The points of one open window.
+/// The points of one open window. An empty window or one of a single point holds no
+/// allocation: a series that reported once costs its 24 bytes here, not a coder's state.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct OpenWindow {
+pub(crate) struct OpenWindow(Points);
+
+#[derive(Debug, Clone, Default)]
+enum Points {
+    #[default]
+    Empty,
+    One(i64, f64),
+    Coded(Box<Coded>),
+}
+
+/// A window of two points or more.
+#[derive(Debug, Clone, Default)]
+struct Coded {
     /// Points in time order.
     stream: Stream,
     /// Points that arrived at or before the stream's newest time, sorted and unique by time.
@@ -21,15 +34,101 @@ pub(crate) struct OpenWindow {
 impl OpenWindow {
     /// A window of `times` (strictly increasing) and their `values`.
     pub(crate) fn from_points(times: &[i64], values: &[f64]) -> OpenWindow {
-        OpenWindow { stream: Stream::from_points(times, values), disorder: Vec::new() }
+        match (times, values) {
+            ([], _) | (_, []) => OpenWindow(Points::Empty),
+            ([t], [v]) => OpenWindow(Points::One(*t, *v)),
+            _ => OpenWindow(Points::Coded(Box::new(Coded {
+                stream: Stream::from_points(times, values),
+                disorder: Vec::new(),
+            }))),
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.stream.is_empty()
+        match &self.0 {
+            Points::Empty => true,
+            Points::One(..) => false,
+            Points::Coded(coded) => coded.stream.is_empty(),
+        }
     }
 
     /// Points held. Decodes the window while points wait aside (for stats, not for writes).
     pub(crate) fn len(&self) -> usize {
+        match &self.0 {
+            Points::Empty => 0,
+            Points::One(..) => 1,
+            Points::Coded(coded) => coded.len(),
+        }
+    }
+
+    /// At least the points held, without decoding.
+    pub(crate) fn len_bound(&self) -> usize {
+        match &self.0 {
+            Points::Empty => 0,
+            Points::One(..) => 1,
+            Points::Coded(coded) => coded.stream.len() + coded.disorder.len(),
+        }
+    }
+
+    /// The newest point's time.
+    pub(crate) fn last_time(&self) -> Option<i64> {
+        match &self.0 {
+            Points::Empty => None,
+            Points::One(t, _) => Some(*t),
+            Points::Coded(coded) => coded.stream.last_time(),
+        }
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match &self.0 {
+            Points::Empty | Points::One(..) => 0,
+            Points::Coded(coded) => {
+                size_of::<Coded>()
+                    + coded.stream.heap_bytes()
+                    + coded.disorder.capacity() * size_of::<(i64, f64)>()
+            }
+        }
+    }
+
+    /// Inserts a point; one at the time of an existing point replaces it. With `replaced`, the
+    /// value it replaced is returned, which for a point before the newest costs a decode of
+    /// the window; without, `None` (or the value, where it costs nothing).
+    #[inline]
+    pub(crate) fn insert(&mut self, t: i64, v: f64, replaced: bool) -> Option<f64> {
+        match &mut self.0 {
+            Points::Coded(coded) => coded.insert(t, v, replaced),
+            Points::Empty => {
+                self.0 = Points::One(t, v);
+                None
+            }
+            Points::One(t0, v0) if *t0 == t => Some(std::mem::replace(v0, v)),
+            Points::One(t0, v0) => {
+                let (first, second) = if *t0 < t { ((*t0, *v0), (t, v)) } else { ((t, v), (*t0, *v0)) };
+                let mut coded = Box::<Coded>::default();
+                coded.push_after(first.0, first.1);
+                coded.push_after(second.0, second.1);
+                self.0 = Points::Coded(coded);
+                None
+            }
+        }
+    }
+
+    /// Appends every point in time order.
+    pub(crate) fn decode(&self, times: &mut Vec<i64>, values: &mut Vec<f64>) {
+        match &self.0 {
+            Points::Empty => {}
+            Points::One(t, v) => {
+                times.push(*t);
+                values.push(*v);
+            }
+            Points::Coded(coded) => coded.decode(times, values),
+        }
+    }
+}
+
+impl Coded {
+    fn len(&self) -> usize {
         if self.disorder.is_empty() {
             return self.stream.len();
         }
@@ -38,26 +137,8 @@ impl OpenWindow {
         times.len()
     }
 
-    /// At least the points held, without decoding.
-    pub(crate) fn len_bound(&self) -> usize {
-        self.stream.len() + self.disorder.len()
-    }
-
-    /// The newest point's time.
-    pub(crate) fn last_time(&self) -> Option<i64> {
-        self.stream.last_time()
-    }
-
-    /// Heap bytes held.
-    pub(crate) fn heap_bytes(&self) -> usize {
-        self.stream.heap_bytes() + self.disorder.capacity() * size_of::<(i64, f64)>()
-    }
-
-    /// Inserts a point; one at the time of an existing point replaces it. With `replaced`, the
-    /// value it replaced is returned, which for a point before the newest costs a decode of
-    /// the window; without, `None`.
     #[inline]
-    pub(crate) fn insert(&mut self, t: i64, v: f64, replaced: bool) -> Option<f64> {
+    fn insert(&mut self, t: i64, v: f64, replaced: bool) -> Option<f64> {
         if self.stream.push(t, v).is_ok() {
             return None;
         }
@@ -74,16 +155,16 @@ impl OpenWindow {
         }
     }
 
-    /// Appends every point in time order.
-    pub(crate) fn decode(&self, times: &mut Vec<i64>, values: &mut Vec<f64>) {
+    fn decode(&self, times: &mut Vec<i64>, values: &mut Vec<f64>) {
         if self.disorder.is_empty() {
             self.stream.decode(times, values);
             return;
         }
         let (mut st, mut sv) = (Vec::new(), Vec::new());
         self.stream.decode(&mut st, &mut sv);
-        times.reserve(self.len_bound());
-        values.reserve(self.len_bound());
+        let bound = self.stream.len() + self.disorder.len();
+        times.reserve(bound);
+        values.reserve(bound);
         let mut aside = self.disorder.iter().peekable();
         for (t, v) in st.into_iter().zip(sv) {
             let mut replaced = false;
