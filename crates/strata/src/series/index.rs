@@ -31,8 +31,6 @@ pub(crate) struct SeriesIndex {
     /// Where each id's key starts in `keys`; `NONE` for an id no key was put under (ids skipped
     /// while replaying).
     starts: Vec<u32>,
-    /// Ids with a key.
-    count: usize,
     /// Every id, hashed by its compact key.
     ids: HashTable<u32>,
     /// The series of each measurement (by its string id), in the order they were put.
@@ -54,7 +52,7 @@ pub(crate) struct SeriesIndex {
 impl SeriesIndex {
     /// Series with a key.
     pub(crate) fn len(&self) -> usize {
-        self.count
+        self.ids.len()
     }
 
     /// Whether `id` has a key.
@@ -145,7 +143,7 @@ impl SeriesIndex {
         max_series: u64,
         max_per_metric: u64,
     ) -> Result<(), LimitHit> {
-        if self.count as u64 + new > max_series {
+        if self.len() as u64 + new > max_series {
             return Err(LimitHit::Total { limit: max_series });
         }
         if self.metric_len(metric) as u64 + new > max_per_metric {
@@ -164,7 +162,7 @@ impl SeriesIndex {
         if let Some(id) = self.find(parts) {
             return Ok(id);
         }
-        if self.count as u64 >= max_series {
+        if self.len() as u64 >= max_series {
             return Err(LimitHit::Total { limit: max_series });
         }
         if self.metric_len(parts.measurement) as u64 >= max_per_metric {
@@ -221,7 +219,6 @@ impl SeriesIndex {
         if let Some(entry) = self.starts.get_mut(slot) {
             *entry = start;
         }
-        self.count += 1;
         let (keys, starts) = (&self.keys, &self.starts);
         self.ids.insert_unique(hash(&body), id, |&id| stored(keys, starts, id).map_or(0, hash));
         self.by_metric.entry(measurement).or_default().push(id);
@@ -261,7 +258,7 @@ impl SeriesIndex {
         let mut out = Vec::new();
         let mut next = head.copied().unwrap_or(NONE);
         // Each series is in one list once, so the walk ends; the bound only guards a bug.
-        while next != NONE && out.len() < self.count {
+        while next != NONE && out.len() < self.len() {
             out.push(next);
             next = self.next_on_host.get(next as usize).copied().unwrap_or(NONE);
         }

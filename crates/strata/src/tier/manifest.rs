@@ -249,12 +249,12 @@ pub fn load(store: &Store) -> Result<Option<Manifest>, Error> {
             if manifest.owner.is_none() {
                 return Err(corrupt(format!("a version {} manifest without an owner", header.version)));
             }
-            match (header.version, manifest.committed_at.is_some() || !manifest.removed.is_empty()) {
-                (2, true) => return Err(corrupt("it says version 2, but has version 3 fields".into())),
-                (VERSION, _) if manifest.committed_at.is_none() => {
-                    return Err(corrupt("a version 3 manifest without committed_at".into()));
-                }
-                _ => {}
+            let has_v3_fields = manifest.committed_at.is_some() || !manifest.removed.is_empty();
+            if header.version == 2 && has_v3_fields {
+                return Err(corrupt("it says version 2, but has version 3 fields".into()));
+            }
+            if header.version == VERSION && manifest.committed_at.is_none() {
+                return Err(corrupt("a version 3 manifest without committed_at".into()));
             }
             manifest
         }

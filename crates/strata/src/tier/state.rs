@@ -78,8 +78,8 @@ impl Drop for ReadGuard {
 impl TierState {
     /// Loads the live manifest (or starts an empty one), writing nothing; a writable engine
     /// then calls [`remove_orphans`](TierState::remove_orphans). A store another engine owns
-    /// is refused, with nothing touched.
-    /// Its resolutions, caches and snapshot retention come from `config`.
+    /// is refused, with nothing touched. Its resolutions, caches and snapshot retention come
+    /// from `config`.
     pub(crate) fn open(
         store: Store,
         engine: String,
@@ -295,20 +295,21 @@ impl TierState {
         let oldest_reader = self.readers.lock().unwrap_or_else(|p| p.into_inner()).keys().next().copied();
         let now = self.clock.now_nanos();
         let manifest = self.manifest();
-        let mut deleted = 0;
-        for removed in &manifest.removed {
-            let held = oldest_reader.is_some_and(|r| r < removed.generation);
-            let kept = removed.removed_at.saturating_add(self.snapshot_retention) > now;
-            if held || kept || self.deleted.lock().unwrap_or_else(|p| p.into_inner()).contains(&removed.path)
-            {
-                continue;
-            }
+        let due: Vec<&str> = {
+            let deleted = self.deleted.lock().unwrap_or_else(|p| p.into_inner());
+            let due = manifest.removed.iter().filter(|r| {
+                oldest_reader.is_none_or(|g| g >= r.generation)
+                    && r.removed_at.saturating_add(self.snapshot_retention) <= now
+                    && !deleted.contains(&r.path)
+            });
+            due.map(|r| r.path.as_str()).collect()
+        };
+        for path in &due {
             // What fails is left for the next pass.
-            self.store.delete(&removed.path)?;
-            self.deleted.lock().unwrap_or_else(|p| p.into_inner()).insert(removed.path.clone());
-            deleted += 1;
+            self.store.delete(path)?;
+            self.deleted.lock().unwrap_or_else(|p| p.into_inner()).insert((*path).to_owned());
         }
-        Ok(deleted)
+        Ok(due.len() as u64)
     }
 
     /// Files dropped from the manifest and not deleted yet: held by a reader, or kept for
