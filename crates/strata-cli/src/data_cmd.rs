@@ -4,6 +4,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use strata::{Precision, Selector, SeriesKey, Tier, WriteOptions};
 
@@ -146,6 +147,10 @@ pub(crate) struct QueryArgs {
     stats: bool,
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
+    /// Answer from every node of the fleet sharing `object_store.url` (their committed warm
+    /// and cold tiers, read-only; not their hot data): needs --resolution.
+    #[arg(long)]
+    fleet: bool,
 }
 
 fn parse_tag(s: &str) -> Result<(String, String), String> {
@@ -175,6 +180,10 @@ impl QueryArgs {
 
 pub(crate) fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.from < args.to, "--from must be before --to");
+    anyhow::ensure!(
+        !args.fleet || args.resolution.as_deref().is_some_and(|r| r != "raw"),
+        "--fleet answers from the nodes' warm and cold tiers: give --resolution (a duration or auto)"
+    );
     if args.resolution.is_some() || !args.aggs.is_empty() || args.aggregate || args.stats {
         anyhow::ensure!(
             matches!(args.tier, TierArg::Hot),
@@ -259,7 +268,6 @@ fn planned_query(args: &QueryArgs) -> anyhow::Result<ExitCode> {
             .collect::<Result<Vec<_>, _>>()
             .map_err(anyhow::Error::msg)?
     };
-    let engine = args.engine.open_read_only()?;
     let (from, to) = (args.from.saturating_mul(1_000_000_000), args.to.saturating_mul(1_000_000_000));
     let mut query = strata::Query::new(&args.metric, from, to, resolution);
     let mut selector = Selector::metric(&args.metric);
@@ -275,8 +283,11 @@ fn planned_query(args: &QueryArgs) -> anyhow::Result<ExitCode> {
     query.type_ids = args.type_ids.clone();
     query.aggregates = aggregates.clone();
     query.scope = if args.aggregate { strata::Scope::Aggregate } else { strata::Scope::Series };
-    let result = engine.query(&query)?;
-    drop(engine);
+    let result = if args.fleet {
+        strata::Fleet::open(args.engine.config()?).context("cannot open the fleet view")?.query(&query)?
+    } else {
+        args.engine.open_read_only()?.query(&query)?
+    };
     for part in &result.served {
         let resolution = if part.resolution == 0 {
             "raw".to_owned()

@@ -37,6 +37,10 @@ pub(crate) struct InspectArgs {
     /// Rows of each per-tier table of metrics and of tag keys (the most series first).
     #[arg(long, default_value_t = 10)]
     top: usize,
+    /// Every node of the fleet sharing `object_store.url` (nodes with a `node_id`): each
+    /// node's committed tiers from its manifest; with --format json, the manifests themselves.
+    #[arg(long)]
+    fleet: bool,
 }
 
 /// One tier as `inspect` shows it.
@@ -67,6 +71,13 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     // and on a directory that is not writable. A read-only engine runs no compaction, so no
     // pass of its own deletes a tier file read below; a live engine's merge or retention may,
     // and the read then fails naming the file.
+    if args.fleet {
+        let fleet = strata::Fleet::open(args.engine.config()?).context("cannot open the fleet view")?;
+        let mut out = io::BufWriter::new(io::stdout().lock());
+        crate::inspect_fleet::write_fleet(&mut out, &fleet, matches!(args.format, InspectFormat::Json))?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let engine = args.engine.open_read_only()?;
     let tiers = tier_views(&engine)?;
     drop(engine);

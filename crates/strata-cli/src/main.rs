@@ -11,6 +11,7 @@ mod data_cmd;
 mod demo;
 mod gen_cmd;
 mod inspect_cmd;
+mod inspect_fleet;
 mod lp_cmd;
 mod output;
 #[cfg(feature = "serve")]

@@ -40,6 +40,7 @@ mod decode;
 mod engine;
 mod error;
 mod failpoint;
+mod fleet;
 mod hot;
 mod ingest;
 mod log;
@@ -60,11 +61,12 @@ pub use clock::{Clock, ManualClock, WallClock};
 pub use compactor::{CompactReport, TierStatus};
 pub use config::{
     CompactorConfig, Config, ConfigError, DurabilityConfig, HotConfig, LimitsConfig, MetricConfig,
-    MetricKind, ObjectStoreConfig, ScopeAggregation, TierConfig, WalConfig, WalOnDamage,
+    MetricKind, NODES_DIR, ObjectStoreConfig, ScopeAggregation, TierConfig, WalConfig, WalOnDamage,
 };
 pub use contents::{MetricContents, TagKeyContents, TierContents};
 pub use engine::Engine;
 pub use error::Error;
+pub use fleet::{Fleet, FleetNode};
 pub use hot::HotStats;
 pub use query::{Aggregate, Query, QueryResult, QuerySeries, RangeStats, Resolution, Scope, Served};
 pub use read::{Selector, SeriesPoints, TierSeries};

@@ -13,6 +13,7 @@ use crate::core::Core;
 use crate::error::Error;
 use crate::series::{SeriesId, SeriesKey, tag_name};
 use crate::tier::file::{Group, RowFilter, merge_rows};
+use crate::tier::state::TierState;
 use crate::tier::{Agg, Tier};
 
 /// Which series a read or query takes.
@@ -124,14 +125,14 @@ pub(crate) fn read_tier(
     to: i64,
     cancel: &AtomicBool,
 ) -> Result<Vec<TierSeries>, Error> {
-    read_tier_where(core, tier, selector, &[], from, to, cancel)
+    read_tier_where(&core.tiers, tier, selector, &[], from, to, cancel)
 }
 
 /// [`read_tier`] of the series that also have, for each `(tag, values)` of `one_of`, one of
 /// those values of that tag (a query's hosts and type-ids). Like the selector, these skip row
 /// groups by their statistics and are checked once per series in a row group, never per row.
 pub(crate) fn read_tier_where(
-    core: &Core,
+    tiers: &TierState,
     tier: Tier,
     selector: &Selector,
     one_of: &[(&str, &[String])],
@@ -142,7 +143,7 @@ pub(crate) fn read_tier_where(
     if tier == Tier::Hot {
         return Err(Error::Query("the hot tier holds raw points: read them with Engine::read".into()));
     }
-    let guard = core.tiers.read();
+    let guard = tiers.read();
     let tags = selector.tags_as_stored();
     let filter = RowFilter {
         metric: Some(&selector.metric),
@@ -159,7 +160,7 @@ pub(crate) fn read_tier_where(
     files.sort_by_key(|f| f.flush);
     let per_file: Vec<Vec<Arc<Group>>> = files
         .par_iter()
-        .map(|f| check(cancel).and_then(|()| core.tiers.read_groups(f, &filter)))
+        .map(|f| check(cancel).and_then(|()| tiers.read_groups(f, &filter)))
         .collect::<Result<_, Error>>()?;
     drop(guard);
     // Each series' rows, a slice per row group, in the order the files were written; series

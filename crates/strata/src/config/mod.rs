@@ -33,7 +33,14 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// `[metrics.<name>]`: per-metric settings, as cc-metric-store's metric config.
     pub metrics: std::collections::BTreeMap<String, MetricConfig>,
+    /// This node's name in a fleet of engines sharing one object store: its tier files and
+    /// manifest live under `<object_store.url>/nodes/<node_id>/`, and no other node writes
+    /// there. Unset: the tiers live at `object_store.url` itself (one engine per store).
+    pub node_id: Option<String>,
 }
+
+/// The folder under an object store's root that holds one folder per node of a fleet.
+pub const NODES_DIR: &str = "nodes";
 
 /// `[wal]`: the write-ahead log.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -217,6 +224,7 @@ impl Default for Config {
             object_store: ObjectStoreConfig::default(),
             limits: LimitsConfig::default(),
             metrics: Default::default(),
+            node_id: None,
         }
     }
 }
@@ -322,6 +330,12 @@ impl Config {
     /// A default config with its data in `dir`.
     pub fn with_data_dir(dir: impl Into<PathBuf>) -> Config {
         Config { data_dir: dir.into(), ..Config::default() }
+    }
+
+    /// Where this node's tiers live below the object store's root: `nodes/<node_id>`, or the
+    /// root itself (`""`) without a `node_id`.
+    pub fn node_prefix(&self) -> String {
+        self.node_id.as_ref().map_or_else(String::new, |id| format!("{NODES_DIR}/{id}"))
     }
 
     /// The kind of `metric` (a measurement): its `[metrics.<name>] kind`, else a gauge.

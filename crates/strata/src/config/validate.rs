@@ -11,6 +11,9 @@ impl Config {
                         current directory); give a directory such as \"strata-data\""
                 .into());
         }
+        if let Some(id) = &self.node_id {
+            check_node_id(id)?;
+        }
         let positive = [
             ("hot.retention", self.hot.retention.0),
             ("hot.chunk_duration", self.hot.chunk_duration.0),
@@ -93,5 +96,17 @@ impl Config {
             return Err("limits.max_write_size must be greater than zero".to_owned());
         }
         Ok(())
+    }
+}
+
+/// A node id names a folder in the object store and a node in messages: 1 to 64 ASCII letters,
+/// digits, `-` and `_`, so it is never a path of its own (`..`, `/`) nor needs escaping.
+pub(crate) fn check_node_id(id: &str) -> Result<(), String> {
+    let fits = (1..=64).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if fits {
+        Ok(())
+    } else {
+        Err(format!("node_id {id:?} must be 1 to 64 ASCII letters, digits, '-' or '_'"))
     }
 }

@@ -54,6 +54,7 @@ impl Engine {
 
     /// Like [`Engine::open_with_clock`], with the tiers in `store` under `prefix` instead of
     /// where `object_store.url` points: any `object_store` backend (GCS, Azure, a wrapper).
+    /// With a `node_id`, under `prefix/nodes/<node_id>`.
     ///
     /// # Errors
     /// As [`Engine::open`].
@@ -187,6 +188,7 @@ impl Engine {
         };
         let wal = FsStorage::read_only(config.data_dir.join(WAL_DIR));
         let checkpoints = FsStorage::read_only(config.data_dir.join(CHECKPOINT_DIR));
+        let store = store.child(&config.node_prefix());
         let open_tiers = || TierState::open(store.clone(), id.clone(), &config, clock.clone());
         let (tiers, recovered) = read_only::open(&config, &wal, &checkpoints, &store, open_tiers)?;
         Ok(Engine::assemble(config, clock, recovered, tiers, Box::new(checkpoints), None, 0))
@@ -201,7 +203,10 @@ impl Engine {
         config.validate().map_err(|message| crate::ConfigError::Invalid { path: None, message })?;
         let lock = lock_data_dir(&config.data_dir)?;
         let id = engine_id(&config.data_dir)?;
-        let tiers = TierState::open(store, id, &config, clock.clone())?;
+        if config.node_id.is_some() {
+            refuse_tiers_left_at_the_root(&store, &id)?;
+        }
+        let tiers = TierState::open(store.child(&config.node_prefix()), id, &config, clock.clone())?;
         let orphans = tiers.remove_orphans()?;
         let recovered =
             recover(&config, disks.checkpoints.as_ref(), disks.wal, &tiers.manifest(), Access::ReadWrite)?;
@@ -274,6 +279,23 @@ impl Engine {
         })?;
         self.threads.push(compactions);
         Ok(())
+    }
+}
+
+/// An engine given a `node_id` after it committed tiers at the store's root would start an
+/// empty tier store in its node folder, and its WAL cut and checkpoints would no longer match
+/// its tiers: refused, naming what to move.
+fn refuse_tiers_left_at_the_root(store: &Store, engine: &str) -> Result<(), Error> {
+    match crate::tier::manifest::load(store)? {
+        Some(root) if root.owner.as_deref() == Some(engine) => Err(crate::ConfigError::Invalid {
+            path: None,
+            message: format!(
+                "node_id: this engine's tiers are at {} itself (its manifest there names this engine); with a node_id they live under nodes/<node_id>/: stop the engine and move the objects there first",
+                store.url()
+            ),
+        }
+        .into()),
+        _ => Ok(()),
     }
 }
 

@@ -18,8 +18,8 @@
 //! Exact from every tier (docs/FORMATS.md, "Counters"); where it cannot be (backfill past hot
 //! interleaving with points already written) the result's `notes` say so.
 
-mod execute;
-mod plan;
+pub(crate) mod execute;
+pub(crate) mod plan;
 
 use std::sync::Arc;
 

@@ -5,32 +5,40 @@
 //! bucket bounds, so every point is counted in exactly one part.
 
 use super::{Query, Resolution};
-use crate::core::Core;
+use crate::config::Config;
 use crate::error::Error;
+use crate::tier::manifest::Manifest;
 use crate::tier::{Tier, bucket};
 use crate::units::{Span, format_time};
 
 /// A part of the plan.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Part {
-    pub(super) from: i64,
-    pub(super) to: i64,
-    pub(super) tier: Tier,
-    pub(super) resolution: i64,
+pub(crate) struct Part {
+    pub(crate) from: i64,
+    pub(crate) to: i64,
+    pub(crate) tier: Tier,
+    pub(crate) resolution: i64,
+}
+
+/// What the planner needs to know of one engine's tiers: its manifest, where its hot store
+/// starts (`i64::MAX` for a fleet node, whose hot store the fleet view cannot read) and now.
+#[derive(Clone, Copy)]
+pub(crate) struct Bounds<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) manifest: &'a Manifest,
+    pub(crate) hot_start: i64,
+    pub(crate) now: i64,
 }
 
 /// Cuts the range into parts by tier; returns them oldest first with the range, rounded
 /// to bucket bounds.
-pub(super) fn plan(
-    core: &Core,
+pub(crate) fn plan(
+    bounds: &Bounds<'_>,
     query: &Query,
     notes: &mut Vec<String>,
 ) -> Result<(Vec<Part>, i64, i64), Error> {
-    let config = &core.config;
+    let Bounds { config, manifest, hot_start, now } = *bounds;
     let (warm_res, cold_res) = (Tier::Warm.resolution(config), Tier::Cold.resolution(config));
-    let manifest = core.tiers.manifest();
-    let hot_start = core.hot.evicted_until();
-    let now = core.now();
     let warm_lo = match manifest.cold_until {
         None => i64::MIN,
         Some(cold_until) => {

@@ -121,6 +121,17 @@ impl TierState {
         })
     }
 
+    /// Loads the live manifest of a store this process only reads, whoever owns it (a node of
+    /// a fleet, read by the fleet view). Nothing is ever committed through it.
+    pub(crate) fn open_reader(
+        store: Store,
+        config: &Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<TierState, Error> {
+        let owner = manifest::load(&store)?.and_then(|m| m.owner).unwrap_or_default();
+        TierState::open(store, owner, config, clock)
+    }
+
     /// Removes orphans: files in the store that the live manifest neither lists nor keeps
     /// for snapshot readers (`removed`), left by a commit that did not finish. Returns how
     /// many went. Only the engine that owns the store calls it, at open, before anything can

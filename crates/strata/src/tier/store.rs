@@ -177,6 +177,18 @@ impl Store {
         })
     }
 
+    /// The same store under `relative` (a node's folder in a fleet's store): the same client
+    /// and runtime, paths below `relative`. An empty `relative` is the store itself.
+    pub fn child(&self, relative: &str) -> Store {
+        let relative = relative.trim_matches('/');
+        if relative.is_empty() {
+            return self.clone();
+        }
+        let prefix =
+            if self.prefix.is_empty() { relative.to_owned() } else { format!("{}/{relative}", self.prefix) };
+        Store { prefix, url: format!("{}/{relative}", self.url.trim_end_matches('/')), ..self.clone() }
+    }
+
     /// The URL the store was opened with, for messages.
     pub fn url(&self) -> &str {
         &self.url
@@ -258,6 +270,15 @@ impl Store {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
                 Err(e) => Err(e),
             }
+        })
+    }
+
+    /// The names of the folders directly under `dir` (one level, not their contents).
+    pub fn list_folders(&self, dir: &str) -> Result<Vec<String>, Error> {
+        let (store, location) = (self.store.clone(), self.path(dir));
+        self.run("list", dir, async move {
+            let listing = store.list_with_delimiter(Some(&location)).await?;
+            Ok(listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_owned)).collect())
         })
     }
 
