@@ -26,6 +26,7 @@
 //! ```
 
 mod access;
+mod appliers;
 mod arrow;
 mod checkpoint;
 mod checkpointer;

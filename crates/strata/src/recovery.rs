@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use strata_wal::{Damage, OnDamage, Position, Storage, Truncation, Wal, WalOptions};
 
 use crate::access::Access;
+use crate::appliers::{self, Appliers};
 use crate::checkpoint;
 use crate::config::{Config, WalOnDamage};
 use crate::decode::Malformed;
@@ -51,6 +52,14 @@ pub(crate) struct Recovered {
     pub(crate) recovery: Recovery,
     /// The last applied sequence per stream (`streams.rs`).
     pub(crate) streams: BTreeMap<String, u64>,
+}
+
+/// The error of a record that does not decode or apply, naming its segment and end.
+fn corrupt_record(wal_dir: &std::path::Path, end: Position, reason: Malformed) -> Error {
+    Error::Corrupt {
+        path: wal_dir.join(strata_wal::segment_name(end.segment)),
+        reason: format!("the record ending at offset {}: {reason}", end.offset),
+    }
 }
 
 /// Loads the newest checkpoint in `checkpoints` and replays the WAL in `storage` after it.
@@ -105,14 +114,9 @@ pub(crate) fn recover(
         recovery.checkpoint = Some(path);
     }
     let before_cut = |position: Position| cut.is_some_and(|cut| position <= cut);
-    let catch_up = || {
-        hot.set_tiered_until(warm_until);
-        hot.set_evicted_until(evicted_until);
-    };
+    // Records before the cut are applied as plain hot points, from it on with the tiers'
+    // bounds (a point before them is late again, as it was when written).
     let mut caught_up = !before_cut(from);
-    if caught_up {
-        catch_up();
-    }
 
     let options = WalOptions {
         durability: config.wal_durability(),
@@ -125,36 +129,45 @@ pub(crate) fn recover(
     };
     let mut replay = Wal::open(storage, options, from)?;
     let mut position = from;
-    while let Some((end, payload)) = replay.next_record()? {
-        let segment = wal_dir.join(strata_wal::segment_name(end.segment));
-        let corrupt = |reason: Malformed| Error::Corrupt {
-            path: segment.clone(),
-            reason: format!("the record ending at offset {}: {reason}", end.offset),
-        };
-        let batch = Batch::decode(payload).map_err(|e| match e {
-            PayloadError::Malformed(reason) => corrupt(reason),
-            PayloadError::Version(found) => Error::UnsupportedVersion {
-                path: segment.clone(),
-                format: "WAL record payload",
-                found,
-                supported: payload::READABLE_VERSIONS,
-            },
-        })?;
-        for (id, key) in &batch.definitions {
-            index.define(*id, key).map_err(corrupt)?;
-        }
-        if !caught_up && !before_cut(end) {
-            caught_up = true;
-            catch_up();
-        }
-        // A stream message applied before (a redelivery) is skipped, as it was live.
-        if batch.source.as_ref().is_none_or(|source| streams.admit(source)) {
-            hot.apply(&batch).map_err(corrupt)?;
-        }
-        recovery.records += 1;
-        recovery.points += batch.len() as u64;
-        position = end;
-    }
+    // The reader decodes each record and decides in log order what does not depend on a
+    // shard (series definitions, stream sequences, the tiers' bounds); appliers, one per
+    // share of hot's shards, insert the points (`appliers.rs`).
+    std::thread::scope(|scope| -> Result<(), Error> {
+        let mut appliers = Appliers::start(scope, &hot, appliers::threads());
+        let replayed = (|| -> Result<(), Error> {
+            while let Some((end, payload)) = replay.next_record()? {
+                let corrupt = |reason: Malformed| corrupt_record(&wal_dir, end, reason);
+                let batch = Batch::decode(payload).map_err(|e| match e {
+                    PayloadError::Malformed(reason) => corrupt(reason),
+                    PayloadError::Version(found) => Error::UnsupportedVersion {
+                        path: wal_dir.join(strata_wal::segment_name(end.segment)),
+                        format: "WAL record payload",
+                        found,
+                        supported: payload::READABLE_VERSIONS,
+                    },
+                })?;
+                for (id, key) in &batch.definitions {
+                    index.define(*id, key).map_err(corrupt)?;
+                }
+                if !caught_up && !before_cut(end) {
+                    caught_up = true;
+                }
+                recovery.records += 1;
+                recovery.points += batch.len() as u64;
+                position = end;
+                // A stream message applied before (a redelivery) is skipped, as it was live.
+                if batch.source.as_ref().is_none_or(|source| streams.admit(source)) {
+                    let bounds = if caught_up { (warm_until, evicted_until) } else { (i64::MIN, i64::MIN) };
+                    appliers
+                        .apply(batch, bounds, end)
+                        .map_err(|(end, e)| corrupt_record(&wal_dir, end, e))?;
+                }
+            }
+            Ok(())
+        })();
+        let finished = appliers.finish().map_err(|(end, e)| corrupt_record(&wal_dir, end, e));
+        replayed.and(finished)
+    })?;
     let (log, report) = match access {
         Access::ReadWrite => {
             let (wal, report) = replay.finish()?;
@@ -164,7 +177,8 @@ pub(crate) fn recover(
     };
     recovery.truncated = report.truncated;
     recovery.damage = report.damage;
-    catch_up();
+    hot.set_tiered_until(warm_until);
+    hot.set_evicted_until(evicted_until);
     // Replay before the cut may have put back windows that were evicted.
     hot.evict(evicted_until);
     Ok(Recovered { index, hot, log, recovery, streams: streams.snapshot() })

@@ -90,6 +90,17 @@ pub struct HotStats {
     pub memory_bytes: u64,
 }
 
+/// Which shards an apply takes: those whose index modulo `of` is `index`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Part {
+    pub(crate) index: usize,
+    pub(crate) of: usize,
+}
+
+impl Part {
+    pub(crate) const WHOLE: Part = Part { index: 0, of: 1 };
+}
+
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     // Every change to a series is a push, an insert or a replacement of a whole chunk, so a
     // panic elsewhere while the lock was held leaves nothing a reader would misread.
@@ -145,14 +156,24 @@ impl HotStore {
     /// Inserts a write's points. A point at the time of an existing point of the same series
     /// replaces it.
     pub(crate) fn apply(&self, batch: &Batch) -> Result<(), Malformed> {
+        self.apply_part(batch, (self.tiered_until(), self.evicted_until()), Part::WHOLE)
+    }
+
+    /// [`HotStore::apply`] of the points of the shards in `part` only, with the tiers' bounds
+    /// `(tiered_until, evicted_until)` as they stood at the batch's record: replay hands each
+    /// record to several threads, each applying its own shards in log order.
+    pub(crate) fn apply_part(&self, batch: &Batch, bounds: (i64, i64), part: Part) -> Result<(), Malformed> {
         let mut by_shard: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
         for (i, &id) in batch.ids.iter().enumerate() {
-            if let Some(list) = by_shard.get_mut(id as usize % SHARDS) {
+            let shard = id as usize % SHARDS;
+            if shard % part.of == part.index
+                && let Some(list) = by_shard.get_mut(shard)
+            {
                 list.push(u32::try_from(i).unwrap_or(u32::MAX));
             }
         }
         let mut touched: Vec<usize> = Vec::new();
-        let (tiered_until, evicted_until) = (self.tiered_until(), self.evicted_until());
+        let (tiered_until, evicted_until) = bounds;
         for (shard, points) in self.shards.iter().zip(&by_shard) {
             if points.is_empty() {
                 continue;
