@@ -28,6 +28,7 @@ use crate::tier::Tier;
 use crate::tier::manifest::Manifest;
 use crate::tier::state::TierState;
 use crate::tier::store::Store;
+use crate::units::ByteSize;
 
 /// A read-only view of every node's tiers under one object store.
 #[derive(Debug)]
@@ -76,10 +77,15 @@ impl Fleet {
         let store = Store::open_read_only(&config.object_store, &config.data_dir)?;
         let mut ids = store.list_folders(NODES_DIR)?;
         ids.sort();
+        // The query caches' sizes are for the whole view: each node gets its share.
+        let mut per_node = config.clone();
+        let share = |size: ByteSize| ByteSize(size.0 / ids.len().max(1) as u64);
+        per_node.object_store.cache_size = share(config.object_store.cache_size);
+        per_node.object_store.decoded_cache_size = share(config.object_store.decoded_cache_size);
         let mut nodes = Vec::with_capacity(ids.len());
         for id in ids {
-            let tiers =
-                TierState::open_reader(store.child(&format!("{NODES_DIR}/{id}")), &config, clock.clone())?;
+            let store = store.child(&format!("{NODES_DIR}/{id}"));
+            let tiers = TierState::open_reader(store, &per_node, clock.clone())?;
             nodes.push(Node { id, tiers });
         }
         Ok(Fleet { config, clock, store, nodes })
