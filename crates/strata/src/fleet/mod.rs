@@ -111,7 +111,8 @@ impl Fleet {
     /// Answers `query` from every node's warm and cold tiers, as [`crate::Engine::query`] does
     /// from one engine's; raw points (`Resolution::Raw`) are in the nodes' hot stores and are
     /// refused. The notes say up to when each node's tiers reach, and name any series and
-    /// buckets two nodes both hold points of that could not be told apart.
+    /// buckets two nodes both hold points of that could not be told apart. `served` lists the
+    /// parts of every node, once each (nodes' warm and cold may meet at different times).
     ///
     /// # Errors
     /// As [`crate::Engine::query`]; [`Error::Query`] for a raw query, or when nodes' tiers

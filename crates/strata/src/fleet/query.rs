@@ -63,7 +63,7 @@ pub(super) fn run(fleet: &Fleet, query: &Query, cancel: &AtomicBool) -> Result<Q
                 node.id,
                 format_time(until)
             )),
-            None if !per_series.is_empty() || manifest.files.is_empty() => notes.push(format!(
+            None => notes.push(format!(
                 "node {}: it has committed no warm flush yet; its points are in its hot store, which the fleet view does not read",
                 node.id
             )),
