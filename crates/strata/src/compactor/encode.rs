@@ -57,7 +57,7 @@ pub(super) fn encode_by_day(
 
 /// A file name no other file of this store has: the flush and level, then random bits (two
 /// engines writing one bucket by mistake must not overwrite each other's files).
-fn unique_name(flush: u64, level: u32) -> String {
+pub(super) fn unique_name(flush: u64, level: u32) -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(

@@ -134,6 +134,9 @@ pub struct CompactorConfig {
     pub interval: Span,
     /// Files of one tier, day and level that trigger a merge into one file of the next level.
     pub merge_fanin: u32,
+    /// About the most memory one merge holds: it reads each input one row group at a time
+    /// and cuts its output into files of at most half of this.
+    pub merge_memory: ByteSize,
 }
 
 /// `[object_store]`: where tier files live.
@@ -274,6 +277,7 @@ impl Default for CompactorConfig {
             lateness: Span(Duration::from_secs(5 * 60)),
             interval: Span(Duration::from_secs(60)),
             merge_fanin: 8,
+            merge_memory: ByteSize(512 << 20),
         }
     }
 }

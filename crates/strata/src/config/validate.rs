@@ -70,6 +70,12 @@ impl Config {
                 ));
             }
         }
+        if self.compactor.merge_memory.0 < 64 << 10 {
+            return Err(format!(
+                "compactor.merge_memory ({}) must be at least 64KiB",
+                self.compactor.merge_memory
+            ));
+        }
         if self.compactor.merge_fanin < 2 {
             return Err(format!("compactor.merge_fanin ({}) must be at least 2", self.compactor.merge_fanin));
         }

@@ -11,6 +11,7 @@
 
 pub mod agg;
 mod cache;
+pub(crate) mod cursor;
 mod downsample;
 pub mod file;
 pub mod manifest;

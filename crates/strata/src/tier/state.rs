@@ -259,16 +259,39 @@ impl TierState {
     ) -> Result<(), Error> {
         let [uploaded, committed] = points;
         for (entry, bytes) in files {
-            self.store.put(&entry.path, bytes.clone())?;
-            failpoint(uploaded)?;
+            self.upload(entry, bytes.clone(), uploaded)?;
         }
+        let entries: Vec<FileEntry> = files.iter().map(|(entry, _)| entry.clone()).collect();
+        self.publish_uploaded(&entries, committed, edit)
+    }
+
+    /// The first step of [`TierState::publish`] alone: uploads one file (for a writer that
+    /// uploads files as it finishes them, then commits them all with
+    /// [`TierState::publish_uploaded`]), then passes the failpoint `uploaded`.
+    pub(crate) fn upload(
+        &self,
+        entry: &FileEntry,
+        bytes: Bytes,
+        uploaded: &'static str,
+    ) -> Result<(), Error> {
+        self.store.put(&entry.path, bytes)?;
+        failpoint(uploaded)
+    }
+
+    /// The second step of [`TierState::publish`]: commits files already uploaded.
+    pub(crate) fn publish_uploaded(
+        &self,
+        files: &[FileEntry],
+        committed: &'static str,
+        edit: impl FnOnce(&mut Manifest),
+    ) -> Result<(), Error> {
         let mut next = (*self.manifest()).clone();
         next.generation += 1;
         // A version 1 manifest is taken over: its successor is version 2, owned by this engine.
         next.version = manifest::VERSION;
         next.owner = Some(self.engine.clone());
         edit(&mut next);
-        next.files.extend(files.iter().map(|(entry, _)| entry.clone()));
+        next.files.extend(files.iter().cloned());
         self.commit(next)?;
         failpoint(committed)
     }

@@ -262,6 +262,12 @@ impl Store {
         self.run("get", path, async move { store.get(&location).await?.bytes().await })
     }
 
+    /// Reads the bytes `range` of an object.
+    pub fn get_range(&self, path: &str, range: std::ops::Range<u64>) -> Result<Bytes, Error> {
+        let (store, location) = (self.store.clone(), self.path(path));
+        self.run("get", path, async move { store.get_range(&location, range).await })
+    }
+
     /// Removes an object; one that is already gone is not an error.
     pub fn delete(&self, path: &str) -> Result<(), Error> {
         let (store, location) = (self.store.clone(), self.path(path));

@@ -21,10 +21,13 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 mod group;
+pub(crate) mod ranged;
 mod read;
+mod writer;
 
 pub(crate) use group::{Group, merge_rows};
 pub use read::{OpenFile, RowFilter, read};
+pub(crate) use writer::FileWriter;
 
 use super::Tier;
 use super::agg::Agg;
@@ -227,11 +230,11 @@ pub fn write(rows: &[Row], info: &FileInfo) -> Result<Bytes, String> {
 
 /// Rows per row group: big enough for good compression, small enough that a query for a few
 /// series skips most of a file by statistics.
-const ROW_GROUP_ROWS: usize = 64 * 1024;
+pub(crate) const ROW_GROUP_ROWS: usize = 64 * 1024;
 /// Rows per data page: the page index then narrows a one-host query to a few pages.
 const PAGE_ROWS: usize = 8 * 1024;
 
-fn properties(info: &FileInfo) -> WriterProperties {
+pub(super) fn properties(info: &FileInfo) -> WriterProperties {
     let zstd = Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default());
     let mut props = WriterProperties::builder()
         .set_compression(zstd)
@@ -262,7 +265,7 @@ fn sorting_columns() -> Vec<SortingColumn> {
     (0..10).map(|column_idx| SortingColumn { column_idx, descending: false, nulls_first: true }).collect()
 }
 
-fn to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, String> {
+pub(super) fn to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, String> {
     // Key columns repeat one value per series: append borrowed text, no allocation per row.
     let text = |f: &dyn Fn(&SeriesKey) -> Option<&str>| -> ArrayRef {
         let mut builder = arrow_array::builder::StringBuilder::with_capacity(rows.len(), rows.len() * 8);

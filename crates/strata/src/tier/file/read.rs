@@ -75,7 +75,7 @@ fn is_key_column(name: &str) -> bool {
 }
 
 /// The file's own Arrow schema with its UTF-8 key columns read as `Dictionary(Int32, Utf8)`.
-fn with_dictionary_keys(schema: &SchemaRef) -> SchemaRef {
+pub(super) fn with_dictionary_keys(schema: &SchemaRef) -> SchemaRef {
     let fields: Vec<Field> = schema
         .fields()
         .iter()
@@ -199,7 +199,7 @@ impl OpenFile {
     }
 }
 
-fn file_info(metadata: Option<&Vec<KeyValue>>) -> Result<FileInfo, FileError> {
+pub(super) fn file_info(metadata: Option<&Vec<KeyValue>>) -> Result<FileInfo, FileError> {
     let get = |name: &str| {
         metadata
             .and_then(|kv| kv.iter().find(|e| e.key == name))
