@@ -42,26 +42,7 @@ fn read_with_python(tiers: &Path) -> Option<serde_json::Value> {
 /// Runs python; its stdout, or `None` (after printing why) when python3 or its modules are
 /// missing outside CI (exit status 3).
 fn run_python(command: &mut Command, what: &str) -> Option<String> {
-    let skip = |why: String| {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true, and {why}");
-        eprintln!("skipping the interop test: {why}");
-    };
-    let output = match command.output() {
-        Ok(output) => output,
-        Err(e) => {
-            skip(format!("cannot run python3: {e}"));
-            return None;
-        }
-    };
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    match output.status.code() {
-        Some(0) => Some(String::from_utf8(output.stdout).unwrap()),
-        Some(3) => {
-            skip(stderr.trim().to_owned());
-            None
-        }
-        _ => panic!("{what} failed: {:?}\n{stderr}", output.status),
-    }
+    common::run_peer(command, "the interop test", what)
 }
 
 #[test]
