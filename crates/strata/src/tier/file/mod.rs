@@ -40,10 +40,10 @@ use crate::series::SeriesKey;
 pub const SCHEMA_VERSION: u32 = 3;
 
 /// The first schema version whose `time` column is in microseconds; before it, nanoseconds.
-pub const MICROS_SINCE: u32 = 3;
+pub(crate) const MICROS_SINCE: u32 = 3;
 
 /// Nanoseconds per unit of the `time` column of a file of schema version `version`.
-pub fn time_scale(version: u32) -> i64 {
+pub(crate) fn time_scale(version: u32) -> i64 {
     if version >= MICROS_SINCE { 1_000 } else { 1 }
 }
 
