@@ -4,7 +4,8 @@
 //! (`fleet_hourly.py`: the manifest's files and the row rule of docs/FORMATS.md) and compute
 //! per-host hourly count, sum, min, max and average. They must equal strata's answer
 //! (`strata query` per node), which must equal the points': counts, min and max exactly, sums
-//! and averages to 1e-12 relative.
+//! and averages to 1e-12 relative. `strata query --fleet`, over both nodes' tiers at once,
+//! must give the same answer.
 //!
 //! Needs `python3` with `pyspark` and `duckdb`, and `java` (Debian's `openjdk-17-jre-headless`);
 //! `.ci/run` installs them. Without one the test prints why and passes, unless `CI=true`:
@@ -58,7 +59,8 @@ fn held_back(node: usize, t: i64) -> bool {
     t % 60 == 30 && (first..first + 2 * DAY).contains(&t)
 }
 
-/// A node's data directory and config, its tiers at `<root>/nodes/<name>`.
+/// A node's data directory and config: `node_id` is its name, so its tiers are at
+/// `<root>/nodes/<name>` of the store all nodes share, `<root>`.
 struct Node {
     data_dir: String,
     config: String,
@@ -66,12 +68,12 @@ struct Node {
 
 impl Node {
     fn new(root: &Path, name: &str) -> Node {
-        let store = root.join("nodes").join(name);
         let config = root.join(format!("{name}.toml"));
         std::fs::write(
             &config,
             format!(
                 r#"
+                node_id = "{name}"
                 [hot]
                 retention = "2h"
                 chunk_duration = "1h"
@@ -86,7 +88,7 @@ impl Node {
                 [object_store]
                 url = "file://{}"
                 "#,
-                store.display()
+                root.display()
             ),
         )
         .unwrap();
@@ -112,10 +114,11 @@ impl Node {
         self.run("compact", &["--now", &now], "");
     }
 
-    /// `strata query` of the month, per host and hour.
-    fn hourly(&self) -> Hourly {
+    /// `strata query` of the month, per host and hour: of this node, or with `fleet` of every
+    /// node's tiers (`--fleet`).
+    fn hourly(&self, fleet: bool) -> Hourly {
         let (from, to) = (T0.to_string(), NOW.to_string());
-        let args = [
+        let mut args = vec![
             "--metric",
             "cpu_load",
             "--from",
@@ -129,6 +132,9 @@ impl Node {
             "--format",
             "json",
         ];
+        if fleet {
+            args.push("--fleet");
+        }
         let text = self.run("query", &args, "");
         let rows: Vec<serde_json::Value> =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
@@ -185,6 +191,7 @@ fn spark_and_duckdb_read_a_fleet_s_snapshots_as_strata_answers() {
     let started = Instant::now();
     let mut all_points = Vec::new();
     let mut strata = Hourly::new();
+    let mut nodes = Vec::new();
     for (n, (name, hosts)) in NODES.iter().enumerate() {
         let node = Node::new(root, name);
         let points = points(hosts, n);
@@ -194,10 +201,11 @@ fn spark_and_duckdb_read_a_fleet_s_snapshots_as_strata_answers() {
             node.second_flush_warm_files(root, name) >= 2,
             "node {name}: backfill written as partial rows"
         );
-        for (key, row) in node.hourly() {
+        for (key, row) in node.hourly(false) {
             assert!(strata.insert(key.clone(), row).is_none(), "{key:?} answered by two nodes");
         }
         all_points.extend(points);
+        nodes.push(node);
     }
     eprintln!("two nodes written and compacted: {:.1} s", started.elapsed().as_secs_f64());
 
@@ -208,6 +216,7 @@ fn spark_and_duckdb_read_a_fleet_s_snapshots_as_strata_answers() {
         .collect();
     assert_eq!(points.len(), 4 * (30 * 24 + 1));
     assert_hourly("strata", &strata, &points);
+    assert_hourly("strata query --fleet", &nodes[0].hourly(true), &points);
 
     for engine in ["duckdb", "spark"] {
         if let Some(theirs) = read_without_strata(root, engine) {
