@@ -28,9 +28,10 @@ KEY = "metric, field, cluster, hostname, type, type_id, stype, stype_id, tags"
 
 def sql_of(q):
     files = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in q["files"]) + "]"
-    # `time` is TIMESTAMP(NANOS, UTC) in the files: TIMESTAMPTZ_NS here.
-    where = (f"metric = '{q['metric']}' AND time >= to_timestamp({q['from']})::TIMESTAMPTZ_NS "
-             f"AND time < to_timestamp({q['to']})::TIMESTAMPTZ_NS")
+    # `time` is TIMESTAMP(MICROS, UTC) from tier schema version 3 (TIMESTAMPTZ here), NANOS
+    # before it (TIMESTAMPTZ_NS): to_timestamp's TIMESTAMPTZ compares with both.
+    where = (f"metric = '{q['metric']}' AND time >= to_timestamp({q['from']}) "
+             f"AND time < to_timestamp({q['to']})")
     if q["host"]:
         where += f" AND hostname = '{q['host']}'"
     if q["kind"] == "scope":

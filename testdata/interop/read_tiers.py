@@ -48,7 +48,8 @@ def pyarrow_rows(pa, ds, tiers_dir, tier):
     grouped = table.group_by(SERIES + ["time"]).aggregate(
         [("count", "sum"), ("sum", "sum"), ("sum_lo", "sum"), ("min", "min"), ("max", "max")]
     )
-    times = grouped.column("time").cast(pa.int64()).to_pylist()
+    # `time` is in microseconds from tier schema version 3, nanoseconds before: as nanoseconds.
+    times = grouped.column("time").cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_pylist()
     rows = []
     for i, row in enumerate(grouped.to_pylist()):
         rows.append(

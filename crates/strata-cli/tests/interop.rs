@@ -42,26 +42,7 @@ fn read_with_python(tiers: &Path) -> Option<serde_json::Value> {
 /// Runs python; its stdout, or `None` (after printing why) when python3 or its modules are
 /// missing outside CI (exit status 3).
 fn run_python(command: &mut Command, what: &str) -> Option<String> {
-    let skip = |why: String| {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true, and {why}");
-        eprintln!("skipping the interop test: {why}");
-    };
-    let output = match command.output() {
-        Ok(output) => output,
-        Err(e) => {
-            skip(format!("cannot run python3: {e}"));
-            return None;
-        }
-    };
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    match output.status.code() {
-        Some(0) => Some(String::from_utf8(output.stdout).unwrap()),
-        Some(3) => {
-            skip(stderr.trim().to_owned());
-            None
-        }
-        _ => panic!("{what} failed: {:?}\n{stderr}", output.status),
-    }
+    common::run_peer(command, "the interop test", what)
 }
 
 #[test]
@@ -134,4 +115,32 @@ fn the_documented_snapshot_query_gives_strata_s_answer() {
         assert_eq!((c, lo, hi), (count, min, max), "{key:?}");
         assert!(close(avg, sum / count as f64), "{key:?}: avg {avg} != {}", sum / count as f64);
     }
+}
+
+/// DuckDB reads tier files of schema versions 2 (`time` in nanoseconds) and 3 (microseconds)
+/// in one file list, in either order: the two format fixtures hold the same workload, so each
+/// version's files give the same rows, and both together give each row twice.
+#[test]
+fn duckdb_reads_tier_versions_2_and_3_in_one_file_list() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/formats");
+    let warm = |fixture: &str| -> String {
+        let dir = fixtures.join(fixture).join("tiers/warm/day=2025-11-22");
+        let file = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+        file.to_str().unwrap().to_owned()
+    };
+    let (v2, v3) = (warm("wal2-ckpt3-manifest3-tier2"), warm("wal2-ckpt3-manifest3-tier3"));
+    let code = format!(
+        "import sys, json\ntry:\n    import duckdb\nexcept ImportError as e:\n    print(e, file=sys.stderr); sys.exit(3)\n\
+         q = lambda files: duckdb.sql(f\"SELECT hostname, type_id, epoch_ns(time), count, sum FROM read_parquet({{files}}) ORDER BY ALL\").fetchall()\n\
+         print(json.dumps([q([{v2:?}]), q([{v3:?}]), q([{v2:?}, {v3:?}]), q([{v3:?}, {v2:?}])]))\n"
+    );
+    let mut python = Command::new("python3");
+    python.arg("-c").arg(&code);
+    let Some(stdout) = run_python(&mut python, "DuckDB over both tier versions") else { return };
+    type Rows = Vec<(String, Option<String>, i64, u64, f64)>;
+    let [v2, v3, both, reversed]: [Rows; 4] = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v2.len(), 6 * 115, "one row per series and minute");
+    assert_eq!(v3, v2);
+    let twice: Rows = v2.iter().flat_map(|r| [r.clone(), r.clone()]).collect();
+    assert_eq!((both, reversed), (twice.clone(), twice));
 }

@@ -3,8 +3,10 @@
 //! bytes, and files of a newer version are refused with an error naming the file.
 //!
 //! Each fixture is a whole data directory, named after the format versions in it:
-//! - `wal2-ckpt3-manifest3-tier2/`: the full workload (writes, one compaction pass, late
+//! - `wal2-ckpt3-manifest3-tier3/`: the full workload (writes, one compaction pass, late
 //!   points, a checkpoint, writes after it), with its `ENGINE_ID`; `cpu_load` is a counter;
+//! - `wal2-ckpt3-manifest3-tier2/`: the same workload as a strata of tier schema version 2
+//!   wrote it (`time` in nanoseconds);
 //! - `wal2-ckpt3-manifest2-tier2/`: the same workload as a strata of manifest version 2 wrote
 //!   it (no `committed_at`, no `removed`);
 //! - `wal2-ckpt3-manifest2-tier1/`: the same workload as a strata of tier schema version 1
@@ -41,7 +43,8 @@ const WARM_UNTIL: i64 = NOW - 5 * MIN;
 /// What it rolls cold up to: the last whole hour before `WARM_UNTIL`.
 const COLD_UNTIL: i64 = T0 + HOUR;
 
-const CURRENT: &str = "wal2-ckpt3-manifest3-tier2";
+const CURRENT: &str = "wal2-ckpt3-manifest3-tier3";
+const TIER_V2: &str = "wal2-ckpt3-manifest3-tier2";
 const MANIFEST_V2: &str = "wal2-ckpt3-manifest2-tier2";
 const TIER_V1: &str = "wal2-ckpt3-manifest2-tier1";
 const CHECKPOINT_V2: &str = "wal2-ckpt2-manifest2-tier1";
@@ -477,6 +480,13 @@ fn current_fixture_reads_back_exactly() {
     reads_back_exactly(CURRENT, 3);
 }
 
+/// Tier files of schema version 2 (`time` in nanoseconds) are read as before; the next flush
+/// writes version 3 beside them.
+#[test]
+fn tier_version_2_fixture_reads_back_exactly() {
+    reads_back_exactly(TIER_V2, 3);
+}
+
 /// A manifest of version 2 (no commit time, no files kept for snapshot readers) is read as
 /// before; the first commit writes version 3.
 #[test]
@@ -723,6 +733,15 @@ fn current_writers_reproduce_the_fixture() {
 /// Arrow columns: name, type, nullable.
 type Columns = Vec<(String, DataType, bool)>;
 
+/// The columns of tier schema version 3, as docs/FORMATS.md lists them: version 2's with
+/// `time` in microseconds.
+fn schema_v3() -> Columns {
+    let mut columns = schema_v2();
+    let time = columns.iter_mut().find(|(name, ..)| name == "time").unwrap();
+    time.1 = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    columns
+}
+
 /// The columns of tier schema version 2, as docs/FORMATS.md lists them.
 fn schema_v2() -> Columns {
     let mut columns = schema_v1();
@@ -775,19 +794,22 @@ fn parquet_schema(path: &Path) -> (Columns, BTreeMap<String, String>) {
 
 #[test]
 fn tier_files_have_their_schema_version() {
-    for (name, version, schema) in
-        [(CURRENT, "2", schema_v2()), (MANIFEST_V2, "2", schema_v2()), (TIER_V1, "1", schema_v1())]
-    {
+    for (name, version, schema) in [
+        (CURRENT, "3", schema_v3()),
+        (TIER_V2, "2", schema_v2()),
+        (MANIFEST_V2, "2", schema_v2()),
+        (TIER_V1, "1", schema_v1()),
+    ] {
         check_tier_schema(name, version, &schema);
     }
-    // The writer's schema is still version 2's: a change needs a version bump.
+    // The writer's schema is still version 3's: a change needs a version bump.
     let current: Vec<_> = strata::tier::file::schema()
         .fields()
         .iter()
         .map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable()))
         .collect();
-    assert_eq!(current, schema_v2());
-    assert_eq!(strata::tier::file::SCHEMA_VERSION, 2);
+    assert_eq!(current, schema_v3());
+    assert_eq!(strata::tier::file::SCHEMA_VERSION, 3);
 }
 
 fn check_tier_schema(name: &str, version: &str, schema: &Columns) {
@@ -913,12 +935,12 @@ fn a_newer_tier_file_is_refused() {
     let mut bytes = std::fs::read(&path).unwrap();
     // The footer's key-value pair, thrift-encoded: the key, then field 2 (binary) of length 1.
     let mut pattern = b"strata.schema_version".to_vec();
-    pattern.extend_from_slice(&[0x18, 0x01, b'2']);
+    pattern.extend_from_slice(&[0x18, 0x01, b'3']);
     let at: Vec<usize> =
         bytes.windows(pattern.len()).enumerate().filter(|(_, w)| *w == pattern).map(|(i, _)| i).collect();
     assert_eq!(at.len(), 1, "one schema version in the footer");
     let last = at[0] + pattern.len() - 1;
-    bytes[last] = b'3';
+    bytes[last] = b'4';
     std::fs::write(&path, &bytes).unwrap();
     // As a newer strata would have committed it: the manifest holds its checksum.
     let live = dir.path().join("tiers/_manifest/00000000000000000002.json");
@@ -929,7 +951,7 @@ fn a_newer_tier_file_is_refused() {
     std::fs::write(&live, manifest.to_json().unwrap()).unwrap();
 
     let err = strata::tier::file::read(bytes.into(), &strata::tier::file::RowFilter::all()).unwrap_err();
-    assert_eq!(err, strata::tier::file::FileError::UnsupportedVersion { found: 3, supported: 1..=2 });
+    assert_eq!(err, strata::tier::file::FileError::UnsupportedVersion { found: 4, supported: 1..=3 });
 
     let engine = open(dir.path()).unwrap();
     let err = engine.read_tier(Tier::Warm, &Selector::metric("cpu_load"), i64::MIN, i64::MAX).unwrap_err();
@@ -939,7 +961,7 @@ fn a_newer_tier_file_is_refused() {
         other => panic!("not UnsupportedVersion: {other}"),
     };
     assert!(named.ends_with(path.strip_prefix(dir.path()).unwrap()), "{}", named.display());
-    refused(dir.path(), err, &named, "tier file", 3, 1..=2);
+    refused(dir.path(), err, &named, "tier file", 4, 1..=3);
     // The cold file is still read.
     assert_eq!(read_tier(&engine, Tier::Cold).len(), 6);
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow_array::{Float64Array, Int64Array, TimestampNanosecondArray};
+use arrow_array::{Float64Array, Int64Array, TimestampMicrosecondArray};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use strata::tier::Manifest;
 use strata::{Engine, ManualClock, Span, Tier, WriteOptions};
@@ -70,10 +70,12 @@ fn read_by_the_rule(root: &Path, manifest: &Manifest) -> (u64, f64) {
             let batch = batch.unwrap();
             let count = batch.column_by_name("count").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
             let sum = batch.column_by_name("sum").unwrap().as_any().downcast_ref::<Float64Array>().unwrap();
+            // Bucket starts in microseconds (tier schema version 3); the manifest's bounds are
+            // nanoseconds.
             let time = batch.column_by_name("time").unwrap();
-            let time = time.as_any().downcast_ref::<TimestampNanosecondArray>().unwrap();
+            let time = time.as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap();
             for row in 0..batch.num_rows() {
-                if time.value(row) >= from {
+                if time.value(row).saturating_mul(1_000) >= from {
                     total.0 += count.value(row) as u64;
                     total.1 += sum.value(row);
                 }

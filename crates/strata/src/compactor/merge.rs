@@ -81,13 +81,8 @@ struct Input<'a> {
 
 impl<'a> Input<'a> {
     fn new(core: &'a Core, run: &'a [&'a FileEntry]) -> Result<Input<'a>, Error> {
-        let mut input = Input {
-            core,
-            files: run.iter(),
-            cursor: None,
-            rows: Vec::new().into_iter(),
-            head: None,
-        };
+        let mut input =
+            Input { core, files: run.iter(), cursor: None, rows: Vec::new().into_iter(), head: None };
         input.advance()?;
         Ok(input)
     }

@@ -443,6 +443,8 @@ mod tests {
             err.contains("cold.resolution (1h) must be a whole multiple of warm.resolution (7m)"),
             "{err}"
         );
+        let err = bad("[warm]\nresolution = \"1500ns\"");
+        assert!(err.contains("warm.resolution (1us 500ns) must be a whole number of microseconds"), "{err}");
         let err = bad("[warm]\nresolution = \"1m\"\nretention = \"1h\"");
         assert!(err.contains("warm.retention (1h) must be at least hot.retention (6h)"), "{err}");
         let err = bad("[cold]\nresolution = \"1h\"\nretention = \"7d\"");

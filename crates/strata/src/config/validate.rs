@@ -43,6 +43,13 @@ impl Config {
                 self.hot.chunk_duration, self.warm.resolution
             ));
         }
+        // Tier files store bucket starts in microseconds (tier schema version 3).
+        if warm % 1_000 != 0 {
+            return Err(format!(
+                "warm.resolution ({}) must be a whole number of microseconds: tier files store bucket starts in microseconds",
+                self.warm.resolution
+            ));
+        }
         if warm == 0 || cold % warm != 0 {
             return Err(format!(
                 "cold.resolution ({}) must be a whole multiple of warm.resolution ({})",

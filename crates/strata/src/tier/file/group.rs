@@ -8,7 +8,9 @@
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int8Type, Int32Type, Int64Type, TimestampNanosecondType};
+use arrow_array::types::{
+    Float64Type, Int8Type, Int32Type, Int64Type, TimestampMicrosecondType, TimestampNanosecondType,
+};
 use arrow_array::{Array, ArrayRef, Int32Array, RecordBatch, StringArray};
 
 use super::read::RowFilter;
@@ -163,6 +165,24 @@ pub(crate) fn decode(batches: impl Iterator<Item = Result<RecordBatch, String>>)
     Ok(group)
 }
 
+/// The `time` column in nanoseconds: as stored before schema version 3, scaled from the
+/// microseconds of version 3 on. Scaled once per batch, so the row loop and the binary searches
+/// of [`Group::select`] see nanoseconds whatever the file's version.
+fn bucket_starts(array: &ArrayRef) -> Result<std::borrow::Cow<'_, [i64]>, String> {
+    if array.null_count() > 0 {
+        return Err("column \"time\" has nulls".to_owned());
+    }
+    if let Some(t) = array.as_primitive_opt::<TimestampNanosecondType>() {
+        return Ok(std::borrow::Cow::Borrowed(t.values().as_ref()));
+    }
+    let micros = array
+        .as_primitive_opt::<TimestampMicrosecondType>()
+        .ok_or("column \"time\" is not a timestamp of nanoseconds or microseconds")?;
+    let ns: Option<Vec<i64>> = micros.values().iter().map(|&us| us.checked_mul(1_000)).collect();
+    ns.map(std::borrow::Cow::Owned)
+        .ok_or_else(|| "column \"time\" holds a time past 2262 (i64 nanoseconds)".to_owned())
+}
+
 /// A key column as the reader hands it out: dictionary indices into UTF-8 values.
 struct KeyColumn<'a> {
     keys: &'a Int32Array,
@@ -284,8 +304,8 @@ fn decode_batch(batch: &RecordBatch, group: &mut Group) -> Result<(), String> {
             .map(|a| a.values().as_ref())
             .ok_or_else(|| format!("column {name:?} is not a double"))
     };
-    let (time, count, first_time, last_time) =
-        (ints("time")?, ints("count")?, ints("first_time")?, ints("last_time")?);
+    let time = bucket_starts(column(batch, "time")?)?;
+    let (count, first_time, last_time) = (ints("count")?, ints("first_time")?, ints("last_time")?);
     // (v2) A counter's increase; a version 1 file has neither column.
     let increase = match batch.column_by_name("increase") {
         None => None,

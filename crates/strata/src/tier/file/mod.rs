@@ -10,7 +10,10 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float64Array, Int8Array, Int64Array, RecordBatch, TimestampNanosecondArray};
+use arrow_array::{
+    ArrayRef, Float64Array, Int8Array, Int64Array, RecordBatch, TimestampMicrosecondArray,
+    TimestampNanosecondArray,
+};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
@@ -34,8 +37,18 @@ use super::agg::Agg;
 use crate::series::SeriesKey;
 
 /// The schema version this build writes, in every file's `strata.schema_version` key.
-/// Version 2 added `increase` and `increase_scope` (counters).
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version 2 added `increase` and `increase_scope` (counters). Version 3 stores `time` in
+/// microseconds, which Spark, Delta and Iceberg read (bucket starts are whole microseconds, so
+/// nothing is lost); `first_time` and `last_time`, times of points, keep nanoseconds.
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// The first schema version whose `time` column is in microseconds; before it, nanoseconds.
+pub(crate) const MICROS_SINCE: u32 = 3;
+
+/// Nanoseconds per unit of the `time` column of a file of schema version `version`.
+pub(crate) fn time_scale(version: u32) -> i64 {
+    if version >= MICROS_SINCE { 1_000 } else { 1 }
+}
 
 /// The schema versions this build reads: every one up to its own. A tier file stays readable
 /// by every later strata, forever (docs/FORMATS.md); only a newer file is refused.
@@ -94,13 +107,15 @@ pub struct Row {
 
 /// The Arrow schema of tier files.
 pub fn schema() -> SchemaRef {
+    // (v3) The bucket start in microseconds: the unit every outside reader takes.
+    let bucket = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     let time = || DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
     let mut fields =
         vec![Field::new("metric", DataType::Utf8, false), Field::new("field", DataType::Utf8, false)];
     fields.extend(TAG_COLUMNS.iter().map(|(name, _)| Field::new(*name, DataType::Utf8, true)));
     fields.extend([
         Field::new("tags", DataType::Utf8, true),
-        Field::new("time", time(), false),
+        Field::new("time", bucket, false),
         Field::new("count", DataType::Int64, false),
         Field::new("sum", DataType::Float64, false),
         Field::new("sum_lo", DataType::Float64, false),
@@ -295,7 +310,7 @@ pub(super) fn to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, 
         other.append_option(last.as_ref().and_then(|(_, text)| text.as_deref()));
     }
     columns.push(Arc::new(other.finish()));
-    columns.push(times(&|r| r.time));
+    columns.push(bucket_starts(rows)?);
     columns.push(Arc::new(Int64Array::from_iter_values(
         rows.iter().map(|r| i64::try_from(r.agg.count).unwrap_or(i64::MAX)),
     )));
@@ -312,6 +327,18 @@ pub(super) fn to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, 
         rows.iter().map(|r| r.agg.increase.map(|i| i.scope as u8 as i8)).collect::<Int8Array>(),
     ));
     RecordBatch::try_new(schema.clone(), columns).map_err(|e| format!("cannot build a record batch: {e}"))
+}
+
+/// The `time` column: bucket starts in microseconds. A bucket start is a multiple of the
+/// resolution, a whole number of microseconds (the config checks it); one that is not would
+/// lose its nanoseconds, so it is refused rather than rounded.
+fn bucket_starts(rows: &[Row]) -> Result<ArrayRef, String> {
+    let scale = time_scale(SCHEMA_VERSION);
+    if let Some(row) = rows.iter().find(|r| r.time % scale != 0) {
+        return Err(format!("bucket start {} ns is not a whole number of microseconds", row.time));
+    }
+    let micros = TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.time / scale));
+    Ok(Arc::new(micros.with_timezone("UTC")))
 }
 
 /// The `tags` column's text for a key: its tags without a column of their own.

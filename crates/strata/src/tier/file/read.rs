@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
@@ -15,7 +15,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::file::metadata::KeyValue;
 
 use super::group::{self, Group};
-use super::{FileError, FileInfo, READABLE_SCHEMA_VERSIONS, Row, TAG_COLUMNS};
+use super::{FileError, FileInfo, READABLE_SCHEMA_VERSIONS, Row, TAG_COLUMNS, time_scale};
 use crate::series::SeriesKey;
 use crate::tier::Tier;
 
@@ -67,6 +67,9 @@ pub struct OpenFile {
     bytes: Bytes,
     metadata: ArrowReaderMetadata,
     pub info: FileInfo,
+    /// Nanoseconds per unit of the `time` column (1 before schema version 3, then 1000): what
+    /// a filter's bounds are scaled by to compare with the column's statistics.
+    time_scale: i64,
 }
 
 /// The key columns: read as dictionaries, so runs of a series are found by comparing indices.
@@ -99,11 +102,13 @@ impl OpenFile {
     pub fn new(bytes: Bytes) -> Result<OpenFile, FileError> {
         let plain = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::new())
             .map_err(|e| format!("not Parquet: {e}"))?;
-        let info = file_info(plain.metadata().file_metadata().key_value_metadata())?;
+        let (info, version) = file_info(plain.metadata().file_metadata().key_value_metadata())?;
+        let time_scale = time_scale(version);
+        check_time_unit(plain.schema(), version, time_scale)?;
         let options = ArrowReaderOptions::new().with_schema(with_dictionary_keys(plain.schema()));
         let metadata = ArrowReaderMetadata::try_new(plain.metadata().clone(), options)
             .map_err(|e| format!("cannot read the key columns: {e}"))?;
-        Ok(OpenFile { bytes, metadata, info })
+        Ok(OpenFile { bytes, metadata, info, time_scale })
     }
 
     /// Bytes held.
@@ -188,8 +193,10 @@ impl OpenFile {
                 };
                 let time_may_hold = match stats(time_col) {
                     Some(parquet::file::statistics::Statistics::Int64(t)) => {
-                        t.min_opt().is_none_or(|&min| min < filter.to)
-                            && t.max_opt().is_none_or(|&max| max >= filter.from)
+                        // In the column's unit; scaled up, so no bound is rounded.
+                        let ns = |v: i64| v.saturating_mul(self.time_scale);
+                        t.min_opt().is_none_or(|&min| ns(min) < filter.to)
+                            && t.max_opt().is_none_or(|&max| ns(max) >= filter.from)
                     }
                     _ => true,
                 };
@@ -199,7 +206,22 @@ impl OpenFile {
     }
 }
 
-pub(super) fn file_info(metadata: Option<&Vec<KeyValue>>) -> Result<FileInfo, FileError> {
+/// The `time` column must be in the unit its schema version says: a file that claims one
+/// version and holds another's times would be read a thousand times off.
+pub(super) fn check_time_unit(schema: &SchemaRef, version: u32, scale: i64) -> Result<(), FileError> {
+    let unit = if scale == 1 { TimeUnit::Nanosecond } else { TimeUnit::Microsecond };
+    let field = schema.field_with_name("time").map_err(|_| "no column \"time\"")?;
+    match field.data_type() {
+        DataType::Timestamp(found, _) if *found == unit => Ok(()),
+        other => {
+            let want = DataType::Timestamp(unit, Some("UTC".into()));
+            Err(format!("column \"time\" is {other}; schema version {version} stores {want}").into())
+        }
+    }
+}
+
+/// The file's tier and resolution, and its schema version.
+pub(super) fn file_info(metadata: Option<&Vec<KeyValue>>) -> Result<(FileInfo, u32), FileError> {
     let get = |name: &str| {
         metadata
             .and_then(|kv| kv.iter().find(|e| e.key == name))
@@ -210,8 +232,9 @@ pub(super) fn file_info(metadata: Option<&Vec<KeyValue>>) -> Result<FileInfo, Fi
     let found = version
         .parse::<u32>()
         .map_err(|_| format!("strata.schema_version {version:?} is not a version number"))?;
-    // `read_batch` reads every version: version 1 lacks the increase columns (its rows know
-    // no increase); a later change keeps a path for every older version, chosen by `found`.
+    // `group::decode` reads every version: version 1 lacks the increase columns (its rows know
+    // no increase), versions 1 and 2 store `time` in nanoseconds; a later change keeps a path
+    // for every older version, chosen by `found`.
     if found > *READABLE_SCHEMA_VERSIONS.end() {
         return Err(FileError::UnsupportedVersion { found, supported: READABLE_SCHEMA_VERSIONS });
     }
@@ -228,7 +251,7 @@ pub(super) fn file_info(metadata: Option<&Vec<KeyValue>>) -> Result<FileInfo, Fi
         .ok()
         .filter(|r| *r > 0)
         .ok_or("strata.resolution_ns is not a positive integer")?;
-    Ok(FileInfo { tier, resolution })
+    Ok((FileInfo { tier, resolution }, found))
 }
 
 /// A column as UTF-8 text, whichever way the reader hands it out (tests read files plainly).
