@@ -40,6 +40,9 @@ pub struct Recovery {
     /// (by default such damage refuses the open with [`Error::WalDamaged`]). A read-only open
     /// reports it, replays up to it and changes nothing.
     pub damage: Option<Damage>,
+    /// Records of a stream key at or past its fence (`Engine::open_fenced`) that were not
+    /// applied: messages this engine wrote but never acknowledged, which another node took over.
+    pub fenced: u64,
 }
 
 /// The engine's memory as rebuilt, and the log open for appending.
@@ -62,6 +65,7 @@ pub(crate) fn recover(
     storage: impl Storage,
     manifest: &Manifest,
     access: Access,
+    fences: &BTreeMap<String, u64>,
 ) -> Result<Recovered, Error> {
     let wal_dir = storage.path("");
     let cut = manifest.wal_cut.map(|(segment, offset)| Position { segment, offset });
@@ -147,8 +151,15 @@ pub(crate) fn recover(
             caught_up = true;
             catch_up();
         }
+        // A message another node took over at or before its sequence was never acknowledged
+        // here (`ack_gate.rs`): it is that node's now, and not applied (nor recorded as applied).
+        let fenced = batch.source.as_ref().is_some_and(|source| {
+            fences.get(&source.stream).is_some_and(|&fence| source.sequence >= fence)
+        });
+        if fenced {
+            recovery.fenced += 1;
         // A stream message applied before (a redelivery) is skipped, as it was live.
-        if batch.source.as_ref().is_none_or(|source| streams.admit(source)) {
+        } else if batch.source.as_ref().is_none_or(|source| streams.admit(source)) {
             hot.apply(&batch).map_err(corrupt)?;
         }
         recovery.records += 1;

@@ -18,6 +18,9 @@ pub use metrics::{MetricConfig, MetricKind, ScopeAggregation};
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// This node's name in a fleet sharing one object store (1-64 of `a-z`, `0-9`, `_`, `-`):
+    /// the owner recorded in partition claims (`strata-nats`). Unset for a single node.
+    pub node_id: Option<String>,
     /// Where the WAL, checkpoints and (later) local tiers live.
     pub data_dir: PathBuf,
     pub wal: WalConfig,
@@ -208,6 +211,7 @@ pub struct LimitsConfig {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            node_id: None,
             data_dir: PathBuf::from("strata-data"),
             wal: WalConfig::default(),
             hot: HotConfig::default(),
@@ -455,6 +459,11 @@ mod tests {
         assert!(err.contains("object_store.timeout must be greater than zero"), "{err}");
         let err = Config::from_toml("[cold]\nresolutoin = \"2h\"").unwrap_err().to_string();
         assert!(err.contains("unknown field `resolutoin`"), "{err}");
+        for bad in ["", "Node-1", "a/b", &"n".repeat(65)] {
+            let err = Config::from_toml(&format!("node_id = {bad:?}")).unwrap_err().to_string();
+            assert!(err.contains("node_id") && err.contains("a-z, 0-9"), "{err}");
+        }
+        assert_eq!(Config::from_toml("node_id = \"rack-1_a\"").unwrap().node_id.as_deref(), Some("rack-1_a"));
     }
 
     #[test]

@@ -11,6 +11,14 @@ impl Config {
                         current directory); give a directory such as \"strata-data\""
                 .into());
         }
+        if let Some(id) = &self.node_id {
+            let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+            if id.is_empty() || id.len() > 64 || !id.chars().all(allowed) {
+                return Err(format!(
+                    "node_id {id:?} must be 1 to 64 characters of a-z, 0-9, '_' and '-' (it names the node in object paths)"
+                ));
+            }
+        }
         let positive = [
             ("hot.retention", self.hot.retention.0),
             ("hot.chunk_duration", self.hot.chunk_duration.0),

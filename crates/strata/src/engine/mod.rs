@@ -27,6 +27,7 @@ use crate::read::{Selector, SeriesPoints, TierSeries};
 use crate::recovery::Recovery;
 use crate::series::SeriesKey;
 use crate::stats::Stats;
+use crate::ack_gate::AckGuard;
 use crate::streams::StreamSequence;
 use crate::tier::{Manifest, Tier};
 use crate::write::{Point, Sequenced, WriteOptions, WriteReport};
@@ -104,6 +105,37 @@ impl Engine {
     ) -> Result<Sequenced, Error> {
         self.core.log.check_writable("write")?;
         ingest::write_lp(&self.core, body, options, Some(source))
+    }
+
+    /// Like [`Engine::write_lp_sequenced`], holding an [`AckGuard`] for an applied message
+    /// until the caller calls [`AckGuard::acknowledged`] once its source confirmed the
+    /// acknowledgement. Checkpoints and warm flushes wait for open guards (and hold new writes
+    /// back meanwhile), so only acknowledged messages leave the WAL and a fence at a later
+    /// open ([`Engine::open_fenced`]) can drop the others. A duplicate or a failed write holds
+    /// no guard open. A guard dropped unacknowledged stops checkpoints and flushes until the
+    /// engine reopens ([`Error::Unacknowledged`]): the caller keeps acknowledging, or exits.
+    ///
+    /// # Errors
+    /// As [`Engine::write_lp_sequenced`].
+    pub fn write_lp_gated(
+        &self,
+        body: &[u8],
+        options: &WriteOptions,
+        source: &StreamSequence,
+    ) -> Result<(Sequenced, AckGuard), Error> {
+        self.core.log.check_writable("write")?;
+        let guard = self.core.acks.enter(source);
+        match ingest::write_lp(&self.core, body, options, Some(source)) {
+            Ok(outcome @ Sequenced::Applied(_)) => Ok((outcome, guard)),
+            Ok(outcome @ Sequenced::Duplicate { .. }) => {
+                guard.release();
+                Ok((outcome, AckGuard::closed()))
+            }
+            Err(e) => {
+                guard.release();
+                Err(e)
+            }
+        }
     }
 
     /// The last sequence of `stream` whose message is stored: a stream consumer resumes after it.
@@ -255,7 +287,8 @@ impl Engine {
             return Ok(());
         }
         // A cut that could not be encoded keeps the WAL that holds it: the next open replays it.
-        if !self.core.log.is_poisoned() && !self.core.gate.is_cutting() {
+        // So does a gated message given up unacknowledged: the next open's fence decides.
+        if !self.core.log.is_poisoned() && !self.core.gate.is_cutting() && !self.core.acks.is_abandoned() {
             checkpointer::checkpoint(&self.core)?;
         }
         self.core.log.sync()
