@@ -208,6 +208,19 @@ pub struct LimitsConfig {
     pub max_write_size: ByteSize,
 }
 
+impl Config {
+    /// Where this engine's tier files and manifest live: `object_store` as configured, under
+    /// `nodes/<node_id>/` when `node_id` is set and `object_store.url` is given, so the nodes of
+    /// a fleet share one bucket without sharing a manifest.
+    pub fn tier_store(&self) -> ObjectStoreConfig {
+        let mut os = self.object_store.clone();
+        if let (Some(id), Some(url)) = (&self.node_id, &os.url) {
+            os.url = Some(format!("{}/nodes/{id}", url.trim_end_matches('/')));
+        }
+        os
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {

@@ -69,7 +69,7 @@ impl Engine {
         fences: &BTreeMap<String, u64>,
     ) -> Result<Engine, Error> {
         // The store first: it refuses a path it cannot address before anything is created.
-        let store = Store::open(&config.object_store, &config.data_dir)?;
+        let store = Store::open(&config.tier_store(), &config.data_dir)?;
         let disks = Disks::local(&config)?;
         Engine::open_inner(config, clock, disks, store, fences)
     }
@@ -103,7 +103,7 @@ impl Engine {
         storage: impl strata_wal::Storage,
     ) -> Result<Engine, Error> {
         let disks = Disks { wal: Box::new(storage), ..Disks::local(&config)? };
-        let store = Store::open(&config.object_store, &config.data_dir)?;
+        let store = Store::open(&config.tier_store(), &config.data_dir)?;
         Engine::open_inner(config, clock, disks, store, &BTreeMap::new())
     }
 
@@ -177,7 +177,7 @@ impl Engine {
     /// # Errors
     /// As [`Engine::open_read_only`].
     pub fn open_read_only_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Engine, Error> {
-        let store = Store::open_read_only(&config.object_store, &config.data_dir)?;
+        let store = Store::open_read_only(&config.tier_store(), &config.data_dir)?;
         Engine::open_read_only_inner(config, clock, store)
     }
 
