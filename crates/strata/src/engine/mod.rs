@@ -124,18 +124,7 @@ impl Engine {
         source: &StreamSequence,
     ) -> Result<(Sequenced, AckGuard), Error> {
         self.core.log.check_writable("write")?;
-        let guard = self.core.acks.enter(source);
-        match ingest::write_lp(&self.core, body, options, Some(source)) {
-            Ok(outcome @ Sequenced::Applied(_)) => Ok((outcome, guard)),
-            Ok(outcome @ Sequenced::Duplicate { .. }) => {
-                guard.release();
-                Ok((outcome, AckGuard::closed()))
-            }
-            Err(e) => {
-                guard.release();
-                Err(e)
-            }
-        }
+        ingest::write_lp_gated(&self.core, body, options, source)
     }
 
     /// The last sequence of `stream` whose message is stored: a stream consumer resumes after it.
