@@ -168,7 +168,13 @@ pub(crate) async fn pull(mut p: Pull, mut stop: watch::Receiver<bool>) {
             .await;
             match outcome {
                 Outcome::Stored(guard) => {
-                    let confirmed = message.double_ack().await;
+                    // An acknowledgement is sent only while the lease is valid: one sent later
+                    // could reach the consumer the next owner creates under the same name.
+                    let confirmed = if p.lease.valid() {
+                        message.double_ack().await
+                    } else {
+                        Err(async_nats::Error::from("the lease ran out before the acknowledgement was sent"))
+                    };
                     match (confirmed, p.lease.valid()) {
                         (Ok(()), true) => {
                             if let Some(guard) = guard {
