@@ -98,3 +98,25 @@ fn a_fenced_open_drops_the_unacknowledged_messages_past_the_fence_for_good() {
     assert_eq!(hosts(&engine), ["h1", "h2", "h3", "h5"]);
     engine.close().unwrap();
 }
+
+#[test]
+fn a_warm_flush_waits_for_the_acknowledgement_and_then_holds_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Arc::new(open(dir.path(), &[]));
+    let (outcome, guard) = send(&engine, 1);
+    assert!(matches!(outcome, Sequenced::Applied(_)), "{outcome:?}");
+    // An hour on, the point's minute is due for warm.
+    let later = (now_s() as i64 + 3600) * 1_000_000_000;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let compacting = {
+        let engine = engine.clone();
+        std::thread::spawn(move || tx.send(engine.compact_at(later).map(|_| ())).unwrap())
+    };
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err(), "the cut waits for the ack");
+    assert!(engine.read_tier(strata::Tier::Warm, &Selector::metric("load"), 0, i64::MAX).unwrap().is_empty());
+    guard.acknowledged();
+    rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
+    compacting.join().unwrap();
+    let warm = engine.read_tier(strata::Tier::Warm, &Selector::metric("load"), 0, i64::MAX).unwrap();
+    assert_eq!(warm.iter().map(|s| s.aggs.iter().map(|a| a.count).sum::<u64>()).sum::<u64>(), 1);
+}
