@@ -129,6 +129,19 @@ impl Claims {
         self.decode(&claim, &bytes).map(Some)
     }
 
+    /// The holder of `partition` at `epoch` (its lease, or its claim), if that epoch exists.
+    ///
+    /// # Errors
+    /// As [`Claims::holder`].
+    pub fn holder_at(&self, partition: u32, epoch: u64) -> Result<Option<Holder>, ClaimError> {
+        for path in [self.lease_path(partition, epoch), self.claim_path(partition, epoch)] {
+            if let Some(bytes) = self.store.get_if_exists(&path).map_err(ClaimError::Store)? {
+                return self.decode(&path, &bytes).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
     /// Claims `partition` for `node` at `now_ms` with a lease of `lease`, if the rules allow.
     ///
     /// # Errors

@@ -72,6 +72,8 @@ fn a_takeover_waits_for_the_lease_and_the_margin_and_the_old_owner_learns_it_los
     a.lease_until = 40_000;
     assert!(matches!(claims.renew(3, &a).unwrap(), Renewal::Lost(h) if h.owner == "b" && h.epoch == 2));
     assert_eq!(claims.holder(3).unwrap().unwrap(), b);
+    assert_eq!(claims.holder_at(3, 1).unwrap().unwrap().lease_until, 40_000, "a's own lease, superseded");
+    assert_eq!(claims.holder_at(3, 9).unwrap(), None);
     // Back while b's lease runs, a does not take it back.
     assert!(matches!(claims.claim(3, "a", 33_000, LEASE).unwrap(), Claim::Held(h) if h.owner == "b"));
     // A release lets anyone claim at once.

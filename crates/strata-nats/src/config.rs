@@ -65,8 +65,9 @@ pub struct JetStreamConsumer {
     #[serde(default = "ack_wait")]
     pub ack_wait: Span,
     /// Split the stream into this many partitions, each owned by one node at a time
-    /// (`claims.rs`): partition `p` is the durable consumer `<consumer>-p<p>` filtered to
-    /// `<filter_subject>.<p>` (the server's subject mapping appends the partition token).
+    /// (`claims.rs`): partition `p` is pulled through the durable consumer
+    /// `<consumer>-p<p>-e<epoch>` filtered to `<filter_subject>.<p>` (the server's subject
+    /// mapping appends the partition token).
     #[serde(default)]
     pub partitions: Option<u32>,
     /// How long a partition claim lasts without renewal (renewed every third of it).
@@ -80,8 +81,9 @@ impl JetStreamConsumer {
         format!("nats:{}/{}", self.stream, self.consumer)
     }
 
-    /// Partition `p` of a partitioned consumer: its own durable consumer on the partition's
-    /// subject, and so its own stream key in the engine (sequences stay in order per key).
+    /// Partition `p` of a partitioned consumer: `<consumer>-p<p>` on the partition's subject,
+    /// its own stream key in the engine (sequences stay in order per key) and the prefix of its
+    /// durable consumers, one per epoch (`partition.rs`).
     pub fn partition(&self, p: u32) -> JetStreamConsumer {
         JetStreamConsumer {
             consumer: format!("{}-p{p}", self.consumer),

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::stream::Stream;
 use strata::tier::Store;
 use strata::{Engine, WriteOptions};
@@ -20,7 +21,7 @@ use tokio::task::JoinHandle;
 use crate::claims::{Claim, Claims, Holder, Renewal};
 use crate::config::{JetStreamConsumer, NatsConfig};
 use crate::error::{ClaimError, NatsError};
-use crate::partition::{Fatal, Lease, Pull, now_ms, pull, raise, reset};
+use crate::partition::{Fatal, Lease, Pull, durable_name, now_ms, pull, raise, reset};
 use crate::stats::NatsStats;
 
 /// The claims of `config`'s partitions, in the object store `engine_config` names.
@@ -182,6 +183,32 @@ impl Supervisor {
         None
     }
 
+    /// The first sequence the owner of `epoch` takes: the ack floor + 1 of the newest earlier
+    /// epoch's consumer; an epoch whose owner never created its consumer never pulled, so the
+    /// first sequence it recorded holds. `None` (noted) when the stream or the store failed.
+    async fn first_sequence(&self, p: u32, partition: &JetStreamConsumer, epoch: u64) -> Option<u64> {
+        for earlier in (1..epoch).rev() {
+            match self.stream.consumer_info(durable_name(partition, earlier)).await {
+                Ok(info) => return Some(info.ack_floor.stream_sequence + 1),
+                Err(e) if e.kind() == ConsumerInfoErrorKind::NotFound => {}
+                Err(e) => {
+                    self.stats.note(format!("{}: cannot read the former owner's consumer ({e})", self.name(p)));
+                    return None;
+                }
+            }
+            let claims = self.claims.clone();
+            match blocking(move || claims.holder_at(p, earlier)).await? {
+                Ok(Some(Holder { from_sequence: Some(from), .. })) => return Some(from),
+                Ok(_) => {}
+                Err(e) => {
+                    self.stats.note(format!("{}: cannot read epoch {earlier} ({e})", self.name(p)));
+                    return None;
+                }
+            }
+        }
+        Some(1)
+    }
+
     /// Claims `p` if the rules allow, records its first sequence and starts its pull.
     async fn try_claim(&self, p: u32, stop: &watch::Receiver<bool>) -> Option<Owned> {
         let (claims, node, lease) = (self.claims.clone(), self.node.clone(), self.config.lease.0);
@@ -195,28 +222,31 @@ impl Supervisor {
         };
         let partition = self.config.partition(p);
         // Read after the claim won: earlier owners acknowledged exactly what lies below it.
-        let floor = match self.stream.consumer_info(&partition.consumer).await {
-            Ok(info) => info.ack_floor.stream_sequence,
-            Err(_) => 0,
-        };
-        holder.from_sequence = Some(floor + 1);
+        let from = self.first_sequence(p, &partition, holder.epoch).await?;
+        holder.from_sequence = Some(from);
         let claims = self.claims.clone();
         let recorded = holder.clone();
         if !matches!(blocking(move || claims.renew(p, &recorded)).await, Some(Ok(Renewal::Renewed(_)))) {
             return None;
         }
-        let consumer = match reset(&self.stream, &partition, floor + 1).await {
+        let durable = durable_name(&partition, holder.epoch);
+        let consumer = match reset(&self.stream, &partition, &durable, from).await {
             Ok(consumer) => consumer,
             Err(e) => {
                 self.stats.note(format!("{}: cannot create its consumer ({e})", self.name(p)));
                 return None;
             }
         };
+        // The former owner's consumer is done with; one that is gone already is fine.
+        if holder.epoch > 1 {
+            let _ = self.stream.delete_consumer(&durable_name(&partition, holder.epoch - 1)).await;
+        }
         let lease = Arc::new(Lease::new(holder.lease_until.saturating_sub(self.margin_ms())));
         let task = tokio::spawn(pull(
             Pull {
                 engine: self.engine.clone(),
                 config: partition,
+                durable,
                 stream: self.stream.clone(),
                 consumer,
                 lease: lease.clone(),
@@ -226,7 +256,7 @@ impl Supervisor {
             },
             stop.clone(),
         ));
-        self.stats.note(format!("{}: claimed at epoch {} from sequence {}", self.name(p), holder.epoch, floor + 1));
+        self.stats.note(format!("{}: claimed at epoch {} from sequence {from}", self.name(p), holder.epoch));
         Some(Owned { holder, lease, task })
     }
 }

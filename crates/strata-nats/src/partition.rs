@@ -72,14 +72,25 @@ pub(crate) fn raise(fatal: &Fatal, reason: String) {
     });
 }
 
-/// Deletes the partition's durable consumer (if any) and creates it again delivering from
+/// The durable consumer of a partition's epoch: `<consumer>-p<p>-e<epoch>`. A name per epoch,
+/// so an acknowledgement a former owner sent late reaches a consumer nobody pulls any more.
+pub(crate) fn durable_name(partition: &JetStreamConsumer, epoch: u64) -> String {
+    format!("{}-e{epoch}", partition.consumer)
+}
+
+/// Deletes the durable consumer `durable` (if any) and creates it again delivering from
 /// `start`, so nothing delivered earlier is pending in it.
-pub(crate) async fn reset(stream: &Stream, config: &JetStreamConsumer, start: u64) -> Result<PullConsumer, String> {
+pub(crate) async fn reset(
+    stream: &Stream,
+    config: &JetStreamConsumer,
+    durable: &str,
+    start: u64,
+) -> Result<PullConsumer, String> {
     // A consumer that does not exist is what we want; any other failure shows in the create.
-    let _ = stream.delete_consumer(&config.consumer).await;
+    let _ = stream.delete_consumer(durable).await;
     stream
         .create_consumer(pull::Config {
-            durable_name: Some(config.consumer.clone()),
+            durable_name: Some(durable.to_owned()),
             ack_policy: AckPolicy::Explicit,
             ack_wait: config.ack_wait.0,
             filter_subject: config.filter_subject.clone().unwrap_or_default(),
@@ -96,6 +107,8 @@ pub(crate) struct Pull {
     pub(crate) engine: Arc<Engine>,
     /// The partition's consumer (`JetStreamConsumer::partition`).
     pub(crate) config: JetStreamConsumer,
+    /// Its durable consumer for this owner's epoch (`durable_name`).
+    pub(crate) durable: String,
     pub(crate) stream: Stream,
     pub(crate) consumer: PullConsumer,
     pub(crate) lease: Arc<Lease>,
@@ -107,7 +120,7 @@ pub(crate) struct Pull {
 /// Pulls and stores the partition's messages until `stop`, the lease ends, or a failure.
 pub(crate) async fn pull(mut p: Pull, mut stop: watch::Receiver<bool>) {
     let source = p.config.source_name();
-    let name = format!("JetStream partition consumer {:?} on stream {:?}", p.config.consumer, p.config.stream);
+    let name = format!("JetStream partition consumer {:?} on stream {:?}", p.durable, p.config.stream);
     'pulls: while !*stop.borrow() && p.lease.valid() {
         let messages = p.consumer.stream().max_messages_per_batch(p.config.batch).messages().await;
         let mut messages = match messages {
@@ -130,7 +143,7 @@ pub(crate) async fn pull(mut p: Pull, mut stop: watch::Receiver<bool>) {
                     // Messages of the broken pull would come again only after ack_wait, behind
                     // newer ones: start the consumer afresh past what the engine holds.
                     let held = p.engine.stream_sequence(&source).unwrap_or(0);
-                    match reset(&p.stream, &p.config, held + 1).await {
+                    match reset(&p.stream, &p.config, &p.durable, held + 1).await {
                         Ok(consumer) => p.consumer = consumer,
                         Err(e) => {
                             p.stats.note(format!("{name}: cannot start again after a broken pull ({e})"));
