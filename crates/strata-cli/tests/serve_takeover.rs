@@ -142,6 +142,11 @@ fn a_partition_taken_over_from_a_killed_node_stores_every_acknowledged_publish_o
     std::thread::sleep(Duration::from_secs(3));
     stop(server_a);
     stop(server_b);
+    // B again: it held the partitions last, so its fence is its own ack floor (it acknowledged
+    // everything: nothing dropped), and it claims them back.
+    let server_b = start(&b.config_path);
+    std::thread::sleep(Duration::from_secs(2));
+    stop(server_b);
     assert!(stored_up_to(&a) < MESSAGES, "the restarted node took no partition back");
     for id in ["a", "b"] {
         let log = std::fs::read_to_string(dir.path().join(format!("{id}.log"))).unwrap_or_default();
@@ -158,8 +163,12 @@ fn a_partition_taken_over_from_a_killed_node_stores_every_acknowledged_publish_o
             .filter(|name| !name.ends_with(".lease"))
             .collect();
         epochs.sort();
-        assert_eq!(epochs, ["epoch-00000000000000000001", "epoch-00000000000000000002"], "partition {p}");
-        let lease = std::fs::read_to_string(claims.join("epoch-00000000000000000002.lease")).unwrap();
+        assert_eq!(
+            epochs,
+            ["epoch-00000000000000000001", "epoch-00000000000000000002", "epoch-00000000000000000003"],
+            "partition {p}: A's, B's takeover, B's return"
+        );
+        let lease = std::fs::read_to_string(claims.join("epoch-00000000000000000003.lease")).unwrap();
         assert!(lease.contains("\"owner\":\"b\"") && lease.contains("\"released\":true"), "{lease}");
     }
 

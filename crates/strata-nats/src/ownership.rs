@@ -46,34 +46,106 @@ pub fn claims_of(engine_config: &strata::Config, config: &JetStreamConsumer) -> 
     Ok(Claims::new(store, &config.stream, &config.consumer, config.lease_margin()))
 }
 
-/// The fence of every partition another node holds, by stream key: what this node logged of
-/// it from that sequence on was never acknowledged and is the other node's
-/// ([`strata::Engine::open_fenced`]). Blocking; waits (up to two leases) for a node that just
-/// claimed a partition to record its first sequence.
+/// The fence of every partition, by stream key, for this node's open
+/// ([`strata::Engine::open_fenced`]): what it logged of a partition from that sequence on was
+/// never acknowledged, so it is not applied.
+/// - A partition another node holds: that node's first sequence (what this node wrote from there
+///   on, the other node stores). Waits (up to two leases) for a node that just claimed it to
+///   record it.
+/// - A partition this node held last: the first sequence its next claim would take (its own
+///   consumer's ack floor + 1). Another node may claim the partition before this node does again,
+///   starting at that same sequence; if this node claims it, the stream delivers those messages
+///   again.
 ///
 /// # Errors
-/// [`NatsError::Claims`] naming the claim that could not be read.
-pub fn fences(engine_config: &strata::Config, config: &NatsConfig) -> Result<BTreeMap<String, u64>, NatsError> {
+/// [`NatsError::Claims`] naming the claim that could not be read, or the stream's or a
+/// consumer's error.
+pub async fn fences(engine_config: &strata::Config, config: &NatsConfig) -> Result<BTreeMap<String, u64>, NatsError> {
     let mut fences = BTreeMap::new();
-    let Some(node) = engine_config.node_id.as_deref() else { return Ok(fences) };
-    for consumer in config.jetstream.iter().filter(|c| c.partitions.is_some()) {
-        let claims = claims_of(engine_config, consumer)?;
+    let Some(node) = engine_config.node_id.clone() else { return Ok(fences) };
+    let partitioned: Vec<JetStreamConsumer> =
+        config.jetstream.iter().filter(|c| c.partitions.is_some()).cloned().collect();
+    if partitioned.is_empty() {
+        return Ok(fences);
+    }
+    let client = crate::connect(config, Arc::default()).await?;
+    let context = async_nats::jetstream::new(client);
+    for consumer in partitioned {
+        let stream = context
+            .get_stream(&consumer.stream)
+            .await
+            .map_err(|e| NatsError::Stream { stream: consumer.stream.clone(), cause: e.to_string() })?;
+        let claims = claims_of(engine_config, &consumer)?;
         for p in 0..consumer.partitions.unwrap_or(0) {
-            let deadline = now_ms() + 2 * u64::try_from(consumer.lease.0.as_millis()).unwrap_or(u64::MAX / 4);
-            let fence = loop {
-                match claims.fence(p, node) {
-                    Err(ClaimError::FromSequencePending { .. }) if now_ms() < deadline => {
-                        std::thread::sleep(Duration::from_millis(200));
-                    }
-                    other => break other.map_err(NatsError::Claims)?,
+            let partition = consumer.partition(p);
+            let read = claims.clone();
+            let holder = blocking(move || read.holder(p))
+                .await
+                .ok_or_else(|| NatsError::Config("the claim reader stopped".into()))?
+                .map_err(NatsError::Claims)?;
+            let fence = match holder {
+                None => None,
+                Some(holder) if holder.owner == node => {
+                    let next = first_sequence(&stream, &claims, &partition, p, holder.epoch + 1).await;
+                    Some(next.map_err(|cause| NatsError::Consumer {
+                        stream: consumer.stream.clone(),
+                        consumer: partition.consumer.clone(),
+                        cause,
+                    })?)
+                }
+                Some(_) => {
+                    let (read, node) = (claims.clone(), node.clone());
+                    let wait = 2 * u64::try_from(consumer.lease.0.as_millis()).unwrap_or(u64::MAX / 4);
+                    let fence = blocking(move || {
+                        let deadline = now_ms() + wait;
+                        loop {
+                            match read.fence(p, &node) {
+                                Err(ClaimError::FromSequencePending { .. }) if now_ms() < deadline => {
+                                    std::thread::sleep(Duration::from_millis(200));
+                                }
+                                other => return other,
+                            }
+                        }
+                    });
+                    fence
+                        .await
+                        .ok_or_else(|| NatsError::Config("the claim reader stopped".into()))?
+                        .map_err(NatsError::Claims)?
                 }
             };
             if let Some(fence) = fence {
-                fences.insert(consumer.partition(p).source_name(), fence);
+                fences.insert(partition.source_name(), fence);
             }
         }
     }
     Ok(fences)
+}
+
+/// The first sequence the owner of `epoch` takes: the ack floor + 1 of the newest earlier
+/// epoch's consumer; an epoch whose owner never created its consumer never pulled, so the first
+/// sequence it recorded holds. From 1 when no earlier epoch says.
+async fn first_sequence(
+    stream: &Stream,
+    claims: &Claims,
+    partition: &JetStreamConsumer,
+    p: u32,
+    epoch: u64,
+) -> Result<u64, String> {
+    for earlier in (1..epoch).rev() {
+        match stream.consumer_info(durable_name(partition, earlier)).await {
+            Ok(info) => return Ok(info.ack_floor.stream_sequence + 1),
+            Err(e) if e.kind() == ConsumerInfoErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot read the consumer of epoch {earlier}: {e}")),
+        }
+        let claims = claims.clone();
+        match blocking(move || claims.holder_at(p, earlier)).await {
+            Some(Ok(Some(Holder { from_sequence: Some(from), .. }))) => return Ok(from),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.to_string()),
+            None => return Err("the claim reader stopped".into()),
+        }
+    }
+    Ok(1)
 }
 
 /// What one supervisor needs.
@@ -183,30 +255,15 @@ impl Supervisor {
         None
     }
 
-    /// The first sequence the owner of `epoch` takes: the ack floor + 1 of the newest earlier
-    /// epoch's consumer; an epoch whose owner never created its consumer never pulled, so the
-    /// first sequence it recorded holds. `None` (noted) when the stream or the store failed.
+    /// [`first_sequence`], noting a failure.
     async fn first_sequence(&self, p: u32, partition: &JetStreamConsumer, epoch: u64) -> Option<u64> {
-        for earlier in (1..epoch).rev() {
-            match self.stream.consumer_info(durable_name(partition, earlier)).await {
-                Ok(info) => return Some(info.ack_floor.stream_sequence + 1),
-                Err(e) if e.kind() == ConsumerInfoErrorKind::NotFound => {}
-                Err(e) => {
-                    self.stats.note(format!("{}: cannot read the former owner's consumer ({e})", self.name(p)));
-                    return None;
-                }
-            }
-            let claims = self.claims.clone();
-            match blocking(move || claims.holder_at(p, earlier)).await? {
-                Ok(Some(Holder { from_sequence: Some(from), .. })) => return Some(from),
-                Ok(_) => {}
-                Err(e) => {
-                    self.stats.note(format!("{}: cannot read epoch {earlier} ({e})", self.name(p)));
-                    return None;
-                }
+        match first_sequence(&self.stream, &self.claims, partition, p, epoch).await {
+            Ok(from) => Some(from),
+            Err(e) => {
+                self.stats.note(format!("{}: cannot find its first sequence ({e})", self.name(p)));
+                None
             }
         }
-        Some(1)
     }
 
     /// Claims `p` if the rules allow, records its first sequence and starts its pull.

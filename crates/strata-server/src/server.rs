@@ -64,22 +64,21 @@ impl Server {
         };
         let engine_config = config.engine.clone();
         let path = engine_config.data_dir.clone();
-        let nats_config = config.nats.clone();
+        // Of its partitions, what this node logged and never acknowledged is not applied: another
+        // node took it over, or the stream delivers it again (`strata_nats::fences`).
+        let fences = match &config.nats {
+            Some(nats) => strata_nats::fences(&engine_config, nats).await.map_err(ServeError::Nats)?,
+            None => std::collections::BTreeMap::new(),
+        };
         let engine = tokio::task::spawn_blocking(move || {
-            // The partitions other nodes took over: what this node logged of them and never
-            // acknowledged is theirs (`strata_nats::fences`).
-            let fences = match &nats_config {
-                Some(nats) => strata_nats::fences(&engine_config, nats).map_err(ServeError::Nats)?,
-                None => std::collections::BTreeMap::new(),
-            };
             Engine::open_fenced(engine_config, Arc::new(strata::WallClock), &fences)
-                .map_err(|source| ServeError::Open { path, source })
         })
         .await
-        .map_err(|e| ServeError::Task(e.to_string()))??;
+        .map_err(|e| ServeError::Task(e.to_string()))?
+        .map_err(|source| ServeError::Open { path, source })?;
         if engine.recovery().fenced > 0 {
             eprintln!(
-                "strata serve: {} logged message(s) of partitions other nodes took over were not applied (never acknowledged here)",
+                "strata serve: {} logged message(s) of partitions were not applied (never acknowledged here; another node or a redelivery stores them)",
                 engine.recovery().fenced
             );
         }
