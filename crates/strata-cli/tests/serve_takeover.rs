@@ -25,7 +25,8 @@ const PARTITIONS: u32 = 4;
 const HOSTS: u64 = 16;
 
 fn start(config: &Path) -> Child {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(config.with_extension("log")).unwrap();
+    let log =
+        std::fs::OpenOptions::new().create(true).append(true).open(config.with_extension("log")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(["serve", "--config"])
         .arg(config)
@@ -50,7 +51,8 @@ struct Node {
 fn node(dir: &Path, id: &str, nats: &str) -> Node {
     let data = dir.join(id);
     let bucket = format!("file://{}", dir.join("bucket").display());
-    let engine_toml = format!("node_id = \"{id}\"\ndata_dir = {data:?}\n[object_store]\nurl = \"{bucket}\"\n");
+    let engine_toml =
+        format!("node_id = \"{id}\"\ndata_dir = {data:?}\n[object_store]\nurl = \"{bucket}\"\n");
     let config_path = dir.join(format!("{id}.toml"));
     std::fs::write(
         &config_path,
@@ -104,7 +106,8 @@ fn stop(mut server: Child) {
 #[test]
 fn a_partition_taken_over_from_a_killed_node_stores_every_acknowledged_publish_once() {
     // The stream's subjects get the partition as a last token: metrics.<host> → metrics.<host>.<p>.
-    let mappings = format!("\"metrics.*\": \"metrics.{{{{wildcard(1)}}}}.{{{{partition({PARTITIONS},1)}}}}\"");
+    let mappings =
+        format!("\"metrics.*\": \"metrics.{{{{wildcard(1)}}}}.{{{{partition({PARTITIONS},1)}}}}\"");
     let Some(nats) = NatsServer::start_with_mappings(&mappings) else { return };
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (node(dir.path(), "a", &nats.url), node(dir.path(), "b", &nats.url));

@@ -146,7 +146,13 @@ impl Claims {
     ///
     /// # Errors
     /// As [`Claims::holder`].
-    pub fn claim(&self, partition: u32, node: &str, now_ms: u64, lease: Duration) -> Result<Claim, ClaimError> {
+    pub fn claim(
+        &self,
+        partition: u32,
+        node: &str,
+        now_ms: u64,
+        lease: Duration,
+    ) -> Result<Claim, ClaimError> {
         let current = self.holder(partition)?;
         if let Some(holder) = &current
             && !holder.claimable_by(node, now_ms, self.margin)
@@ -168,7 +174,10 @@ impl Claims {
         // Another node took this epoch first.
         match self.holder(partition)? {
             Some(holder) => Ok(Claim::Held(holder)),
-            None => Err(ClaimError::Malformed { path: self.full(&path), reason: "exists but is not listed".into() }),
+            None => Err(ClaimError::Malformed {
+                path: self.full(&path),
+                reason: "exists but is not listed".into(),
+            }),
         }
     }
 
@@ -178,9 +187,7 @@ impl Claims {
     /// # Errors
     /// As [`Claims::holder`].
     pub fn renew(&self, partition: u32, mine: &Holder) -> Result<Renewal, ClaimError> {
-        self.store
-            .put(&self.lease_path(partition, mine.epoch), encode(mine))
-            .map_err(ClaimError::Store)?;
+        self.store.put(&self.lease_path(partition, mine.epoch), encode(mine)).map_err(ClaimError::Store)?;
         match self.holder(partition)? {
             Some(holder) if holder.epoch > mine.epoch => Ok(Renewal::Lost(holder)),
             _ => Ok(Renewal::Renewed(mine.clone())),

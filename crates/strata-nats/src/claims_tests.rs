@@ -37,7 +37,8 @@ fn of_two_claimers_of_a_free_partition_one_wins() {
         .map(|(node, claims)| std::thread::spawn(move || claims.claim(0, node, 1_000, LEASE).unwrap()))
         .collect();
     let outcomes: Vec<Claim> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-    let winners: Vec<&Holder> = outcomes.iter().filter_map(|c| if let Claim::Won(h) = c { Some(h) } else { None }).collect();
+    let winners: Vec<&Holder> =
+        outcomes.iter().filter_map(|c| if let Claim::Won(h) = c { Some(h) } else { None }).collect();
     assert_eq!(winners.len(), 1, "{outcomes:?}");
     let holder = claims(dir.path()).holder(0).unwrap().unwrap();
     assert_eq!((&holder.owner, holder.epoch), (&winners[0].owner, 1));
@@ -53,7 +54,10 @@ fn a_takeover_waits_for_the_lease_and_the_margin_and_the_old_owner_learns_it_los
     assert!(matches!(claims.renew(3, &a).unwrap(), Renewal::Renewed(_)));
     // Inside the lease, and inside the margin after it: held.
     for now in [5_000, 11_000, 12_000] {
-        assert!(matches!(claims.claim(3, "b", now, LEASE).unwrap(), Claim::Held(h) if h.owner == "a"), "{now}");
+        assert!(
+            matches!(claims.claim(3, "b", now, LEASE).unwrap(), Claim::Held(h) if h.owner == "a"),
+            "{now}"
+        );
     }
     // A renewal moves the lease on.
     a.lease_until = 21_000;

@@ -148,7 +148,9 @@ impl NatsConfig {
                 if c.lease.0 < std::time::Duration::from_secs(1) {
                     return Err(format!("nats.jetstream[{i}].lease ({}) must be at least 1s", c.lease));
                 }
-                let plain = |s: &str| !s.is_empty() && s.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
+                let plain = |s: &str| {
+                    !s.is_empty() && s.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+                };
                 if !plain(&c.stream) || !plain(&c.consumer) {
                     return Err(format!(
                         "nats.jetstream[{i}]: a partitioned consumer's stream and consumer names ({:?}, {:?}) must be letters, digits, '_' and '-' (they name objects under partitions/)",

@@ -51,7 +51,9 @@ where
     loop {
         let (engine, body, options, source) = (engine.clone(), body.clone(), options.clone(), source.clone());
         let written = tokio::task::spawn_blocking(move || match &source {
-            Some(source) if gated => engine.write_lp_gated(&body, &options, source).map(|(o, g)| (o, Some(g))),
+            Some(source) if gated => {
+                engine.write_lp_gated(&body, &options, source).map(|(o, g)| (o, Some(g)))
+            }
             Some(source) => engine.write_lp_sequenced(&body, &options, source).map(|o| (o, None)),
             None => engine.write_lp(&body, &options).map(|r| (Sequenced::Applied(r), None)),
         })

@@ -28,6 +28,8 @@ pub enum ClaimError {
     #[error("the partition claim {path} does not decode: {reason}")]
     Malformed { path: String, reason: String },
     /// The partition's owner claimed it but has not yet recorded the first sequence it takes.
-    #[error("the partition claim {path} of node {owner:?} does not name its first sequence yet; try again in a moment")]
+    #[error(
+        "the partition claim {path} of node {owner:?} does not name its first sequence yet; try again in a moment"
+    )]
     FromSequencePending { path: String, owner: String },
 }

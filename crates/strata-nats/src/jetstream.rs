@@ -151,7 +151,9 @@ async fn catch_up(
         }
         NatsStats::add(&stats.received);
         let sequenced = StreamSequence { stream: source.clone(), sequence };
-        match deliver(engine, message.payload, options, Some(sequenced), false, stats, stop, || async {}).await {
+        match deliver(engine, message.payload, options, Some(sequenced), false, stats, stop, || async {})
+            .await
+        {
             Outcome::Stored(_) => {}
             Outcome::TooLarge(why) => {
                 stats.note(format!("message {sequence} of stream {:?} dropped: {why}", config.stream))

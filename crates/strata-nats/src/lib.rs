@@ -161,7 +161,10 @@ impl NatsIngest {
     }
 }
 
-pub(crate) async fn connect(config: &NatsConfig, stats: Arc<NatsStats>) -> Result<async_nats::Client, NatsError> {
+pub(crate) async fn connect(
+    config: &NatsConfig,
+    stats: Arc<NatsStats>,
+) -> Result<async_nats::Client, NatsError> {
     let mut options = async_nats::ConnectOptions::new().event_callback(move |event| {
         let stats = stats.clone();
         async move {

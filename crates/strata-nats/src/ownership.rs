@@ -60,7 +60,10 @@ pub fn claims_of(engine_config: &strata::Config, config: &JetStreamConsumer) -> 
 /// # Errors
 /// [`NatsError::Claims`] naming the claim that could not be read, or the stream's or a
 /// consumer's error.
-pub async fn fences(engine_config: &strata::Config, config: &NatsConfig) -> Result<BTreeMap<String, u64>, NatsError> {
+pub async fn fences(
+    engine_config: &strata::Config,
+    config: &NatsConfig,
+) -> Result<BTreeMap<String, u64>, NatsError> {
     let mut fences = BTreeMap::new();
     let Some(node) = engine_config.node_id.clone() else { return Ok(fences) };
     let partitioned: Vec<JetStreamConsumer> =
@@ -180,7 +183,10 @@ impl Supervisor {
     }
 
     fn name(&self, p: u32) -> String {
-        format!("partition {p} of JetStream consumer {:?} on stream {:?}", self.config.consumer, self.config.stream)
+        format!(
+            "partition {p} of JetStream consumer {:?} on stream {:?}",
+            self.config.consumer, self.config.stream
+        )
     }
 
     /// Claims, renews and pulls until `stop`; then stops the pulls and releases the claims.
@@ -213,7 +219,10 @@ impl Supervisor {
             released.released = true;
             let claims = self.claims.clone();
             if !matches!(blocking(move || claims.renew(p, &released)).await, Some(Ok(Renewal::Renewed(_)))) {
-                self.stats.note(format!("{}: could not release the claim; it expires with its lease", self.name(p)));
+                self.stats.note(format!(
+                    "{}: could not release the claim; it expires with its lease",
+                    self.name(p)
+                ));
             }
         }
     }
@@ -244,7 +253,8 @@ impl Supervisor {
             return Some(mine);
         }
         mine.lease.end();
-        let why = lost.unwrap_or_else(|| "its lease could not be renewed in time, or its pull stopped".into());
+        let why =
+            lost.unwrap_or_else(|| "its lease could not be renewed in time, or its pull stopped".into());
         raise(
             &self.fatal,
             format!(

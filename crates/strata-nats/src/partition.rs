@@ -195,7 +195,8 @@ pub(crate) async fn pull(mut p: Pull, mut stop: watch::Receiver<bool>) {
                             }
                         }
                         (confirmed, _) => {
-                            let why = confirmed.err().map_or("after the lease ran out".into(), |e| e.to_string());
+                            let why =
+                                confirmed.err().map_or("after the lease ran out".into(), |e| e.to_string());
                             raise(
                                 &p.fatal,
                                 format!(
@@ -214,7 +215,8 @@ pub(crate) async fn pull(mut p: Pull, mut stop: watch::Receiver<bool>) {
                 Outcome::Stopped => break 'pulls,
                 Outcome::EngineFailed { cause, .. } => {
                     // Not acknowledged: the restart replays or fences it.
-                    p.stats.note(format!("{name}: stopped at message {sequence}: the engine failed: {cause}"));
+                    p.stats
+                        .note(format!("{name}: stopped at message {sequence}: the engine failed: {cause}"));
                     raise(&p.fatal, format!("{name}: the engine failed at message {sequence}: {cause}"));
                     break 'pulls;
                 }

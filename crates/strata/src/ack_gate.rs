@@ -96,7 +96,11 @@ impl AckGate {
             };
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                break Error::AckPending { stream: oldest.stream.clone(), sequence: oldest.sequence, waited: wait };
+                break Error::AckPending {
+                    stream: oldest.stream.clone(),
+                    sequence: oldest.sequence,
+                    waited: wait,
+                };
             }
             state = self.changed.wait_timeout(state, left).unwrap_or_else(|p| p.into_inner()).0;
         };
@@ -175,10 +179,7 @@ mod tests {
     fn quiet_waits_for_open_guards_and_holds_new_ones_back() {
         let gate = Arc::new(AckGate::default());
         let guard = gate.enter(&at(1));
-        assert!(matches!(
-            gate.quiet(Duration::from_millis(20)),
-            Err(Error::AckPending { sequence: 1, .. })
-        ));
+        assert!(matches!(gate.quiet(Duration::from_millis(20)), Err(Error::AckPending { sequence: 1, .. })));
         let acker = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
             guard.acknowledged();

@@ -5,10 +5,10 @@
 use std::fs::File;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::ack_gate::AckGate;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::counters::Counters;
-use crate::ack_gate::AckGate;
 use crate::cut_guard::CutGate;
 use crate::hot::HotStore;
 use crate::log::Log;

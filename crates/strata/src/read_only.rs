@@ -50,7 +50,14 @@ pub(crate) fn open(
         std::thread::sleep(Duration::from_millis(u64::from(attempt) * 10));
         let before = Marks::take(store, checkpoints)?;
         let outcome = open_tiers().and_then(|tiers| {
-            let recovered = recover(config, checkpoints, wal.clone(), &tiers.manifest(), Access::ReadOnly, &BTreeMap::new())?;
+            let recovered = recover(
+                config,
+                checkpoints,
+                wal.clone(),
+                &tiers.manifest(),
+                Access::ReadOnly,
+                &BTreeMap::new(),
+            )?;
             Ok((tiers, recovered))
         });
         let after = Marks::take(store, checkpoints)?;

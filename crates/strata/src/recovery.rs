@@ -153,9 +153,10 @@ pub(crate) fn recover(
         }
         // A message another node took over at or before its sequence was never acknowledged
         // here (`ack_gate.rs`): it is that node's now, and not applied (nor recorded as applied).
-        let fenced = batch.source.as_ref().is_some_and(|source| {
-            fences.get(&source.stream).is_some_and(|&fence| source.sequence >= fence)
-        });
+        let fenced = batch
+            .source
+            .as_ref()
+            .is_some_and(|source| fences.get(&source.stream).is_some_and(|&fence| source.sequence >= fence));
         if fenced {
             recovery.fenced += 1;
         // A stream message applied before (a redelivery) is skipped, as it was live.

@@ -29,7 +29,8 @@ fn send(engine: &Engine, sequence: u64) -> (Sequenced, AckGuard) {
 
 fn hosts(engine: &Engine) -> Vec<String> {
     let series = engine.read(&Selector::metric("load"), 0, i64::MAX).unwrap();
-    let mut hosts: Vec<String> = series.iter().map(|s| s.key.tag("hostname").unwrap_or_default().to_owned()).collect();
+    let mut hosts: Vec<String> =
+        series.iter().map(|s| s.key.tag("hostname").unwrap_or_default().to_owned()).collect();
     hosts.sort();
     hosts
 }

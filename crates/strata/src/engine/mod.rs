@@ -17,6 +17,7 @@ use std::thread::JoinHandle;
 
 use arrow_array::RecordBatch;
 
+use crate::ack_gate::AckGuard;
 use crate::checkpointer;
 use crate::compactor::{CompactReport, Compactor};
 use crate::contents::TierContents;
@@ -27,7 +28,6 @@ use crate::read::{Selector, SeriesPoints, TierSeries};
 use crate::recovery::Recovery;
 use crate::series::SeriesKey;
 use crate::stats::Stats;
-use crate::ack_gate::AckGuard;
 use crate::streams::StreamSequence;
 use crate::tier::{Manifest, Tier};
 use crate::write::{Point, Sequenced, WriteOptions, WriteReport};

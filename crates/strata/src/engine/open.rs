@@ -226,8 +226,14 @@ impl Engine {
         let id = engine_id(&config.data_dir)?;
         let tiers = TierState::open(store, id, &config, clock.clone())?;
         let orphans = tiers.remove_orphans()?;
-        let recovered =
-            recover(&config, disks.checkpoints.as_ref(), disks.wal, &tiers.manifest(), Access::ReadWrite, fences)?;
+        let recovered = recover(
+            &config,
+            disks.checkpoints.as_ref(),
+            disks.wal,
+            &tiers.manifest(),
+            Access::ReadWrite,
+            fences,
+        )?;
         let mut engine =
             Engine::assemble(config, clock, recovered, tiers, disks.checkpoints, Some(lock), orphans);
         // Fenced records stay in the WAL; a checkpoint past them keeps any later replay (one
