@@ -64,6 +64,15 @@ pub struct JetStreamConsumer {
     /// How long the stream waits for an acknowledgement before it delivers a message again.
     #[serde(default = "ack_wait")]
     pub ack_wait: Span,
+    /// Split the stream into this many partitions, each owned by one node at a time
+    /// (`claims.rs`): partition `p` is pulled through the durable consumer
+    /// `<consumer>-p<p>-e<epoch>` filtered to `<filter_subject>.<p>` (the server's subject
+    /// mapping appends the partition token).
+    #[serde(default)]
+    pub partitions: Option<u32>,
+    /// How long a partition claim lasts without renewal (renewed every third of it).
+    #[serde(default = "lease")]
+    pub lease: Span,
 }
 
 impl JetStreamConsumer {
@@ -71,6 +80,27 @@ impl JetStreamConsumer {
     pub fn source_name(&self) -> String {
         format!("nats:{}/{}", self.stream, self.consumer)
     }
+
+    /// Partition `p` of a partitioned consumer: `<consumer>-p<p>` on the partition's subject,
+    /// its own stream key in the engine (sequences stay in order per key) and the prefix of its
+    /// durable consumers, one per epoch (`partition.rs`).
+    pub fn partition(&self, p: u32) -> JetStreamConsumer {
+        JetStreamConsumer {
+            consumer: format!("{}-p{p}", self.consumer),
+            filter_subject: Some(format!("{}.{p}", self.filter_subject.as_deref().unwrap_or(">"))),
+            partitions: None,
+            ..self.clone()
+        }
+    }
+
+    /// The clock skew between nodes that the leases allow for: a quarter of the lease.
+    pub fn lease_margin(&self) -> std::time::Duration {
+        self.lease.0 / 4
+    }
+}
+
+fn lease() -> Span {
+    Span(std::time::Duration::from_secs(10))
 }
 
 fn seconds() -> Precision {
@@ -105,6 +135,28 @@ impl NatsConfig {
             }
             if c.ack_wait.0 < std::time::Duration::from_secs(1) {
                 return Err(format!("nats.jetstream[{i}].ack_wait ({}) must be at least 1s", c.ack_wait));
+            }
+            if let Some(n) = c.partitions {
+                if n == 0 || n > 1024 {
+                    return Err(format!("nats.jetstream[{i}].partitions ({n}) must be between 1 and 1024"));
+                }
+                if c.filter_subject.as_deref().is_none_or(|f| f.ends_with('>')) {
+                    return Err(format!(
+                        "nats.jetstream[{i}].partitions needs filter_subject, the subjects before the partition token (e.g. \"metrics.*\", not ending in '>')"
+                    ));
+                }
+                if c.lease.0 < std::time::Duration::from_secs(1) {
+                    return Err(format!("nats.jetstream[{i}].lease ({}) must be at least 1s", c.lease));
+                }
+                let plain = |s: &str| {
+                    !s.is_empty() && s.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+                };
+                if !plain(&c.stream) || !plain(&c.consumer) {
+                    return Err(format!(
+                        "nats.jetstream[{i}]: a partitioned consumer's stream and consumer names ({:?}, {:?}) must be letters, digits, '_' and '-' (they name objects under partitions/)",
+                        c.stream, c.consumer
+                    ));
+                }
             }
         }
         Ok(())

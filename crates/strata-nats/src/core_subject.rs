@@ -29,8 +29,8 @@ pub(crate) async fn run(
         };
         let Some(message) = next else { break };
         NatsStats::add(&stats.received);
-        match deliver(&engine, message.payload, &options, None, &stats, &mut stop, || async {}).await {
-            Outcome::Stored => {}
+        match deliver(&engine, message.payload, &options, None, false, &stats, &mut stop, || async {}).await {
+            Outcome::Stored(_) => {}
             Outcome::TooLarge(_) => {}
             Outcome::Stopped => {
                 NatsStats::add(&stats.failed);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use strata::{Engine, Error, Sequenced, StreamSequence, WriteOptions};
+use strata::{AckGuard, Engine, Error, Sequenced, StreamSequence, WriteOptions};
 use tokio::sync::watch;
 
 use crate::stats::NatsStats;
@@ -13,8 +13,9 @@ use crate::stats::NatsStats;
 /// What became of a message.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// Durable in the engine (or stored before): acknowledge it.
-    Stored,
+    /// Durable in the engine (or stored before): acknowledge it. A gated write's guard
+    /// (`Engine::write_lp_gated`) waits for the acknowledgement.
+    Stored(Option<AckGuard>),
     /// Over `limits.max_write_size`: it can never be stored.
     TooLarge(String),
     /// The engine failed: stop taking messages. `durable` when the message is in the log
@@ -30,11 +31,14 @@ const LONGEST_PAUSE: Duration = Duration::from_secs(5);
 
 /// Writes `body`, retrying while the engine refuses it for hot memory. `progress` runs before
 /// each pause (a JetStream message's "still working", so it is not delivered again meanwhile).
+/// `gated`: a sequenced write that holds an ack guard (a partitioned consumer's).
+#[expect(clippy::too_many_arguments, reason = "one call site per consumer kind, each naming them all")]
 pub(crate) async fn deliver<F, Fut>(
     engine: &Arc<Engine>,
     body: Bytes,
     options: &WriteOptions,
     source: Option<StreamSequence>,
+    gated: bool,
     stats: &NatsStats,
     stop: &mut watch::Receiver<bool>,
     mut progress: F,
@@ -47,8 +51,11 @@ where
     loop {
         let (engine, body, options, source) = (engine.clone(), body.clone(), options.clone(), source.clone());
         let written = tokio::task::spawn_blocking(move || match &source {
-            Some(source) => engine.write_lp_sequenced(&body, &options, source),
-            None => engine.write_lp(&body, &options).map(Sequenced::Applied),
+            Some(source) if gated => {
+                engine.write_lp_gated(&body, &options, source).map(|(o, g)| (o, Some(g)))
+            }
+            Some(source) => engine.write_lp_sequenced(&body, &options, source).map(|o| (o, None)),
+            None => engine.write_lp(&body, &options).map(|r| (Sequenced::Applied(r), None)),
         })
         .await;
         let result = match written {
@@ -56,13 +63,13 @@ where
             Err(join) => return Outcome::EngineFailed { cause: join.to_string(), durable: false },
         };
         match result {
-            Ok(Sequenced::Applied(_)) => {
+            Ok((Sequenced::Applied(_), guard)) => {
                 NatsStats::add(&stats.stored);
-                return Outcome::Stored;
+                return Outcome::Stored(guard);
             }
-            Ok(Sequenced::Duplicate { .. }) => {
+            Ok((Sequenced::Duplicate { .. }, guard)) => {
                 NatsStats::add(&stats.duplicates);
-                return Outcome::Stored;
+                return Outcome::Stored(guard);
             }
             Err(Error::HotMemoryFull { .. }) => {
                 NatsStats::add(&stats.backpressure_waits);

@@ -94,13 +94,14 @@ pub(crate) async fn run(
                 message.payload.clone(),
                 &options,
                 Some(sequenced),
+                false,
                 &stats,
                 &mut stop,
                 progress,
             )
             .await;
             match outcome {
-                Outcome::Stored => {
+                Outcome::Stored(_) => {
                     // An ack lost on the way is harmless: the redelivery is skipped.
                     let _ = message.ack().await;
                 }
@@ -150,8 +151,10 @@ async fn catch_up(
         }
         NatsStats::add(&stats.received);
         let sequenced = StreamSequence { stream: source.clone(), sequence };
-        match deliver(engine, message.payload, options, Some(sequenced), stats, stop, || async {}).await {
-            Outcome::Stored => {}
+        match deliver(engine, message.payload, options, Some(sequenced), false, stats, stop, || async {})
+            .await
+        {
+            Outcome::Stored(_) => {}
             Outcome::TooLarge(why) => {
                 stats.note(format!("message {sequence} of stream {:?} dropped: {why}", config.stream))
             }

@@ -13,11 +13,14 @@
 //! While the engine refuses writes for hot memory, the message in hand waits and is retried:
 //! nothing more is taken from that subscription or consumer (backpressure, never a silent drop).
 
+pub mod claims;
 mod config;
 mod core_subject;
 mod deliver;
 mod error;
 mod jetstream;
+mod ownership;
+mod partition;
 mod stats;
 
 use std::sync::Arc;
@@ -28,7 +31,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{JetStreamConsumer, NatsConfig, Subscription};
-pub use error::NatsError;
+pub use error::{ClaimError, NatsError};
+pub use ownership::{claims_of, fences};
 pub use stats::{MAX_NOTES, NatsCounts, NatsStats};
 
 /// NATS ingest running on the current tokio runtime.
@@ -38,6 +42,7 @@ pub struct NatsIngest {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     stats: Arc<NatsStats>,
+    fatal: watch::Receiver<Option<String>>,
 }
 
 impl NatsIngest {
@@ -51,6 +56,8 @@ impl NatsIngest {
         let stats = Arc::new(NatsStats::default());
         let client = connect(config, stats.clone()).await?;
         let (stop, stopped) = watch::channel(false);
+        let (fatal, fatal_rx) = watch::channel(None);
+        let fatal = Arc::new(fatal);
         let mut tasks = Vec::new();
         let options = |cluster: &Option<String>| WriteOptions {
             precision: config.precision,
@@ -80,6 +87,21 @@ impl NatsIngest {
                 .get_stream(&c.stream)
                 .await
                 .map_err(|e| NatsError::Stream { stream: c.stream.clone(), cause: e.to_string() })?;
+            if c.partitions.is_some() {
+                let claims = ownership::claims_of(engine.config(), c)?;
+                let supervisor = ownership::Supervisor {
+                    engine: engine.clone(),
+                    config: c.clone(),
+                    stream,
+                    claims,
+                    node: engine.config().node_id.clone().unwrap_or_default(),
+                    options: options(&c.cluster),
+                    stats: stats.clone(),
+                    fatal: fatal.clone(),
+                };
+                tasks.push(tokio::spawn(supervisor.run(stopped.clone())));
+                continue;
+            }
             let consumer: PullConsumer = stream
                 .get_or_create_consumer(
                     &c.consumer,
@@ -114,7 +136,13 @@ impl NatsIngest {
             .flush()
             .await
             .map_err(|e| NatsError::Connect { url: config.url.clone(), cause: e.to_string() })?;
-        Ok(NatsIngest { client, stop, tasks, stats })
+        Ok(NatsIngest { client, stop, tasks, stats, fatal: fatal_rx })
+    }
+
+    /// Set once this node must exit without a clean close: it lost a partition while it held
+    /// a message it had written but not acknowledged (`partition.rs`). Its restart fences it.
+    pub fn fatal(&self) -> watch::Receiver<Option<String>> {
+        self.fatal.clone()
     }
 
     /// The counters, shared with the running tasks.
@@ -133,7 +161,10 @@ impl NatsIngest {
     }
 }
 
-async fn connect(config: &NatsConfig, stats: Arc<NatsStats>) -> Result<async_nats::Client, NatsError> {
+pub(crate) async fn connect(
+    config: &NatsConfig,
+    stats: Arc<NatsStats>,
+) -> Result<async_nats::Client, NatsError> {
     let mut options = async_nats::ConnectOptions::new().event_callback(move |event| {
         let stats = stats.clone();
         async move {

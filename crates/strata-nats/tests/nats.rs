@@ -144,6 +144,8 @@ fn jetstream_stores_every_acknowledged_publish_exactly_once() {
         cluster: Some("fritz".into()),
         batch: 8,
         ack_wait: strata::Span(std::time::Duration::from_secs(30)),
+        partitions: None,
+        lease: strata::Span(std::time::Duration::from_secs(10)),
     };
     // 24 messages (four hours), each acknowledged by the stream.
     let mut want = BTreeMap::new();

@@ -64,10 +64,24 @@ impl Server {
         };
         let engine_config = config.engine.clone();
         let path = engine_config.data_dir.clone();
-        let engine = tokio::task::spawn_blocking(move || Engine::open(engine_config))
-            .await
-            .map_err(|e| ServeError::Task(e.to_string()))?
-            .map_err(|source| ServeError::Open { path, source })?;
+        // Of its partitions, what this node logged and never acknowledged is not applied: another
+        // node took it over, or the stream delivers it again (`strata_nats::fences`).
+        let fences = match &config.nats {
+            Some(nats) => strata_nats::fences(&engine_config, nats).await.map_err(ServeError::Nats)?,
+            None => std::collections::BTreeMap::new(),
+        };
+        let engine = tokio::task::spawn_blocking(move || {
+            Engine::open_fenced(engine_config, Arc::new(strata::WallClock), &fences)
+        })
+        .await
+        .map_err(|e| ServeError::Task(e.to_string()))?
+        .map_err(|source| ServeError::Open { path, source })?;
+        if engine.recovery().fenced > 0 {
+            eprintln!(
+                "strata serve: {} logged message(s) of partitions were not applied (never acknowledged here; another node or a redelivery stores them)",
+                engine.recovery().fenced
+            );
+        }
         let addr = config.server.listen;
         let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
         let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr, source })?;
@@ -102,6 +116,10 @@ impl Server {
     /// [`ServeError::Close`] when the engine's final checkpoint or WAL sync fails.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
         let Server { state, listener, nats, .. } = self;
+        let mut fatal = match &nats {
+            Some(nats) => nats.fatal(),
+            None => tokio::sync::watch::channel(None).1,
+        };
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new()).header_read_timeout(state.config.server.header_timeout.0);
         let service = TowerToHyperService::new(router(state.clone()));
@@ -126,6 +144,14 @@ impl Server {
                     });
                 }
                 () = &mut shutdown => break,
+                Ok(()) = fatal.changed() => {
+                    // Crash-only: no drain, no checkpoint; the restart fences what this node
+                    // wrote of a lost partition and never acknowledged.
+                    if let Some(reason) = fatal.borrow().clone() {
+                        eprintln!("strata serve: exiting at once: {reason}");
+                        std::process::exit(3);
+                    }
+                }
             }
         }
         drop(listener);

@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use crate::ack_gate::QUIET_WAIT;
 use crate::checkpoint::{self, Snapshot};
 use crate::core::Core;
 use crate::error::Error;
@@ -15,6 +16,8 @@ use crate::series::{SeriesId, SeriesTable};
 
 /// Writes a checkpoint of `core` now and removes the WAL segments it covers.
 pub(crate) fn checkpoint(core: &Core) -> Result<PathBuf, Error> {
+    // Only acknowledged gated messages go into a checkpoint (`ack_gate.rs`).
+    let _quiet = core.acks.quiet(QUIET_WAIT)?;
     let permit = core.gate.checkpoint()?;
     // Hold the apply order while copying: the copy then holds exactly the records before
     // `position`. Sealed chunks are shared, so this is quick. Of the series table only the ids

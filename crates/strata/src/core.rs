@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::ack_gate::AckGate;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::counters::Counters;
@@ -26,6 +27,8 @@ pub(crate) struct Core {
     pub(crate) tiers: TierState,
     /// No checkpoint between a warm flush's cut and its commit.
     pub(crate) gate: Arc<CutGate>,
+    /// Gated stream messages not yet acknowledged (`ack_gate.rs`).
+    pub(crate) acks: Arc<AckGate>,
     /// The checkpoint directory (a simulated disk in crash tests).
     pub(crate) checkpoints: Box<dyn strata_wal::Storage>,
     pub(crate) counters: Counters,

@@ -82,6 +82,19 @@ pub enum Error {
     TierMismatch { url: String, key: &'static str, found: String, configured: String },
     #[error("a warm flush is cut but not yet encoded; no checkpoint until it is (the WAL keeps its data)")]
     FlushPending,
+    /// A gated stream message (`Engine::write_lp_gated`) stayed unacknowledged for `waited`:
+    /// the checkpoint or warm flush that waited for it is tried again later (the WAL keeps it).
+    #[error(
+        "message {sequence} of stream {stream:?} is written but its acknowledgement was not confirmed within {waited:?}; the checkpoint or flush waits (the WAL keeps its data)"
+    )]
+    AckPending { stream: String, sequence: u64, waited: std::time::Duration },
+    /// A gated stream message was applied and then given up without an acknowledgement: its
+    /// stream may give it to another node, so no checkpoint or flush may hold it. Reopen the
+    /// engine (with the fences of the partitions it lost) to go on.
+    #[error(
+        "message {sequence} of stream {stream:?} was written but never acknowledged; no checkpoint or flush until the engine reopens and its fence decides"
+    )]
+    Unacknowledged { stream: String, sequence: u64 },
     #[error("invalid query: {0}")]
     Query(String),
     /// `increase` or `rate` asked of a metric that is not configured as a counter: its tier

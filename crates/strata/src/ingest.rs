@@ -12,6 +12,7 @@
 use rustc_hash::FxHashSet;
 use strata_lp::{Line, ParseOptions, Parser};
 
+use crate::ack_gate::AckGuard;
 use crate::core::Core;
 use crate::error::Error;
 use crate::payload::Batch;
@@ -280,6 +281,28 @@ fn commit(core: &Core, staged: Staged) -> Result<Sequenced, Error> {
     core.counters.count_accepted(batch.len() as u64);
     report.accepted = batch.len() as u64;
     Ok(Sequenced::Applied(report))
+}
+
+/// [`Engine::write_lp_gated`](crate::Engine::write_lp_gated): the guard opens before the
+/// write, and stays open only for a message that was applied.
+pub(crate) fn write_lp_gated(
+    core: &Core,
+    body: &[u8],
+    options: &WriteOptions,
+    source: &StreamSequence,
+) -> Result<(Sequenced, AckGuard), Error> {
+    let guard = core.acks.enter(source);
+    match write_lp(core, body, options, Some(source)) {
+        Ok(outcome @ Sequenced::Applied(_)) => Ok((outcome, guard)),
+        Ok(outcome @ Sequenced::Duplicate { .. }) => {
+            guard.release();
+            Ok((outcome, AckGuard::closed()))
+        }
+        Err(e) => {
+            guard.release();
+            Err(e)
+        }
+    }
 }
 
 /// The time range a write may land in, read from the clock once per write.

@@ -26,6 +26,7 @@
 //! ```
 
 mod access;
+mod ack_gate;
 mod appliers;
 mod arrow;
 mod checkpoint;
@@ -58,6 +59,7 @@ pub mod tier;
 mod units;
 mod write;
 
+pub use ack_gate::AckGuard;
 pub use clock::{Clock, ManualClock, WallClock};
 pub use compactor::{CompactReport, TierStatus};
 pub use config::{

@@ -16,6 +16,7 @@
 //! removed under it). What the writer had not finished writing to its newest segment is a
 //! torn tail here, and left out.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -49,7 +50,14 @@ pub(crate) fn open(
         std::thread::sleep(Duration::from_millis(u64::from(attempt) * 10));
         let before = Marks::take(store, checkpoints)?;
         let outcome = open_tiers().and_then(|tiers| {
-            let recovered = recover(config, checkpoints, wal.clone(), &tiers.manifest(), Access::ReadOnly)?;
+            let recovered = recover(
+                config,
+                checkpoints,
+                wal.clone(),
+                &tiers.manifest(),
+                Access::ReadOnly,
+                &BTreeMap::new(),
+            )?;
             Ok((tiers, recovered))
         });
         let after = Marks::take(store, checkpoints)?;

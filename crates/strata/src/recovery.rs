@@ -41,6 +41,9 @@ pub struct Recovery {
     /// (by default such damage refuses the open with [`Error::WalDamaged`]). A read-only open
     /// reports it, replays up to it and changes nothing.
     pub damage: Option<Damage>,
+    /// Records of a stream key at or past its fence (`Engine::open_fenced`) that were not
+    /// applied: messages this engine wrote but never acknowledged, which another node took over.
+    pub fenced: u64,
 }
 
 /// The engine's memory as rebuilt, and the log open for appending.
@@ -71,6 +74,7 @@ pub(crate) fn recover(
     storage: impl Storage,
     manifest: &Manifest,
     access: Access,
+    fences: &BTreeMap<String, u64>,
 ) -> Result<Recovered, Error> {
     let wal_dir = storage.path("");
     let cut = manifest.wal_cut.map(|(segment, offset)| Position { segment, offset });
@@ -155,8 +159,16 @@ pub(crate) fn recover(
                 recovery.records += 1;
                 recovery.points += batch.len() as u64;
                 position = end;
+                // A message another node took over at or before its sequence was never
+                // acknowledged here (`ack_gate.rs`): it is that node's now, and not applied (nor
+                // recorded as applied).
+                let fenced = batch.source.as_ref().is_some_and(|source| {
+                    fences.get(&source.stream).is_some_and(|&fence| source.sequence >= fence)
+                });
+                if fenced {
+                    recovery.fenced += 1;
                 // A stream message applied before (a redelivery) is skipped, as it was live.
-                if batch.source.as_ref().is_none_or(|source| streams.admit(source)) {
+                } else if batch.source.as_ref().is_none_or(|source| streams.admit(source)) {
                     let bounds = if caught_up { (warm_until, evicted_until) } else { (i64::MIN, i64::MIN) };
                     appliers
                         .apply(batch, bounds, end)

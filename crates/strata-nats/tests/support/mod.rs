@@ -23,12 +23,27 @@ impl NatsServer {
     /// Starts `nats-server` on a free loopback port (with JetStream when `jetstream`); `None`
     /// after [`skip`] when it is not installed.
     pub(crate) fn start(jetstream: bool) -> Option<NatsServer> {
+        NatsServer::start_with(jetstream, None)
+    }
+
+    /// Like [`NatsServer::start`] with JetStream, and `mappings` (the body of a nats-server
+    /// `mappings = { ... }` block, such as a `partition()` mapping) in a config file.
+    pub(crate) fn start_with_mappings(mappings: &str) -> Option<NatsServer> {
+        NatsServer::start_with(true, Some(mappings))
+    }
+
+    fn start_with(jetstream: bool, mappings: Option<&str>) -> Option<NatsServer> {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let store = tempfile::tempdir().unwrap();
         let mut command = Command::new("nats-server");
         command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
         if jetstream {
             command.arg("-js").arg("-sd").arg(store.path());
+        }
+        if let Some(mappings) = mappings {
+            let conf = store.path().join("nats.conf");
+            std::fs::write(&conf, format!("mappings = {{\n{mappings}\n}}\n")).unwrap();
+            command.arg("-c").arg(&conf);
         }
         let child = match command.stdout(Stdio::null()).stderr(Stdio::null()).spawn() {
             Ok(child) => child,

@@ -65,13 +65,15 @@ pub(super) fn flush_warm(
     }
     let number = manifest.warm_flushes + 1;
     // The cut sits at one WAL position (the apply order is held) and no checkpoint runs
-    // meanwhile (the gate).
+    // meanwhile (the gate). Only acknowledged gated messages are cut (`ack_gate.rs`).
+    let quiet = core.acks.quiet(crate::ack_gate::QUIET_WAIT)?;
     let (guard, (cut, position, held)) = core.gate.cut(|| {
         let applied = core.log.hold();
         let cut = core.hot.cut(from, to);
         let held = held_buckets(core, &cut.late, res);
         (cut, applied.position(), held)
     })?;
+    drop(quiet);
     if let Err(e) = crate::failpoint::failpoint("warm-cut") {
         state.stuck = Some(guard);
         return Err(e);

@@ -475,6 +475,11 @@ mod tests {
         assert!(err.contains("object_store.timeout must be greater than zero"), "{err}");
         let err = Config::from_toml("[cold]\nresolutoin = \"2h\"").unwrap_err().to_string();
         assert!(err.contains("unknown field `resolutoin`"), "{err}");
+        for bad in ["", "Node-1", "a/b", &"n".repeat(65)] {
+            let err = Config::from_toml(&format!("node_id = {bad:?}")).unwrap_err().to_string();
+            assert!(err.contains("node_id") && err.contains("a-z, 0-9"), "{err}");
+        }
+        assert_eq!(Config::from_toml("node_id = \"rack-1_a\"").unwrap().node_id.as_deref(), Some("rack-1_a"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::thread::JoinHandle;
 
 use arrow_array::RecordBatch;
 
+use crate::ack_gate::AckGuard;
 use crate::checkpointer;
 use crate::compactor::{CompactReport, Compactor};
 use crate::contents::TierContents;
@@ -104,6 +105,26 @@ impl Engine {
     ) -> Result<Sequenced, Error> {
         self.core.log.check_writable("write")?;
         ingest::write_lp(&self.core, body, options, Some(source))
+    }
+
+    /// Like [`Engine::write_lp_sequenced`], holding an [`AckGuard`] for an applied message
+    /// until the caller calls [`AckGuard::acknowledged`] once its source confirmed the
+    /// acknowledgement. Checkpoints and warm flushes wait for open guards (and hold new writes
+    /// back meanwhile), so only acknowledged messages leave the WAL and a fence at a later
+    /// open ([`Engine::open_fenced`]) can drop the others. A duplicate or a failed write holds
+    /// no guard open. A guard dropped unacknowledged stops checkpoints and flushes until the
+    /// engine reopens ([`Error::Unacknowledged`]): the caller keeps acknowledging, or exits.
+    ///
+    /// # Errors
+    /// As [`Engine::write_lp_sequenced`].
+    pub fn write_lp_gated(
+        &self,
+        body: &[u8],
+        options: &WriteOptions,
+        source: &StreamSequence,
+    ) -> Result<(Sequenced, AckGuard), Error> {
+        self.core.log.check_writable("write")?;
+        ingest::write_lp_gated(&self.core, body, options, source)
     }
 
     /// The last sequence of `stream` whose message is stored: a stream consumer resumes after it.
@@ -255,7 +276,8 @@ impl Engine {
             return Ok(());
         }
         // A cut that could not be encoded keeps the WAL that holds it: the next open replays it.
-        if !self.core.log.is_poisoned() && !self.core.gate.is_cutting() {
+        // So does a gated message given up unacknowledged: the next open's fence decides.
+        if !self.core.log.is_poisoned() && !self.core.gate.is_cutting() && !self.core.acks.is_abandoned() {
             checkpointer::checkpoint(&self.core)?;
         }
         self.core.log.sync()

@@ -2,6 +2,7 @@
 //! read-only (a consistent view beside a live engine, nothing written), both built by
 //! [`Engine::assemble`].
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
 use std::sync::mpsc;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use strata_wal::FsStorage;
 
 use crate::access::Access;
+use crate::ack_gate::AckGate;
 use crate::checkpointer;
 use crate::clock::{Clock, WallClock};
 use crate::compactor::Compactor;
@@ -46,10 +48,30 @@ impl Engine {
     /// # Errors
     /// As [`Engine::open`].
     pub fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Engine, Error> {
+        Engine::open_fenced(config, clock, &BTreeMap::new())
+    }
+
+    /// Like [`Engine::open_with_clock`], with a *fence* per stream key: a logged message of
+    /// `stream` with a sequence at or past `fences[stream]` is not applied at replay, and
+    /// [`Recovery::fenced`](crate::Recovery::fenced) counts it. A node passes the first
+    /// sequence of each partition another node took over: what this engine wrote of it and
+    /// never acknowledged is the new owner's. Only messages written with
+    /// [`Engine::write_lp_gated`] and not acknowledged may lie past a fence; they never reach
+    /// a checkpoint or a tier (`ack_gate.rs`), so replay is the one place that holds them.
+    /// An open that fenced a record checkpoints before it returns, so the fenced records are
+    /// never replayed again (not even after a restart without the fence).
+    ///
+    /// # Errors
+    /// As [`Engine::open`].
+    pub fn open_fenced(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        fences: &BTreeMap<String, u64>,
+    ) -> Result<Engine, Error> {
         // The store first: it refuses a path it cannot address before anything is created.
         let store = Store::open(&config.object_store, &config.data_dir)?;
         let disks = Disks::local(&config)?;
-        Engine::open_inner(config, clock, disks, store)
+        Engine::open_inner(config, clock, disks, store, fences)
     }
 
     /// Like [`Engine::open_with_clock`], with the tiers in `store` under `prefix` instead of
@@ -67,7 +89,7 @@ impl Engine {
         let disks = Disks::local(&config)?;
         let url = format!("{store}/{prefix}");
         let store = Store::with_object_store(store, prefix, &url, config.object_store.timeout.0)?;
-        Engine::open_inner(config, clock, disks, store)
+        Engine::open_inner(config, clock, disks, store, &BTreeMap::new())
     }
 
     /// Opens the engine with its WAL in `storage`, a simulated disk that tests crash and fail.
@@ -83,7 +105,7 @@ impl Engine {
     ) -> Result<Engine, Error> {
         let disks = Disks { wal: Box::new(storage), ..Disks::local(&config)? };
         let store = Store::open(&config.object_store, &config.data_dir)?;
-        Engine::open_inner(config, clock, disks, store)
+        Engine::open_inner(config, clock, disks, store, &BTreeMap::new())
     }
 
     /// Opens the engine with its WAL and checkpoints on `wal` and `checkpoints` (simulated
@@ -104,7 +126,7 @@ impl Engine {
         let url = format!("{store}/{prefix}");
         let store = Store::with_object_store(store, prefix, &url, config.object_store.timeout.0)?;
         let disks = Disks { wal: Box::new(wal), checkpoints: Box::new(checkpoints) };
-        Engine::open_inner(config, clock, disks, store)
+        Engine::open_inner(config, clock, disks, store, &BTreeMap::new())
     }
 
     /// Opens the engine in `config.data_dir` read-only: for queries beside a live engine that
@@ -199,6 +221,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
         disks: Disks,
         store: Store,
+        fences: &BTreeMap<String, u64>,
     ) -> Result<Engine, Error> {
         config.validate().map_err(|message| crate::ConfigError::Invalid { path: None, message })?;
         let lock = lock_data_dir(&config.data_dir)?;
@@ -208,10 +231,21 @@ impl Engine {
         }
         let tiers = TierState::open(store.child(&config.node_prefix()), id, &config, clock.clone())?;
         let orphans = tiers.remove_orphans()?;
-        let recovered =
-            recover(&config, disks.checkpoints.as_ref(), disks.wal, &tiers.manifest(), Access::ReadWrite)?;
+        let recovered = recover(
+            &config,
+            disks.checkpoints.as_ref(),
+            disks.wal,
+            &tiers.manifest(),
+            Access::ReadWrite,
+            fences,
+        )?;
         let mut engine =
             Engine::assemble(config, clock, recovered, tiers, disks.checkpoints, Some(lock), orphans);
+        // Fenced records stay in the WAL; a checkpoint past them keeps any later replay (one
+        // with no fence, after this node took the partition back) from applying them.
+        if engine.recovery.fenced > 0 {
+            checkpointer::checkpoint(&engine.core)?;
+        }
         engine.start_threads()?;
         Ok(engine)
     }
@@ -234,6 +268,7 @@ impl Engine {
             hot: recovered.hot,
             tiers,
             gate: Arc::new(CutGate::default()),
+            acks: Arc::new(AckGate::default()),
             checkpoints,
             counters: Counters::default(),
             memory: MemoryGuard::default(),

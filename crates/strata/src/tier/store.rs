@@ -268,6 +268,18 @@ impl Store {
         self.run("get", path, async move { store.get_range(&location, range).await })
     }
 
+    /// Reads a whole object, or `None` when there is none at `path`.
+    pub fn get_if_exists(&self, path: &str) -> Result<Option<Bytes>, Error> {
+        let (store, location) = (self.store.clone(), self.path(path));
+        self.run("get", path, async move {
+            match store.get(&location).await {
+                Ok(found) => found.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
     /// Removes an object; one that is already gone is not an error.
     pub fn delete(&self, path: &str) -> Result<(), Error> {
         let (store, location) = (self.store.clone(), self.path(path));
