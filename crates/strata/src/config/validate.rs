@@ -112,14 +112,16 @@ impl Config {
     }
 }
 
-/// A node id names a folder in the object store and a node in messages: 1 to 64 ASCII letters,
-/// digits, `-` and `_`, so it is never a path of its own (`..`, `/`) nor needs escaping.
+/// A node id names a folder in the object store and a node in messages: 1 to 64 of `a-z`,
+/// `0-9`, `_` and `-`, so it is never a path of its own (`..`, `/`), needs no escaping, and
+/// two ids never name one folder on a case-insensitive file system.
 pub(crate) fn check_node_id(id: &str) -> Result<(), String> {
-    let fits = (1..=64).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if fits {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+    if (1..=64).contains(&id.len()) && id.chars().all(allowed) {
         Ok(())
     } else {
-        Err(format!("node_id {id:?} must be 1 to 64 ASCII letters, digits, '-' or '_'"))
+        Err(format!(
+            "node_id {id:?} must be 1 to 64 characters of a-z, 0-9, '_' and '-' (it names the node's folder in the object store)"
+        ))
     }
 }
