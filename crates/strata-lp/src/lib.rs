@@ -23,6 +23,7 @@
 //! );
 //! ```
 
+mod blocks;
 mod error;
 mod line;
 mod number;

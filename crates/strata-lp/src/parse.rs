@@ -1,14 +1,17 @@
 //! The line parser.
 //!
-//! A parse runs over the bytes of one line at a time: the line is found with `memchr`, checked
-//! to be UTF-8 once, and then split at ASCII delimiters, so every element is a `&str` slice of
-//! the input. Escapes are resolved into an owned string only for elements that hold one.
+//! A parse runs over the bytes of one line at a time: the line's end, and whether it is all
+//! ASCII, come from the block masks of [`Blocks`] (a line with a byte ≥ 0x80 is checked for
+//! UTF-8 on its own); the line is then split at the ASCII delimiters those masks mark, so every
+//! element is a `&str` slice of the input. Escapes are resolved into an owned string only for
+//! elements that hold one.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
 use std::borrow::Cow;
 
 use crate::Precision;
+use crate::blocks::Blocks;
 use crate::error::{ErrorKind, ParseError};
 use crate::line::{Field, FieldValue, Line, Tag};
 use crate::number::{self, NumberError};
@@ -89,19 +92,14 @@ pub struct Parser<'a> {
     pos: usize,
     line: usize,
     options: ParseOptions,
-    /// A stretch of the input already known to be UTF-8, starting at `window_start`. Checking
-    /// [`UTF8_WINDOW`] bytes at once costs far less than a check per line.
-    window: &'a str,
-    window_start: usize,
+    /// Where the input's newlines, delimiters and non-ASCII bytes are.
+    blocks: Blocks<'a>,
 }
-
-/// How much input is checked for UTF-8 at once.
-const UTF8_WINDOW: usize = 64 << 10;
 
 impl<'a> Parser<'a> {
     /// A parser over `input`, which holds any number of lines.
     pub fn new(input: &'a [u8], options: ParseOptions) -> Self {
-        Parser { input, pos: 0, line: 0, options, window: "", window_start: 0 }
+        Parser { input, pos: 0, line: 0, options, blocks: Blocks::new(input) }
     }
 
     /// Parses the next non-blank, non-comment line into `out`, reusing its allocations.
@@ -113,13 +111,13 @@ impl<'a> Parser<'a> {
     pub fn next_into(&mut self, out: &mut Line<'a>) -> Option<Result<(), ParseError>> {
         loop {
             let line_start = self.pos;
-            let rest = self.input.get(line_start..).filter(|r| !r.is_empty())?;
-            let (raw, consumed) = match memchr::memchr(b'\n', rest) {
-                Some(n) => (rest.get(..n).unwrap_or_default(), n + 1),
-                None => (rest, rest.len()),
-            };
-            self.pos += consumed;
+            if line_start >= self.input.len() {
+                return None;
+            }
+            let (line_end, ascii) = self.blocks.line_end(line_start);
+            self.pos = line_end + 1;
             self.line += 1;
+            let raw = self.input.get(line_start..line_end).unwrap_or_default();
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
             let start = match raw.first() {
                 Some(b' ' | b'\t') => match raw.iter().position(|&b| b != b' ' && b != b'\t') {
@@ -134,8 +132,16 @@ impl<'a> Parser<'a> {
             }
             out.clear();
             out.number = self.line;
-            return Some(match self.utf8(line_start, raw.len()) {
-                Ok(text) => parse_line(text, start, self.line, &self.options, out),
+            let text = if ascii {
+                Ok(ascii_text(raw))
+            } else {
+                std::str::from_utf8(raw).map_err(|e| e.valid_up_to())
+            };
+            return Some(match text {
+                Ok(text) => {
+                    let mut tokens = Tokens { blocks: &mut self.blocks, offset: line_start, len: text.len() };
+                    parse_line(text, start, self.line, &self.options, out, &mut tokens)
+                }
                 Err(valid) => {
                     Err(ParseError { line: self.line, column: valid + 1, kind: ErrorKind::InvalidUtf8 })
                 }
@@ -143,28 +149,54 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The `len` bytes at `start` as text, or the length of their valid UTF-8 prefix.
-    fn utf8(&mut self, start: usize, len: usize) -> Result<&'a str, usize> {
-        let window_end = self.window_start + self.window.len();
-        if start < self.window_start || start + len > window_end {
-            let stop = (start + len.max(UTF8_WINDOW)).min(self.input.len());
-            let bytes = self.input.get(start..stop).unwrap_or_default();
-            self.window = match std::str::from_utf8(bytes) {
-                Ok(text) => text,
-                // Only the prefix is valid; a character cut by the window's end only shortens it.
-                Err(e) => {
-                    std::str::from_utf8(bytes.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or_default()
-                }
-            };
-            self.window_start = start;
-        }
-        let offset = start - self.window_start;
-        self.window.get(offset..offset + len).ok_or(self.window.len().saturating_sub(offset))
-    }
-
     /// How many lines (including blank and comment lines) have been consumed so far.
     pub fn lines_read(&self) -> usize {
         self.line
+    }
+}
+
+/// `bytes` as text, without a second look: the caller found no byte ≥ 0x80 in them.
+#[inline(always)]
+fn ascii_text(bytes: &[u8]) -> &str {
+    debug_assert!(bytes.is_ascii());
+    #[expect(unsafe_code, reason = "measured: skips a UTF-8 pass over every ASCII line (docs/BENCHMARKS.md)")]
+    // SAFETY: the block masks showed no byte >= 0x80 in `bytes`, and ASCII is valid UTF-8.
+    unsafe {
+        std::str::from_utf8_unchecked(bytes)
+    }
+}
+
+/// The delimiter scans of one line: positions relative to the line, which starts at `offset`
+/// of the input and is `len` bytes long (its `\r\n` excluded).
+struct Tokens<'b, 'a> {
+    blocks: &'b mut Blocks<'a>,
+    offset: usize,
+    len: usize,
+}
+
+impl Tokens<'_, '_> {
+    /// Index of the first `,`, space, `=` or `\\` at or after `i`, or the line's length.
+    #[inline(always)]
+    fn delimiter(&mut self, i: usize) -> usize {
+        (self.blocks.delimiter(self.offset + i) - self.offset).min(self.len)
+    }
+
+    /// Like [`Self::delimiter`], stepping over backslash escapes (and over `=` when
+    /// `equals_ends` is false); also says whether an escape was seen.
+    #[inline(always)]
+    fn token(&mut self, b: &[u8], mut i: usize, equals_ends: bool) -> (usize, bool) {
+        let mut escaped = false;
+        loop {
+            i = self.delimiter(i);
+            match b.get(i) {
+                Some(b'\\') => {
+                    escaped = true;
+                    i = (i + 2).min(self.len);
+                }
+                Some(b'=') if !equals_ends => i += 1,
+                _ => return (i, escaped),
+            }
+        }
     }
 }
 
@@ -177,12 +209,11 @@ impl<'a> Iterator for Parser<'a> {
     }
 }
 
-// Each scan stops at the first of a few delimiter bytes. Scans look at 8 bytes at a time (SWAR):
-// `x ^ broadcast(needle)` has a zero byte where the needle is, and `(v - 0x01..) & !v & 0x80..` flags
-// zero bytes. A borrow can flag a byte above a true zero byte, never one below it, so the lowest
-// flag is always the first match.
-const MEASUREMENT_STOPS: [u8; 3] = [b',', b' ', b'\\'];
-const KEY_STOPS: [u8; 4] = [b',', b'=', b' ', b'\\'];
+// Measurements, keys and tag values end at delimiters found in the block masks ([`Tokens`]).
+// String bodies, and values and timestamps off the fast paths, are rare and scanned here
+// instead, 8 bytes at a time (SWAR): `x ^ broadcast(needle)` has a zero byte where the needle is,
+// and `(v - 0x01..) & !v & 0x80..` flags zero bytes. A borrow can flag a byte above a true zero
+// byte, never one below it, so the lowest flag is always the first match.
 const VALUE_STOPS: [u8; 2] = [b',', b' '];
 const STRING_STOPS: [u8; 2] = [b'"', b'\\'];
 const SPACE_STOPS: [u8; 1] = [b' '];
@@ -301,12 +332,13 @@ fn parse_line<'a>(
     number: usize,
     options: &ParseOptions,
     out: &mut Line<'a>,
+    tokens: &mut Tokens<'_, 'a>,
 ) -> Result<(), ParseError> {
     let fail = |at: usize, kind: ErrorKind| ParseError { line: number, column: at + 1, kind };
     let b = text.as_bytes();
 
     // Measurement.
-    let (mut i, escaped) = scan_escaped(b, start, MEASUREMENT_STOPS);
+    let (mut i, escaped) = tokens.token(b, start, false);
     if i == start {
         return Err(fail(i, ErrorKind::MissingMeasurement(char_at(text, i))));
     }
@@ -315,13 +347,16 @@ fn parse_line<'a>(
     // Tags. While the keys arrive in strictly increasing order (Telegraf and cc-metric-collector
     // sort them), a duplicate is impossible and one comparison per tag proves it.
     let mut tags_sorted = true;
+    // Bit `len % 64` is set for the length of every tag key and field key seen so far: a key
+    // whose bit is clear cannot equal any of them, and needs no comparison.
+    let (mut tag_lens, mut field_lens) = (0u64, 0u64);
     let mut hashes: Option<KeyHashes> = None;
     while b.get(i) == Some(&b',') {
         let key_start = i + 1;
         if out.tags.len() == MAX_TAGS {
             return Err(fail(key_start, ErrorKind::TooManyTags { max: MAX_TAGS }));
         }
-        let (key_end, escaped) = scan_escaped(b, key_start, KEY_STOPS);
+        let (key_end, escaped) = tokens.token(b, key_start, true);
         if key_end == key_start {
             return Err(fail(key_start, ErrorKind::EmptyTagKey));
         }
@@ -330,7 +365,7 @@ fn parse_line<'a>(
             return Err(fail(key_end, ErrorKind::MissingTagEquals { key: key.into_owned() }));
         }
         let value_start = key_end + 1;
-        let (value_end, escaped) = scan_escaped(b, value_start, KEY_STOPS);
+        let (value_end, escaped) = tokens.token(b, value_start, true);
         if b.get(value_end) == Some(&b'=') {
             return Err(fail(value_end, ErrorKind::EqualsInTagValue { key: key.into_owned() }));
         }
@@ -359,6 +394,7 @@ fn parse_line<'a>(
             let h = seen.hash(&key);
             seen.tags.insert(h);
         }
+        tag_lens |= 1 << (key.len() % 64);
         let value = unescape(slice(text, value_start, value_end), escaped, KEY_ESCAPES);
         out.tags.push(Tag { key, value });
         i = value_end;
@@ -378,7 +414,7 @@ fn parse_line<'a>(
         if out.fields.len() == MAX_FIELDS {
             return Err(fail(key_start, ErrorKind::TooManyFields { max: MAX_FIELDS }));
         }
-        let (key_end, escaped) = scan_escaped(b, key_start, KEY_STOPS);
+        let (key_end, escaped) = tokens.token(b, key_start, true);
         if key_end == key_start {
             return Err(fail(key_start, ErrorKind::EmptyFieldKey));
         }
@@ -428,9 +464,12 @@ fn parse_line<'a>(
                 }
             }
         };
+        let len_bit = 1 << (key.len() % 64);
         let (duplicate, clash) = if out.fields.len() + out.tags.len() < SCAN_KEYS {
-            // `==` on strings compares lengths first, so this rarely reaches `memcmp`.
-            (out.fields.iter().any(|f| f.key == key), out.tags.iter().any(|t| t.key == key))
+            (
+                field_lens & len_bit != 0 && out.fields.iter().any(|f| f.key == key),
+                tag_lens & len_bit != 0 && out.tags.iter().any(|t| t.key == key),
+            )
         } else {
             let seen = hashes.get_or_insert_with(|| {
                 let mut seen = KeyHashes::default();
@@ -452,6 +491,7 @@ fn parse_line<'a>(
         if clash {
             return Err(fail(key_start, ErrorKind::FieldTagClash { key: key.into_owned() }));
         }
+        field_lens |= len_bit;
         out.fields.push(Field { key, value });
         i = value_end;
         if b.get(i) == Some(&b',') {
