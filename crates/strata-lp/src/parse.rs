@@ -304,20 +304,12 @@ fn unescape_owned(raw: &str, escapes: &[char]) -> String {
     out
 }
 
-/// `a > b` bytewise. Keys are a few bytes long, where an inline loop beats a call to `memcmp`.
+/// A bit standing for `key` in a 64-bit set of the keys a line has used, from its length and
+/// first byte: equal keys have equal bits, and the keys of one line seldom share one.
 #[inline(always)]
-fn greater(a: &str, b: &str) -> bool {
-    // Sorted keys mostly differ in their first byte.
-    match (a.as_bytes().first(), b.as_bytes().first()) {
-        (Some(x), Some(y)) if x != y => return x > y,
-        _ => {}
-    }
-    for (x, y) in a.bytes().zip(b.bytes()) {
-        if x != y {
-            return x > y;
-        }
-    }
-    a.len() > b.len()
+fn key_bit(key: &str) -> u64 {
+    let first = key.as_bytes().first().copied().unwrap_or(0);
+    1 << ((key.len() + (usize::from(first) << 2)) % 64)
 }
 
 /// The character starting at byte `i` of `text`, for error messages.
@@ -344,12 +336,9 @@ fn parse_line<'a>(
     }
     out.measurement = unescape(slice(text, start, i), escaped, MEASUREMENT_ESCAPES);
 
-    // Tags. While the keys arrive in strictly increasing order (Telegraf and cc-metric-collector
-    // sort them), a duplicate is impossible and one comparison per tag proves it.
-    let mut tags_sorted = true;
-    // Bit `len % 64` is set for the length of every tag key and field key seen so far: a key
-    // whose bit is clear cannot equal any of them, and needs no comparison.
-    let (mut tag_lens, mut field_lens) = (0u64, 0u64);
+    // Tags. The [`key_bit`]s of the tag keys and of the field keys seen so far: a key whose bit
+    // is clear is new, with no comparison (so, on most lines, is every key).
+    let (mut tag_bits, mut field_bits) = (0u64, 0u64);
     let mut hashes: Option<KeyHashes> = None;
     while b.get(i) == Some(&b',') {
         let key_start = i + 1;
@@ -372,10 +361,8 @@ fn parse_line<'a>(
         if value_end == value_start {
             return Err(fail(value_start, ErrorKind::EmptyTagValue { key: key.into_owned() }));
         }
-        if let Some(last) = out.tags.last()
-            && !(tags_sorted && greater(&key, &last.key))
-        {
-            tags_sorted = false;
+        let bit = key_bit(&key);
+        if tag_bits & bit != 0 {
             let duplicate = if out.tags.len() < SCAN_KEYS {
                 out.tags.iter().any(|t| t.key == key)
             } else {
@@ -394,7 +381,7 @@ fn parse_line<'a>(
             let h = seen.hash(&key);
             seen.tags.insert(h);
         }
-        tag_lens |= 1 << (key.len() % 64);
+        tag_bits |= bit;
         let value = unescape(slice(text, value_start, value_end), escaped, KEY_ESCAPES);
         out.tags.push(Tag { key, value });
         i = value_end;
@@ -464,11 +451,11 @@ fn parse_line<'a>(
                 }
             }
         };
-        let len_bit = 1 << (key.len() % 64);
+        let bit = key_bit(&key);
         let (duplicate, clash) = if out.fields.len() + out.tags.len() < SCAN_KEYS {
             (
-                field_lens & len_bit != 0 && out.fields.iter().any(|f| f.key == key),
-                tag_lens & len_bit != 0 && out.tags.iter().any(|t| t.key == key),
+                field_bits & bit != 0 && out.fields.iter().any(|f| f.key == key),
+                tag_bits & bit != 0 && out.tags.iter().any(|t| t.key == key),
             )
         } else {
             let seen = hashes.get_or_insert_with(|| {
@@ -491,7 +478,7 @@ fn parse_line<'a>(
         if clash {
             return Err(fail(key_start, ErrorKind::FieldTagClash { key: key.into_owned() }));
         }
-        field_lens |= len_bit;
+        field_bits |= bit;
         out.fields.push(Field { key, value });
         i = value_end;
         if b.get(i) == Some(&b',') {
