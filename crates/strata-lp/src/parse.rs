@@ -200,6 +200,75 @@ impl Tokens<'_, '_> {
     }
 }
 
+/// The delimiters of a line one after another, each found once: a cursor over the block masks.
+struct DelimiterBits {
+    /// The block being read, and its delimiters not yet returned.
+    block: usize,
+    bits: u64,
+}
+
+impl DelimiterBits {
+    /// A cursor at byte `i` of the line.
+    #[inline(always)]
+    fn new(tokens: &mut Tokens<'_, '_>, i: usize) -> Self {
+        let at = tokens.offset + i;
+        let block = at / 64;
+        DelimiterBits { block, bits: tokens.blocks.delimiters(block) & (!0 << (at % 64)) }
+    }
+
+    /// The next delimiter's index in the line, or the line's length.
+    #[inline(always)]
+    fn next(&mut self, tokens: &mut Tokens<'_, '_>) -> usize {
+        while self.bits == 0 {
+            self.block += 1;
+            if self.block * 64 >= tokens.blocks.input_len() {
+                return tokens.len;
+            }
+            self.bits = tokens.blocks.delimiters(self.block);
+        }
+        let at = self.block * 64 + self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
+        (at - tokens.offset).min(tokens.len)
+    }
+}
+
+/// The common tag set, quickly: from the `,` at `i`, pushes tags while they are plain (no
+/// escape, non-empty key and value, no `=` in the value, a key bit not seen yet, below
+/// [`MAX_TAGS`]), and returns the index after the last one: either not a `,`, or the `,` of a
+/// tag that is not plain, which the general loop then parses or rejects as if from the start.
+#[inline(always)]
+fn plain_tags<'a>(
+    text: &'a str,
+    mut i: usize,
+    tokens: &mut Tokens<'_, 'a>,
+    tags: &mut Vec<Tag<'a>>,
+    tag_bits: &mut u64,
+) -> usize {
+    let b = text.as_bytes();
+    let mut delimiters = DelimiterBits::new(tokens, i + 1);
+    while b.get(i) == Some(&b',') && tags.len() < MAX_TAGS {
+        let key_start = i + 1;
+        let key_end = delimiters.next(tokens);
+        if key_end == key_start || b.get(key_end) != Some(&b'=') {
+            break;
+        }
+        let value_start = key_end + 1;
+        let value_end = delimiters.next(tokens);
+        if value_end == value_start || !matches!(b.get(value_end), None | Some(b',' | b' ')) {
+            break;
+        }
+        let key = slice(text, key_start, key_end);
+        let bit = key_bit(key);
+        if *tag_bits & bit != 0 {
+            break;
+        }
+        *tag_bits |= bit;
+        tags.push(Tag { key: Cow::Borrowed(key), value: Cow::Borrowed(slice(text, value_start, value_end)) });
+        i = value_end;
+    }
+    i
+}
+
 impl<'a> Iterator for Parser<'a> {
     type Item = Result<Line<'a>, ParseError>;
 
@@ -340,6 +409,9 @@ fn parse_line<'a>(
     // is clear is new, with no comparison (so, on most lines, is every key).
     let (mut tag_bits, mut field_bits) = (0u64, 0u64);
     let mut hashes: Option<KeyHashes> = None;
+    if b.get(i) == Some(&b',') {
+        i = plain_tags(text, i, tokens, &mut out.tags, &mut tag_bits);
+    }
     while b.get(i) == Some(&b',') {
         let key_start = i + 1;
         if out.tags.len() == MAX_TAGS {
