@@ -18,8 +18,9 @@ const DELIMITERS: [u8; 5] = [b'\n', b',', b' ', b'=', b'\\'];
 
 const BLOCK: usize = 64;
 
-/// Blocks classified at once: a few lines' worth, so the fixed cost of a pass is shared.
-const WINDOW: usize = 4;
+/// Blocks classified at once: a dozen lines' worth, so the fixed cost of a pass is shared and
+/// the block a window starts with (the current line's first) is seldom classified twice.
+const WINDOW: usize = 16;
 const WINDOW_BYTES: usize = WINDOW * BLOCK;
 
 /// Bit `i` of each mask stands for byte `i` of a block.
@@ -129,13 +130,18 @@ impl<'a> Blocks<'a> {
         let avx2 = self.avx2;
         self.masks = match self.input.get(start..start + WINDOW_BYTES).and_then(|w| w.try_into().ok()) {
             Some(whole) => classify(whole, avx2),
+            // The input's end: only the blocks it reaches, the last one padded.
             None => {
-                let mut padded = [0; WINDOW_BYTES];
+                let mut masks = [Masks::default(); WINDOW];
                 let tail = self.input.get(start..).unwrap_or_default();
-                if let Some(head) = padded.get_mut(..tail.len()) {
-                    head.copy_from_slice(tail);
+                for (m, bytes) in masks.iter_mut().zip(tail.chunks(BLOCK)) {
+                    let mut padded = [0; BLOCK];
+                    if let Some(head) = padded.get_mut(..bytes.len()) {
+                        head.copy_from_slice(bytes);
+                    }
+                    *m = classify_block(&padded);
                 }
-                classify(&padded, avx2)
+                masks
             }
         };
         self.first = first;
