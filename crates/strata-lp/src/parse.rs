@@ -130,7 +130,9 @@ impl<'a> Parser<'a> {
             if raw.get(start) == Some(&b'#') {
                 continue; // comment
             }
-            out.clear();
+            // A parsed line sets every other field; these two it only adds to.
+            out.tags.clear();
+            out.fields.clear();
             out.number = self.line;
             let text = if ascii {
                 Ok(ascii_text(raw))
@@ -386,6 +388,69 @@ fn char_at(text: &str, i: usize) -> char {
     text.get(i..).and_then(|s| s.chars().next()).unwrap_or(' ')
 }
 
+/// The tags from the `,` at `i` on, each checked and unescaped; returns the index after the
+/// last. Called only for what [`plain_tags`] left, so kept out of the hot path.
+#[inline(never)]
+fn tags<'a>(
+    text: &'a str,
+    mut i: usize,
+    number: usize,
+    tokens: &mut Tokens<'_, 'a>,
+    tags: &mut Vec<Tag<'a>>,
+    tag_bits: &mut u64,
+    hashes: &mut Option<KeyHashes>,
+) -> Result<usize, ParseError> {
+    let fail = |at: usize, kind: ErrorKind| ParseError { line: number, column: at + 1, kind };
+    let b = text.as_bytes();
+    while b.get(i) == Some(&b',') {
+        let key_start = i + 1;
+        if tags.len() == MAX_TAGS {
+            return Err(fail(key_start, ErrorKind::TooManyTags { max: MAX_TAGS }));
+        }
+        let (key_end, escaped) = tokens.token(b, key_start, true);
+        if key_end == key_start {
+            return Err(fail(key_start, ErrorKind::EmptyTagKey));
+        }
+        let key = unescape(slice(text, key_start, key_end), escaped, KEY_ESCAPES);
+        if b.get(key_end) != Some(&b'=') {
+            return Err(fail(key_end, ErrorKind::MissingTagEquals { key: key.into_owned() }));
+        }
+        let value_start = key_end + 1;
+        let (value_end, escaped) = tokens.token(b, value_start, true);
+        if b.get(value_end) == Some(&b'=') {
+            return Err(fail(value_end, ErrorKind::EqualsInTagValue { key: key.into_owned() }));
+        }
+        if value_end == value_start {
+            return Err(fail(value_start, ErrorKind::EmptyTagValue { key: key.into_owned() }));
+        }
+        let bit = key_bit(&key);
+        if *tag_bits & bit != 0 {
+            let duplicate = if tags.len() < SCAN_KEYS {
+                tags.iter().any(|t| t.key == key)
+            } else {
+                let seen = hashes.get_or_insert_with(|| {
+                    let mut seen = KeyHashes::default();
+                    seen.tags = tags.iter().map(|t| seen.hash(&t.key)).collect();
+                    seen
+                });
+                seen.tags.contains(&seen.hash(&key)) && tags.iter().any(|t| t.key == key)
+            };
+            if duplicate {
+                return Err(fail(key_start, ErrorKind::DuplicateTag { key: key.into_owned() }));
+            }
+        }
+        if let Some(seen) = hashes {
+            let h = seen.hash(&key);
+            seen.tags.insert(h);
+        }
+        *tag_bits |= bit;
+        let value = unescape(slice(text, value_start, value_end), escaped, KEY_ESCAPES);
+        tags.push(Tag { key, value });
+        i = value_end;
+    }
+    Ok(i)
+}
+
 /// Parses one line. `start` is the index of its first non-blank byte; `number` its line number.
 fn parse_line<'a>(
     text: &'a str,
@@ -412,51 +477,8 @@ fn parse_line<'a>(
     if b.get(i) == Some(&b',') {
         i = plain_tags(text, i, tokens, &mut out.tags, &mut tag_bits);
     }
-    while b.get(i) == Some(&b',') {
-        let key_start = i + 1;
-        if out.tags.len() == MAX_TAGS {
-            return Err(fail(key_start, ErrorKind::TooManyTags { max: MAX_TAGS }));
-        }
-        let (key_end, escaped) = tokens.token(b, key_start, true);
-        if key_end == key_start {
-            return Err(fail(key_start, ErrorKind::EmptyTagKey));
-        }
-        let key = unescape(slice(text, key_start, key_end), escaped, KEY_ESCAPES);
-        if b.get(key_end) != Some(&b'=') {
-            return Err(fail(key_end, ErrorKind::MissingTagEquals { key: key.into_owned() }));
-        }
-        let value_start = key_end + 1;
-        let (value_end, escaped) = tokens.token(b, value_start, true);
-        if b.get(value_end) == Some(&b'=') {
-            return Err(fail(value_end, ErrorKind::EqualsInTagValue { key: key.into_owned() }));
-        }
-        if value_end == value_start {
-            return Err(fail(value_start, ErrorKind::EmptyTagValue { key: key.into_owned() }));
-        }
-        let bit = key_bit(&key);
-        if tag_bits & bit != 0 {
-            let duplicate = if out.tags.len() < SCAN_KEYS {
-                out.tags.iter().any(|t| t.key == key)
-            } else {
-                let seen = hashes.get_or_insert_with(|| {
-                    let mut seen = KeyHashes::default();
-                    seen.tags = out.tags.iter().map(|t| seen.hash(&t.key)).collect();
-                    seen
-                });
-                seen.tags.contains(&seen.hash(&key)) && out.tags.iter().any(|t| t.key == key)
-            };
-            if duplicate {
-                return Err(fail(key_start, ErrorKind::DuplicateTag { key: key.into_owned() }));
-            }
-        }
-        if let Some(seen) = &mut hashes {
-            let h = seen.hash(&key);
-            seen.tags.insert(h);
-        }
-        tag_bits |= bit;
-        let value = unescape(slice(text, value_start, value_end), escaped, KEY_ESCAPES);
-        out.tags.push(Tag { key, value });
-        i = value_end;
+    if b.get(i) == Some(&b',') {
+        i = tags(text, i, number, tokens, &mut out.tags, &mut tag_bits, &mut hashes)?;
     }
     out.series_text = slice(text, start, i);
     if b.get(i) != Some(&b' ') {
