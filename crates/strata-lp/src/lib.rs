@@ -28,7 +28,9 @@ mod error;
 mod line;
 mod number;
 mod parse;
+mod plain;
 mod precision;
+mod tokens;
 mod write;
 
 pub use error::{ErrorKind, ParseError};

@@ -15,6 +15,8 @@ use crate::blocks::Blocks;
 use crate::error::{ErrorKind, ParseError};
 use crate::line::{Field, FieldValue, Line, Tag};
 use crate::number::{self, NumberError};
+use crate::plain::{key_bit, plain_line, plain_tags};
+use crate::tokens::{SPACE_STOPS, STRING_STOPS, Tokens, VALUE_STOPS, scan, scan_escaped, slice};
 
 /// The longest string field value accepted, in bytes as written (InfluxDB 3's limit).
 pub const MAX_STRING_LEN: usize = 1 << 20;
@@ -174,200 +176,6 @@ fn ascii_text(bytes: &[u8]) -> &str {
     }
 }
 
-/// The delimiter scans of one line: positions relative to the line, which starts at `offset`
-/// of the input and is `len` bytes long (its `\r\n` excluded).
-struct Tokens<'b, 'a> {
-    blocks: &'b mut Blocks<'a>,
-    offset: usize,
-    len: usize,
-}
-
-impl Tokens<'_, '_> {
-    /// Index of the first `,`, space, `=` or `\\` at or after `i`, or the line's length.
-    #[inline(always)]
-    fn delimiter(&mut self, i: usize) -> usize {
-        (self.blocks.delimiter(self.offset + i) - self.offset).min(self.len)
-    }
-
-    /// Like [`Self::delimiter`], stepping over backslash escapes (and over `=` when
-    /// `equals_ends` is false); also says whether an escape was seen.
-    #[inline(always)]
-    fn token(&mut self, b: &[u8], mut i: usize, equals_ends: bool) -> (usize, bool) {
-        let mut escaped = false;
-        loop {
-            i = self.delimiter(i);
-            match b.get(i) {
-                Some(b'\\') => {
-                    escaped = true;
-                    i = (i + 2).min(self.len);
-                }
-                Some(b'=') if !equals_ends => i += 1,
-                _ => return (i, escaped),
-            }
-        }
-    }
-}
-
-/// The delimiters of a line one after another, each found once: a cursor over the block masks.
-struct DelimiterBits {
-    /// The block being read, and its delimiters not yet returned.
-    block: usize,
-    bits: u64,
-}
-
-impl DelimiterBits {
-    /// A cursor at byte `i` of the line.
-    #[inline(always)]
-    fn new(tokens: &mut Tokens<'_, '_>, i: usize) -> Self {
-        let at = tokens.offset + i;
-        let block = at / 64;
-        DelimiterBits { block, bits: tokens.blocks.delimiters(block) & (!0 << (at % 64)) }
-    }
-
-    /// The next delimiter's index in the line, or the line's length.
-    #[inline(always)]
-    fn next(&mut self, tokens: &mut Tokens<'_, '_>) -> usize {
-        while self.bits == 0 {
-            self.block += 1;
-            if self.block * 64 >= tokens.blocks.input_len() {
-                return tokens.len;
-            }
-            self.bits = tokens.blocks.delimiters(self.block);
-        }
-        let at = self.block * 64 + self.bits.trailing_zeros() as usize;
-        self.bits &= self.bits - 1;
-        (at - tokens.offset).min(tokens.len)
-    }
-}
-
-/// The common tag set, quickly: from the `,` at `i`, pushes tags while they are plain (no
-/// escape, non-empty key and value, no `=` in the value, a key bit not seen yet, below
-/// [`MAX_TAGS`]), and returns the index after the last one: either not a `,`, or the `,` of a
-/// tag that is not plain, which the general loop then parses or rejects as if from the start.
-#[inline(always)]
-fn plain_tags<'a>(
-    text: &'a str,
-    mut i: usize,
-    tokens: &mut Tokens<'_, 'a>,
-    tags: &mut Vec<Tag<'a>>,
-    tag_bits: &mut u64,
-) -> usize {
-    let b = text.as_bytes();
-    let mut delimiters = DelimiterBits::new(tokens, i + 1);
-    while b.get(i) == Some(&b',') && tags.len() < MAX_TAGS {
-        let key_start = i + 1;
-        let key_end = delimiters.next(tokens);
-        if key_end == key_start || b.get(key_end) != Some(&b'=') {
-            break;
-        }
-        let value_start = key_end + 1;
-        let value_end = delimiters.next(tokens);
-        if value_end == value_start || !matches!(b.get(value_end), None | Some(b',' | b' ')) {
-            break;
-        }
-        let key = slice(text, key_start, key_end);
-        let bit = key_bit(key);
-        if *tag_bits & bit != 0 {
-            break;
-        }
-        *tag_bits |= bit;
-        tags.push(Tag { key: Cow::Borrowed(key), value: Cow::Borrowed(slice(text, value_start, value_end)) });
-        i = value_end;
-    }
-    i
-}
-
-/// The common line, quickly: a plain measurement (no escape, no `=`), plain tags (see
-/// [`plain_tags`]), one space, fields with plain keys and numeric values on the fast path, and
-/// an integer timestamp after one space, or none. Everything else (strings, escapes, extra
-/// spaces, any error) returns false, leaving `out` to be cleared and parsed by [`parse_line`],
-/// which gives the same result for every line this accepts.
-#[inline(always)]
-fn plain_line<'a>(
-    text: &'a str,
-    start: usize,
-    options: &ParseOptions,
-    out: &mut Line<'a>,
-    tokens: &mut Tokens<'_, 'a>,
-) -> bool {
-    let b = text.as_bytes();
-    let mut delimiters = DelimiterBits::new(tokens, start);
-    let mut i = delimiters.next(tokens);
-    if i == start || !matches!(b.get(i), Some(b',' | b' ')) {
-        return false;
-    }
-    out.measurement = Cow::Borrowed(slice(text, start, i));
-    let mut tag_bits = 0u64;
-    while b.get(i) == Some(&b',') {
-        let key_start = i + 1;
-        let key_end = delimiters.next(tokens);
-        if key_end == key_start || b.get(key_end) != Some(&b'=') || out.tags.len() == MAX_TAGS {
-            return false;
-        }
-        let value_start = key_end + 1;
-        let value_end = delimiters.next(tokens);
-        if value_end == value_start || !matches!(b.get(value_end), Some(b',' | b' ')) {
-            return false;
-        }
-        let key = slice(text, key_start, key_end);
-        let bit = key_bit(key);
-        if tag_bits & bit != 0 {
-            return false;
-        }
-        tag_bits |= bit;
-        out.tags
-            .push(Tag { key: Cow::Borrowed(key), value: Cow::Borrowed(slice(text, value_start, value_end)) });
-        i = value_end;
-    }
-    out.series_text = slice(text, start, i);
-    let mut field_bits = 0u64;
-    loop {
-        // `i` is at the space or comma before the key.
-        let key_start = i + 1;
-        let key_end = delimiters.next(tokens);
-        if key_end == key_start || b.get(key_end) != Some(&b'=') || out.fields.len() == MAX_FIELDS {
-            return false;
-        }
-        let Some((value, value_end)) = number::fast_value(b, key_end + 1) else {
-            return false;
-        };
-        let key = slice(text, key_start, key_end);
-        let bit = key_bit(key);
-        if (tag_bits | field_bits) & bit != 0 {
-            return false;
-        }
-        field_bits |= bit;
-        out.fields.push(Field { key: Cow::Borrowed(key), value });
-        // A fast value holds no delimiter: the next one ends it.
-        i = delimiters.next(tokens);
-        debug_assert_eq!(i, value_end);
-        if b.get(i) != Some(&b',') {
-            break;
-        }
-    }
-    if i == b.len() {
-        out.timestamp = options.default_time;
-        return true;
-    }
-    let ts_start = i + 1;
-    let raw_ts = match number::fast_i64(b, ts_start) {
-        Some((raw_ts, ts_end)) if ts_end == b.len() => raw_ts,
-        Some(_) => return false,
-        // Nanoseconds now have 19 digits: the general parser reads them exactly.
-        None => match b.get(ts_start..).map(number::parse_i64) {
-            Some(Ok(raw_ts)) => raw_ts,
-            _ => return false,
-        },
-    };
-    match options.precision.to_nanos(raw_ts) {
-        Some(nanos) => {
-            out.timestamp = Some(nanos);
-            true
-        }
-        None => false,
-    }
-}
-
 impl<'a> Iterator for Parser<'a> {
     type Item = Result<Line<'a>, ParseError>;
 
@@ -377,76 +185,11 @@ impl<'a> Iterator for Parser<'a> {
     }
 }
 
-// Measurements, keys and tag values end at delimiters found in the block masks ([`Tokens`]).
-// String bodies, and values and timestamps off the fast paths, are rare and scanned here
-// instead, 8 bytes at a time (SWAR): `x ^ broadcast(needle)` has a zero byte where the needle is,
-// and `(v - 0x01..) & !v & 0x80..` flags zero bytes. A borrow can flag a byte above a true zero
-// byte, never one below it, so the lowest flag is always the first match.
-const VALUE_STOPS: [u8; 2] = [b',', b' '];
-const STRING_STOPS: [u8; 2] = [b'"', b'\\'];
-const SPACE_STOPS: [u8; 1] = [b' '];
-
 /// The characters a backslash escapes in each element. A backslash before anything else is a
 /// literal backslash; a backslash before a backslash is one backslash.
 const MEASUREMENT_ESCAPES: &[char] = &[',', ' ', '\\'];
 const KEY_ESCAPES: &[char] = &[',', '=', ' ', '\\'];
 const STRING_ESCAPES: &[char] = &['"', '\\'];
-
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// Index of the first byte at or after `i` that is one of `stops`, or `b.len()`.
-#[inline(always)]
-fn scan<const N: usize>(b: &[u8], mut i: usize, stops: [u8; N]) -> usize {
-    while let Some(chunk) = b.get(i..i + 8) {
-        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default());
-        let mut hits = 0;
-        for stop in stops {
-            let x = word ^ (LO * u64::from(stop));
-            hits |= x.wrapping_sub(LO) & !x & HI;
-        }
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while let Some(c) = b.get(i) {
-        if stops.contains(c) {
-            return i;
-        }
-        i += 1;
-    }
-    b.len()
-}
-
-/// Like [`scan`], stepping over backslash escapes; `stops` must contain `\\`. Also says whether
-/// an escape was seen.
-#[inline(always)]
-fn scan_escaped<const N: usize>(b: &[u8], mut i: usize, stops: [u8; N]) -> (usize, bool) {
-    let mut escaped = false;
-    loop {
-        i = scan(b, i, stops);
-        if b.get(i) == Some(&b'\\') {
-            escaped = true;
-            i = (i + 2).min(b.len());
-        } else {
-            return (i, escaped);
-        }
-    }
-}
-
-/// `text[from..to]`; callers only pass positions of ASCII bytes or the end, which are always
-/// character boundaries.
-#[inline(always)]
-fn slice(text: &str, from: usize, to: usize) -> &str {
-    debug_assert!(from <= to && to <= text.len() && text.is_char_boundary(from) && text.is_char_boundary(to));
-    #[expect(unsafe_code, reason = "measured: the checks cost a tenth of the parse (docs/BENCHMARKS.md)")]
-    // SAFETY: every caller passes `from <= to <= text.len()` found by scanning `text` for ASCII
-    // delimiters (or its end), and an ASCII byte never sits inside a multi-byte UTF-8 sequence.
-    unsafe {
-        text.get_unchecked(from..to)
-    }
-}
 
 #[inline(always)]
 fn unescape<'a>(raw: &'a str, escaped: bool, escapes: &[char]) -> Cow<'a, str> {
@@ -470,14 +213,6 @@ fn unescape_owned(raw: &str, escapes: &[char]) -> String {
         out.push(c);
     }
     out
-}
-
-/// A bit standing for `key` in a 64-bit set of the keys a line has used, from its length and
-/// first byte: equal keys have equal bits, and the keys of one line seldom share one.
-#[inline(always)]
-fn key_bit(key: &str) -> u64 {
-    let first = key.as_bytes().first().copied().unwrap_or(0);
-    1 << ((key.len() + (usize::from(first) << 2)) % 64)
 }
 
 /// The character starting at byte `i` of `text`, for error messages.
