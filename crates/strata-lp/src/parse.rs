@@ -284,7 +284,7 @@ fn tags<'a>(
 }
 
 /// Parses one line. `start` is the index of its first non-blank byte; `number` its line number.
-fn parse_line<'a>(
+pub(crate) fn parse_line<'a>(
     text: &'a str,
     start: usize,
     number: usize,

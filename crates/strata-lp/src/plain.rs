@@ -148,3 +148,106 @@ pub(crate) fn key_bit(key: &str) -> u64 {
     let first = key.as_bytes().first().copied().unwrap_or(0);
     1 << ((key.len() + (usize::from(first) << 2)) % 64)
 }
+
+#[cfg(test)]
+#[expect(clippy::indexing_slicing, reason = "tests index tables they built")]
+mod tests {
+    use super::*;
+    use crate::blocks::Blocks;
+    use crate::{FieldValue, Precision};
+
+    /// The line rendered with every float's bits and whether each text borrows from the input.
+    fn render(line: &Line<'_>) -> String {
+        let cow =
+            |c: &Cow<'_, str>| format!("{c:?}{}", if matches!(c, Cow::Borrowed(_)) { "" } else { "(owned)" });
+        let tags: Vec<String> =
+            line.tags.iter().map(|t| format!("{}={}", cow(&t.key), cow(&t.value))).collect();
+        let fields: Vec<String> = line
+            .fields
+            .iter()
+            .map(|f| match &f.value {
+                FieldValue::Float(v) => format!("{}={:x}", cow(&f.key), v.to_bits()),
+                other => format!("{}={other:?}", cow(&f.key)),
+            })
+            .collect();
+        format!("{} {tags:?} {fields:?} {:?} {:?}", cow(&line.measurement), line.timestamp, line.series_text)
+    }
+
+    /// Every line the fast path accepts, the general parser accepts with the same result; and
+    /// the fast path takes the common shapes.
+    #[test]
+    fn accepted_lines_read_as_the_general_parser_reads_them() {
+        const PIECES: [&str; 26] = [
+            ",",
+            " ",
+            "  ",
+            "=",
+            "\\",
+            "\"",
+            "k",
+            "v",
+            "é",
+            "1",
+            "-2",
+            "3.5",
+            "7i",
+            "8u",
+            "-9u",
+            "t",
+            ".",
+            "e5",
+            "1763769600",
+            "1763769600000000000",
+            "99999999999999999999",
+            "\r",
+            "#",
+            "k=1",
+            ",k=v",
+            " f=1",
+        ];
+        let templates = [
+            "cpu_user,cluster=fritz,hostname=f0101,type=hwthread,type-id=0 value=13.9 1763769600",
+            "m,k=v f=1.5,g=2i,h=3u -7",
+            "m f=1",
+            "m,a=1,b=2 x=0.001 1763769600000000000",
+        ];
+        let options = ParseOptions { precision: Precision::Seconds, default_time: Some(5) };
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        let (mut accepted, mut tried) = (0, 0);
+        for round in 0..40_000 {
+            let mut line = templates[round % templates.len()].to_owned();
+            for _ in 0..next(4) {
+                let at = next(line.len() + 1);
+                if line.is_char_boundary(at) {
+                    line.insert_str(at, PIECES[next(PIECES.len())]);
+                }
+            }
+            if line.starts_with([' ', '\t', '#']) || line.is_empty() {
+                continue;
+            }
+            tried += 1;
+            let parse = |fast: bool| {
+                let mut blocks = Blocks::new(line.as_bytes());
+                let mut tokens = Tokens { blocks: &mut blocks, offset: 0, len: line.len() };
+                let mut out = Line::default();
+                let result = if fast {
+                    plain_line(&line, 0, &options, &mut out, &mut tokens).then_some(())
+                } else {
+                    crate::parse::parse_line(&line, 0, 0, &options, &mut out, &mut tokens).ok()
+                };
+                result.map(|()| render(&out))
+            };
+            if let Some(fast) = parse(true) {
+                accepted += 1;
+                assert_eq!(Some(fast), parse(false), "{line:?}");
+            }
+        }
+        assert!(accepted > tried / 4, "the fast path took {accepted} of {tried} lines");
+    }
+}
