@@ -96,12 +96,19 @@ pub struct Parser<'a> {
     options: ParseOptions,
     /// Where the input's newlines, delimiters and non-ASCII bytes are.
     blocks: Blocks<'a>,
+    /// Lines to parse with the general parser alone before trying the fast path again. A line
+    /// the fast path declines is parsed twice; writers send lines of one shape, so after a
+    /// decline the next few lines likely would be declined too (string fields, escapes).
+    skip_plain: u8,
 }
+
+/// How many lines go straight to the general parser after the fast path declined one.
+const SKIP_PLAIN: u8 = 8;
 
 impl<'a> Parser<'a> {
     /// A parser over `input`, which holds any number of lines.
     pub fn new(input: &'a [u8], options: ParseOptions) -> Self {
-        Parser { input, pos: 0, line: 0, options, blocks: Blocks::new(input) }
+        Parser { input, pos: 0, line: 0, options, blocks: Blocks::new(input), skip_plain: 0 }
     }
 
     /// Parses the next non-blank, non-comment line into `out`, reusing its allocations.
@@ -144,13 +151,17 @@ impl<'a> Parser<'a> {
             return Some(match text {
                 Ok(text) => {
                     let mut tokens = Tokens { blocks: &mut self.blocks, offset: line_start, len: text.len() };
-                    if plain_line(text, start, &self.options, out, &mut tokens) {
-                        Ok(())
-                    } else {
+                    if self.skip_plain == 0 {
+                        if plain_line(text, start, &self.options, out, &mut tokens) {
+                            return Some(Ok(()));
+                        }
+                        self.skip_plain = SKIP_PLAIN;
                         out.tags.clear();
                         out.fields.clear();
-                        parse_line(text, start, self.line, &self.options, out, &mut tokens)
+                    } else {
+                        self.skip_plain -= 1;
                     }
+                    parse_line(text, start, self.line, &self.options, out, &mut tokens)
                 }
                 Err(valid) => {
                     Err(ParseError { line: self.line, column: valid + 1, kind: ErrorKind::InvalidUtf8 })
