@@ -23,11 +23,14 @@
 //! );
 //! ```
 
+mod blocks;
 mod error;
 mod line;
 mod number;
 mod parse;
+mod plain;
 mod precision;
+mod tokens;
 mod write;
 
 pub use error::{ErrorKind, ParseError};

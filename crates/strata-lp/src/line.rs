@@ -56,6 +56,7 @@ pub enum FieldValue<'a> {
 
 impl<'a> Line<'a> {
     /// Empties the line, keeping the vectors' capacity.
+    #[inline]
     pub fn clear(&mut self) {
         self.number = 0;
         self.measurement = Cow::Borrowed("");

@@ -335,6 +335,30 @@ mod tests {
             }
         }
         assert_eq!(fast_i64(b"12345678 ", 0), Some((12_345_678, 8)));
+        // Every digit count, ended by every byte, at the end of the input or not, behind any prefix.
+        for digits in 1..=19 {
+            let number: String = (0..digits).map(|k| char::from(b'0' + (k * 7 % 10) as u8)).collect();
+            for end in 0..=255u8 {
+                for prefix in ["", "m f=1 ", "-"] {
+                    for tail in [&[end][..], &[end, b'1', b'2'][..], &[][..]] {
+                        let mut text = format!("{prefix}{number}").into_bytes();
+                        text.extend_from_slice(tail);
+                        let at = prefix.len().min(text.len()) - usize::from(prefix == "-");
+                        let token_end =
+                            text[at..].iter().position(|&c| c == b' ').map_or(text.len(), |p| at + p);
+                        let want = parse_i64(&text[at..token_end]).ok().map(|v| (v, token_end));
+                        match fast_i64(&text, at) {
+                            Some(got) => assert_eq!(Some(got), want, "{text:?}"),
+                            None => {
+                                let long =
+                                    text[at..token_end].iter().filter(|c| c.is_ascii_digit()).count() > 18;
+                                assert!(want.is_none() || long, "{text:?} left the fast path");
+                            }
+                        }
+                    }
+                }
+            }
+        }
         assert_eq!(fast_i64(b"1234567x", 0), None);
         assert_eq!(fast_i64(b"12:45678", 0), None);
     }

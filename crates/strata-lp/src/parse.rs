@@ -1,17 +1,22 @@
 //! The line parser.
 //!
-//! A parse runs over the bytes of one line at a time: the line is found with `memchr`, checked
-//! to be UTF-8 once, and then split at ASCII delimiters, so every element is a `&str` slice of
-//! the input. Escapes are resolved into an owned string only for elements that hold one.
+//! A parse runs over the bytes of one line at a time: the line's end, and whether it is all
+//! ASCII, come from the block masks of [`Blocks`] (a line with a byte ≥ 0x80 is checked for
+//! UTF-8 on its own); the line is then split at the ASCII delimiters those masks mark, so every
+//! element is a `&str` slice of the input. Escapes are resolved into an owned string only for
+//! elements that hold one.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
 use std::borrow::Cow;
 
 use crate::Precision;
+use crate::blocks::Blocks;
 use crate::error::{ErrorKind, ParseError};
 use crate::line::{Field, FieldValue, Line, Tag};
 use crate::number::{self, NumberError};
+use crate::plain::{key_bit, plain_line, plain_tags};
+use crate::tokens::{SPACE_STOPS, STRING_STOPS, Tokens, VALUE_STOPS, scan, scan_escaped, slice};
 
 /// The longest string field value accepted, in bytes as written (InfluxDB 3's limit).
 pub const MAX_STRING_LEN: usize = 1 << 20;
@@ -89,19 +94,21 @@ pub struct Parser<'a> {
     pos: usize,
     line: usize,
     options: ParseOptions,
-    /// A stretch of the input already known to be UTF-8, starting at `window_start`. Checking
-    /// [`UTF8_WINDOW`] bytes at once costs far less than a check per line.
-    window: &'a str,
-    window_start: usize,
+    /// Where the input's newlines, delimiters and non-ASCII bytes are.
+    blocks: Blocks<'a>,
+    /// Lines to parse with the general parser alone before trying the fast path again. A line
+    /// the fast path declines is parsed twice; writers send lines of one shape, so after a
+    /// decline the next few lines likely would be declined too (string fields, escapes).
+    skip_plain: u8,
 }
 
-/// How much input is checked for UTF-8 at once.
-const UTF8_WINDOW: usize = 64 << 10;
+/// How many lines go straight to the general parser after the fast path declined one.
+const SKIP_PLAIN: u8 = 8;
 
 impl<'a> Parser<'a> {
     /// A parser over `input`, which holds any number of lines.
     pub fn new(input: &'a [u8], options: ParseOptions) -> Self {
-        Parser { input, pos: 0, line: 0, options, window: "", window_start: 0 }
+        Parser { input, pos: 0, line: 0, options, blocks: Blocks::new(input), skip_plain: 0 }
     }
 
     /// Parses the next non-blank, non-comment line into `out`, reusing its allocations.
@@ -113,13 +120,13 @@ impl<'a> Parser<'a> {
     pub fn next_into(&mut self, out: &mut Line<'a>) -> Option<Result<(), ParseError>> {
         loop {
             let line_start = self.pos;
-            let rest = self.input.get(line_start..).filter(|r| !r.is_empty())?;
-            let (raw, consumed) = match memchr::memchr(b'\n', rest) {
-                Some(n) => (rest.get(..n).unwrap_or_default(), n + 1),
-                None => (rest, rest.len()),
-            };
-            self.pos += consumed;
+            if line_start >= self.input.len() {
+                return None;
+            }
+            let (line_end, ascii) = self.blocks.line_end(line_start);
+            self.pos = line_end + 1;
             self.line += 1;
+            let raw = self.input.get(line_start..line_end).unwrap_or_default();
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
             let start = match raw.first() {
                 Some(b' ' | b'\t') => match raw.iter().position(|&b| b != b' ' && b != b'\t') {
@@ -132,10 +139,30 @@ impl<'a> Parser<'a> {
             if raw.get(start) == Some(&b'#') {
                 continue; // comment
             }
-            out.clear();
+            // A parsed line sets every other field; these two it only adds to.
+            out.tags.clear();
+            out.fields.clear();
             out.number = self.line;
-            return Some(match self.utf8(line_start, raw.len()) {
-                Ok(text) => parse_line(text, start, self.line, &self.options, out),
+            let text = if ascii {
+                Ok(ascii_text(raw))
+            } else {
+                std::str::from_utf8(raw).map_err(|e| e.valid_up_to())
+            };
+            return Some(match text {
+                Ok(text) => {
+                    let mut tokens = Tokens { blocks: &mut self.blocks, offset: line_start, len: text.len() };
+                    if self.skip_plain == 0 {
+                        if plain_line(text, start, &self.options, out, &mut tokens) {
+                            return Some(Ok(()));
+                        }
+                        self.skip_plain = SKIP_PLAIN;
+                        out.tags.clear();
+                        out.fields.clear();
+                    } else {
+                        self.skip_plain -= 1;
+                    }
+                    parse_line(text, start, self.line, &self.options, out, &mut tokens)
+                }
                 Err(valid) => {
                     Err(ParseError { line: self.line, column: valid + 1, kind: ErrorKind::InvalidUtf8 })
                 }
@@ -143,28 +170,20 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The `len` bytes at `start` as text, or the length of their valid UTF-8 prefix.
-    fn utf8(&mut self, start: usize, len: usize) -> Result<&'a str, usize> {
-        let window_end = self.window_start + self.window.len();
-        if start < self.window_start || start + len > window_end {
-            let stop = (start + len.max(UTF8_WINDOW)).min(self.input.len());
-            let bytes = self.input.get(start..stop).unwrap_or_default();
-            self.window = match std::str::from_utf8(bytes) {
-                Ok(text) => text,
-                // Only the prefix is valid; a character cut by the window's end only shortens it.
-                Err(e) => {
-                    std::str::from_utf8(bytes.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or_default()
-                }
-            };
-            self.window_start = start;
-        }
-        let offset = start - self.window_start;
-        self.window.get(offset..offset + len).ok_or(self.window.len().saturating_sub(offset))
-    }
-
     /// How many lines (including blank and comment lines) have been consumed so far.
     pub fn lines_read(&self) -> usize {
         self.line
+    }
+}
+
+/// `bytes` as text, without a second look: the caller found no byte ≥ 0x80 in them.
+#[inline(always)]
+fn ascii_text(bytes: &[u8]) -> &str {
+    debug_assert!(bytes.is_ascii());
+    #[expect(unsafe_code, reason = "measured: skips a UTF-8 pass over every ASCII line (docs/BENCHMARKS.md)")]
+    // SAFETY: the block masks showed no byte >= 0x80 in `bytes`, and ASCII is valid UTF-8.
+    unsafe {
+        std::str::from_utf8_unchecked(bytes)
     }
 }
 
@@ -177,77 +196,11 @@ impl<'a> Iterator for Parser<'a> {
     }
 }
 
-// Each scan stops at the first of a few delimiter bytes. Scans look at 8 bytes at a time (SWAR):
-// `x ^ broadcast(needle)` has a zero byte where the needle is, and `(v - 0x01..) & !v & 0x80..` flags
-// zero bytes. A borrow can flag a byte above a true zero byte, never one below it, so the lowest
-// flag is always the first match.
-const MEASUREMENT_STOPS: [u8; 3] = [b',', b' ', b'\\'];
-const KEY_STOPS: [u8; 4] = [b',', b'=', b' ', b'\\'];
-const VALUE_STOPS: [u8; 2] = [b',', b' '];
-const STRING_STOPS: [u8; 2] = [b'"', b'\\'];
-const SPACE_STOPS: [u8; 1] = [b' '];
-
 /// The characters a backslash escapes in each element. A backslash before anything else is a
 /// literal backslash; a backslash before a backslash is one backslash.
 const MEASUREMENT_ESCAPES: &[char] = &[',', ' ', '\\'];
 const KEY_ESCAPES: &[char] = &[',', '=', ' ', '\\'];
 const STRING_ESCAPES: &[char] = &['"', '\\'];
-
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// Index of the first byte at or after `i` that is one of `stops`, or `b.len()`.
-#[inline(always)]
-fn scan<const N: usize>(b: &[u8], mut i: usize, stops: [u8; N]) -> usize {
-    while let Some(chunk) = b.get(i..i + 8) {
-        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default());
-        let mut hits = 0;
-        for stop in stops {
-            let x = word ^ (LO * u64::from(stop));
-            hits |= x.wrapping_sub(LO) & !x & HI;
-        }
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while let Some(c) = b.get(i) {
-        if stops.contains(c) {
-            return i;
-        }
-        i += 1;
-    }
-    b.len()
-}
-
-/// Like [`scan`], stepping over backslash escapes; `stops` must contain `\\`. Also says whether
-/// an escape was seen.
-#[inline(always)]
-fn scan_escaped<const N: usize>(b: &[u8], mut i: usize, stops: [u8; N]) -> (usize, bool) {
-    let mut escaped = false;
-    loop {
-        i = scan(b, i, stops);
-        if b.get(i) == Some(&b'\\') {
-            escaped = true;
-            i = (i + 2).min(b.len());
-        } else {
-            return (i, escaped);
-        }
-    }
-}
-
-/// `text[from..to]`; callers only pass positions of ASCII bytes or the end, which are always
-/// character boundaries.
-#[inline(always)]
-fn slice(text: &str, from: usize, to: usize) -> &str {
-    debug_assert!(from <= to && to <= text.len() && text.is_char_boundary(from) && text.is_char_boundary(to));
-    #[expect(unsafe_code, reason = "measured: the checks cost a tenth of the parse (docs/BENCHMARKS.md)")]
-    // SAFETY: every caller passes `from <= to <= text.len()` found by scanning `text` for ASCII
-    // delimiters (or its end), and an ASCII byte never sits inside a multi-byte UTF-8 sequence.
-    unsafe {
-        text.get_unchecked(from..to)
-    }
-}
 
 #[inline(always)]
 fn unescape<'a>(raw: &'a str, escaped: bool, escapes: &[char]) -> Cow<'a, str> {
@@ -273,55 +226,31 @@ fn unescape_owned(raw: &str, escapes: &[char]) -> String {
     out
 }
 
-/// `a > b` bytewise. Keys are a few bytes long, where an inline loop beats a call to `memcmp`.
-#[inline(always)]
-fn greater(a: &str, b: &str) -> bool {
-    // Sorted keys mostly differ in their first byte.
-    match (a.as_bytes().first(), b.as_bytes().first()) {
-        (Some(x), Some(y)) if x != y => return x > y,
-        _ => {}
-    }
-    for (x, y) in a.bytes().zip(b.bytes()) {
-        if x != y {
-            return x > y;
-        }
-    }
-    a.len() > b.len()
-}
-
 /// The character starting at byte `i` of `text`, for error messages.
 fn char_at(text: &str, i: usize) -> char {
     text.get(i..).and_then(|s| s.chars().next()).unwrap_or(' ')
 }
 
-/// Parses one line. `start` is the index of its first non-blank byte; `number` its line number.
-fn parse_line<'a>(
+/// The tags from the `,` at `i` on, each checked and unescaped; returns the index after the
+/// last. Called only for what [`plain_tags`] left, so kept out of the hot path.
+#[inline(never)]
+fn tags<'a>(
     text: &'a str,
-    start: usize,
+    mut i: usize,
     number: usize,
-    options: &ParseOptions,
-    out: &mut Line<'a>,
-) -> Result<(), ParseError> {
+    tokens: &mut Tokens<'_, 'a>,
+    tags: &mut Vec<Tag<'a>>,
+    tag_bits: &mut u64,
+    hashes: &mut Option<KeyHashes>,
+) -> Result<usize, ParseError> {
     let fail = |at: usize, kind: ErrorKind| ParseError { line: number, column: at + 1, kind };
     let b = text.as_bytes();
-
-    // Measurement.
-    let (mut i, escaped) = scan_escaped(b, start, MEASUREMENT_STOPS);
-    if i == start {
-        return Err(fail(i, ErrorKind::MissingMeasurement(char_at(text, i))));
-    }
-    out.measurement = unescape(slice(text, start, i), escaped, MEASUREMENT_ESCAPES);
-
-    // Tags. While the keys arrive in strictly increasing order (Telegraf and cc-metric-collector
-    // sort them), a duplicate is impossible and one comparison per tag proves it.
-    let mut tags_sorted = true;
-    let mut hashes: Option<KeyHashes> = None;
     while b.get(i) == Some(&b',') {
         let key_start = i + 1;
-        if out.tags.len() == MAX_TAGS {
+        if tags.len() == MAX_TAGS {
             return Err(fail(key_start, ErrorKind::TooManyTags { max: MAX_TAGS }));
         }
-        let (key_end, escaped) = scan_escaped(b, key_start, KEY_STOPS);
+        let (key_end, escaped) = tokens.token(b, key_start, true);
         if key_end == key_start {
             return Err(fail(key_start, ErrorKind::EmptyTagKey));
         }
@@ -330,38 +259,69 @@ fn parse_line<'a>(
             return Err(fail(key_end, ErrorKind::MissingTagEquals { key: key.into_owned() }));
         }
         let value_start = key_end + 1;
-        let (value_end, escaped) = scan_escaped(b, value_start, KEY_STOPS);
+        let (value_end, escaped) = tokens.token(b, value_start, true);
         if b.get(value_end) == Some(&b'=') {
             return Err(fail(value_end, ErrorKind::EqualsInTagValue { key: key.into_owned() }));
         }
         if value_end == value_start {
             return Err(fail(value_start, ErrorKind::EmptyTagValue { key: key.into_owned() }));
         }
-        if let Some(last) = out.tags.last()
-            && !(tags_sorted && greater(&key, &last.key))
-        {
-            tags_sorted = false;
-            let duplicate = if out.tags.len() < SCAN_KEYS {
-                out.tags.iter().any(|t| t.key == key)
+        let bit = key_bit(&key);
+        if *tag_bits & bit != 0 {
+            let duplicate = if tags.len() < SCAN_KEYS {
+                tags.iter().any(|t| t.key == key)
             } else {
                 let seen = hashes.get_or_insert_with(|| {
                     let mut seen = KeyHashes::default();
-                    seen.tags = out.tags.iter().map(|t| seen.hash(&t.key)).collect();
+                    seen.tags = tags.iter().map(|t| seen.hash(&t.key)).collect();
                     seen
                 });
-                seen.tags.contains(&seen.hash(&key)) && out.tags.iter().any(|t| t.key == key)
+                seen.tags.contains(&seen.hash(&key)) && tags.iter().any(|t| t.key == key)
             };
             if duplicate {
                 return Err(fail(key_start, ErrorKind::DuplicateTag { key: key.into_owned() }));
             }
         }
-        if let Some(seen) = &mut hashes {
+        if let Some(seen) = hashes {
             let h = seen.hash(&key);
             seen.tags.insert(h);
         }
+        *tag_bits |= bit;
         let value = unescape(slice(text, value_start, value_end), escaped, KEY_ESCAPES);
-        out.tags.push(Tag { key, value });
+        tags.push(Tag { key, value });
         i = value_end;
+    }
+    Ok(i)
+}
+
+/// Parses one line. `start` is the index of its first non-blank byte; `number` its line number.
+pub(crate) fn parse_line<'a>(
+    text: &'a str,
+    start: usize,
+    number: usize,
+    options: &ParseOptions,
+    out: &mut Line<'a>,
+    tokens: &mut Tokens<'_, 'a>,
+) -> Result<(), ParseError> {
+    let fail = |at: usize, kind: ErrorKind| ParseError { line: number, column: at + 1, kind };
+    let b = text.as_bytes();
+
+    // Measurement.
+    let (mut i, escaped) = tokens.token(b, start, false);
+    if i == start {
+        return Err(fail(i, ErrorKind::MissingMeasurement(char_at(text, i))));
+    }
+    out.measurement = unescape(slice(text, start, i), escaped, MEASUREMENT_ESCAPES);
+
+    // Tags. The [`key_bit`]s of the tag keys and of the field keys seen so far: a key whose bit
+    // is clear is new, with no comparison (so, on most lines, is every key).
+    let (mut tag_bits, mut field_bits) = (0u64, 0u64);
+    let mut hashes: Option<KeyHashes> = None;
+    if b.get(i) == Some(&b',') {
+        i = plain_tags(text, i, tokens, &mut out.tags, &mut tag_bits);
+    }
+    if b.get(i) == Some(&b',') {
+        i = tags(text, i, number, tokens, &mut out.tags, &mut tag_bits, &mut hashes)?;
     }
     out.series_text = slice(text, start, i);
     if b.get(i) != Some(&b' ') {
@@ -378,7 +338,7 @@ fn parse_line<'a>(
         if out.fields.len() == MAX_FIELDS {
             return Err(fail(key_start, ErrorKind::TooManyFields { max: MAX_FIELDS }));
         }
-        let (key_end, escaped) = scan_escaped(b, key_start, KEY_STOPS);
+        let (key_end, escaped) = tokens.token(b, key_start, true);
         if key_end == key_start {
             return Err(fail(key_start, ErrorKind::EmptyFieldKey));
         }
@@ -428,9 +388,12 @@ fn parse_line<'a>(
                 }
             }
         };
+        let bit = key_bit(&key);
         let (duplicate, clash) = if out.fields.len() + out.tags.len() < SCAN_KEYS {
-            // `==` on strings compares lengths first, so this rarely reaches `memcmp`.
-            (out.fields.iter().any(|f| f.key == key), out.tags.iter().any(|t| t.key == key))
+            (
+                field_bits & bit != 0 && out.fields.iter().any(|f| f.key == key),
+                tag_bits & bit != 0 && out.tags.iter().any(|t| t.key == key),
+            )
         } else {
             let seen = hashes.get_or_insert_with(|| {
                 let mut seen = KeyHashes::default();
@@ -452,6 +415,7 @@ fn parse_line<'a>(
         if clash {
             return Err(fail(key_start, ErrorKind::FieldTagClash { key: key.into_owned() }));
         }
+        field_bits |= bit;
         out.fields.push(Field { key, value });
         i = value_end;
         if b.get(i) == Some(&b',') {

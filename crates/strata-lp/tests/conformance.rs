@@ -73,6 +73,15 @@ const CASES: &[(&str, &str, &str)] = &[
     ),
     ("equals in measurement", "a=b f=1", "a=b||f=float:1.0|-"),
     ("quote in tag value", "m,t=\"x\" f=1", "m|t=\"x\"|f=float:1.0|-"),
+    ("non-ASCII tag values", "m,k=日本,l=é\\ ü f=1", "m|k=日本,l=é ü|f=float:1.0|-"),
+    ("non-ASCII before an escape", "é\\,m,k\\=é=ü\\,x f=1", "é,m|k=é=ü,x|f=float:1.0|-"),
+    ("escaped carriage return is literal", "m,k=a\\\r f=1", "m|k=a\\\r|f=float:1.0|-"),
+    (
+        "backslash before crlf",
+        "m,k=v f=1,g\\\r\n",
+        "13: field key \"g\\\" is not followed by '=' and a value",
+    ),
+    ("bare carriage return inside a line", "m,k=a\rb f=1\r\n", "m|k=a\rb|f=float:1.0|-"),
     // Escapes.
     ("measurement escaped comma", r"a\,b f=1", "a,b||f=float:1.0|-"),
     ("measurement escaped space", r"a\ b f=1", "a b||f=float:1.0|-"),
@@ -289,6 +298,53 @@ fn invalid_utf8_names_the_column() {
     let err = results[0].as_ref().unwrap_err();
     assert_eq!(err.to_string(), "line 1, column 5: line is not valid UTF-8");
     assert_eq!(results[1].as_ref().unwrap().fields[0].value, FieldValue::Float(2.0));
+}
+
+/// The parser finds delimiters from masks of 64-byte blocks of the whole input; a line must read
+/// the same wherever it falls in the input, escapes and multi-byte characters on block edges
+/// included, and whatever follows it.
+#[test]
+fn lines_read_the_same_at_every_offset() {
+    let long_tags: String = (0..12).map(|i| format!(",k{i}=v\\ {i}\\,é")).collect();
+    let lines = [
+        "cpu_user,cluster=fritz,hostname=f0101,type=hwthread,type-id=0 value=13.9 1763769600".to_owned(),
+        format!("m{long_tags} f=1,g=\"a,b\\\" c\" 7"),
+        format!("m\\ x{long_tags},bad f=1"),
+        format!("m{long_tags},k=\\\\\\,\\=\\  a\\=b=1i,c=2u 3   "),
+        "m,t=ünïcödé,u=日本語 f=\"ßtring\"".to_owned(),
+        format!("{} f=1", "a\\,".repeat(40)),
+        format!("m,{}=1 f=1", "é".repeat(40)),
+        "m,t=v f=1 9\\".to_owned(),
+        "m,t=v\\".to_owned(),
+        "m f=1,".to_owned(),
+        "\\".to_owned(),
+    ];
+    // Accepted lines rendered, rejected ones as (line, column, reason).
+    let outcomes = |input: &[u8]| -> Vec<Result<String, (usize, usize, String)>> {
+        Parser::new(input, ParseOptions::default())
+            .map(|r| r.map(|line| render(&line)).map_err(|e| (e.line, e.column, e.kind.to_string())))
+            .collect()
+    };
+    for line in &lines {
+        for ending in ["", "\n", "\r\n", "\nm f=2", "\r\n\r\n"] {
+            // Behind a comment line, every result but the line numbers is the same.
+            let want: Vec<_> = outcomes(format!("{line}{ending}").as_bytes())
+                .into_iter()
+                .map(|o| o.map_err(|(line, column, reason)| (line + 1, column, reason)))
+                .collect();
+            for pad in 0..=130 {
+                let input = format!("#{}\n{line}{ending}", "x".repeat(pad));
+                assert_eq!(outcomes(input.as_bytes()), want, "{input:?}");
+            }
+        }
+    }
+    // Invalid UTF-8 on and around a block edge still names its column.
+    for at in 60..70 {
+        let mut input = format!("m,t={} f=1\n", "a".repeat(at - 4)).into_bytes();
+        input[at] = 0xff;
+        let err = Parser::new(&input, ParseOptions::default()).next().unwrap().unwrap_err();
+        assert_eq!((err.column, err.kind), (at + 1, strata_lp::ErrorKind::InvalidUtf8));
+    }
 }
 
 #[test]

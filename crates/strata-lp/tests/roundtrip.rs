@@ -104,6 +104,29 @@ proptest! {
         }
     }
 
+    /// Block masks cover the whole input, so the same bytes must read the same behind a prefix
+    /// of any length (which moves every block edge).
+    #[test]
+    fn lines_read_the_same_behind_any_prefix(
+        lines in prop::collection::vec(
+            prop::collection::vec(prop::sample::select(b"ab1.=, \\\"\r\n#it\xc3\xa9\xff".to_vec()), 0..90),
+            1..4,
+        ),
+        pad in 0usize..140,
+    ) {
+        let body: Vec<u8> = lines.join(&b'\n');
+        let outcomes = |input: &[u8]| -> Vec<_> {
+            Parser::new(input, ParseOptions::default())
+                .map(|r| r.map(|l| format!("{l:?}").replace(&format!("number: {}", l.number), "")).map_err(|e| (e.line, e.column, e.kind)))
+                .collect()
+        };
+        let mut shifted = vec![b'#'; pad + 1];
+        shifted.push(b'\n');
+        shifted.extend_from_slice(&body);
+        let want: Vec<_> = outcomes(&body).into_iter().map(|o| o.map_err(|(l, c, k)| (l + 1, c, k))).collect();
+        prop_assert_eq!(outcomes(&shifted), want);
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         for result in Parser::new(&bytes, ParseOptions::default()) {
