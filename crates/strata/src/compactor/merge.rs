@@ -192,7 +192,7 @@ fn smallest_key(inputs: &[Input<'_>]) -> Option<Arc<SeriesKey>> {
 
 /// Finishes a file and uploads it; its manifest entry.
 fn upload(core: &Core, writer: FileWriter, target: &Target) -> Result<FileEntry, Error> {
-    let (bytes, written): (Bytes, _) = writer.finish().map_err(|reason| Error::Encode {
+    let (parts, written): (Vec<Bytes>, _) = writer.finish().map_err(|reason| Error::Encode {
         tier: target.info.tier.name(),
         day: target.day.clone(),
         reason,
@@ -210,12 +210,12 @@ fn upload(core: &Core, writer: FileWriter, target: &Target) -> Result<FileEntry,
         flush: target.flush,
         rows: written.rows,
         points: written.points,
-        bytes: bytes.len() as u64,
+        bytes: parts.iter().map(|p| p.len() as u64).sum(),
         min_time: if written.rows == 0 { 0 } else { written.min_time },
         max_time: if written.rows == 0 { 0 } else { written.max_time },
         series: written.series,
-        crc32c: Some(crc32c::crc32c(&bytes)),
+        crc32c: Some(parts.iter().fold(0, |crc, part| crc32c::crc32c_append(crc, part))),
     };
-    core.tiers.upload(&entry, bytes, "merge-uploaded")?;
+    core.tiers.upload_parts(&entry, parts, "merge-uploaded")?;
     Ok(entry)
 }

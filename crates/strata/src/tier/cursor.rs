@@ -11,9 +11,10 @@
 use std::ops::Range;
 
 use bytes::Bytes;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 
 use super::file::ranged::{FOOTER, RangedFile};
-use super::file::{FileError, Row, RowFilter};
+use super::file::{FileError, Row, RowFilter, group};
 use super::manifest::FileEntry;
 use super::state::TierState;
 use crate::error::Error;
@@ -27,7 +28,12 @@ pub(crate) struct Cursor<'a> {
     bytes: Reader<'a>,
     file: RangedFile,
     next_group: usize,
+    /// The row group being read, a batch at a time.
+    group: Option<ParquetRecordBatchReader>,
 }
+
+/// Rows decoded at a time: with the row group's bytes, what a cursor holds.
+const BATCH_ROWS: usize = 8 * 1024;
 
 /// A file's bytes read in order, checksummed as they go.
 struct Reader<'a> {
@@ -52,48 +58,69 @@ impl<'a> Cursor<'a> {
         let tail = tiers.store.get_range(&entry.path, tail_start..len)?;
         let mut bytes = Reader { tiers, entry: entry.clone(), tail, tail_start, read: 0, crc: 0 };
         match bytes.parse() {
-            Ok(file) => Ok(Cursor { bytes, file, next_group: 0 }),
+            Ok(file) => Ok(Cursor { bytes, file, next_group: 0, group: None }),
             Err(reason) => Err(bytes.explain(reason)),
         }
     }
 
-    /// The rows of the next row group, in file order; `None` after the last, once the file's
-    /// checksum matched the manifest's entry.
+    /// The next rows in file order (a batch of a row group); `None` after the last, once the
+    /// file's checksum matched the manifest's entry.
     ///
     /// # Errors
     /// Object store errors; damage, named (a checksum that does not match included).
     pub(crate) fn next_rows(&mut self) -> Result<Option<Vec<Row>>, Error> {
-        let groups = self.file.row_groups();
-        if self.next_group >= groups {
-            if self.next_group == groups {
-                self.next_group += 1;
-                let rest = self.bytes.take(self.bytes.entry.bytes)?;
-                drop(rest);
-                if let Some(mismatch) = self.bytes.mismatch() {
-                    return Err(mismatch);
+        loop {
+            if let Some(reader) = &mut self.group {
+                match reader.next() {
+                    Some(Ok(batch)) => {
+                        let decoded = group::decode(std::iter::once(Ok(batch)));
+                        let group = match decoded {
+                            Ok(group) => group,
+                            Err(reason) => return Err(self.bytes.explain(reason.into())),
+                        };
+                        let mut rows = Vec::with_capacity(BATCH_ROWS);
+                        for (key, times, aggs) in group.select(&RowFilter::all()) {
+                            rows.extend(times.iter().zip(aggs).map(|(&time, &agg)| Row {
+                                key: key.clone(),
+                                time,
+                                agg,
+                            }));
+                        }
+                        return Ok(Some(rows));
+                    }
+                    Some(Err(e)) => return Err(self.bytes.explain(format!("cannot read rows: {e}").into())),
+                    None => self.group = None,
                 }
             }
-            return Ok(None);
-        }
-        let index = self.next_group;
-        self.next_group += 1;
-        let decoded = self.file.group_end(index).and_then(|end| {
-            if end < self.bytes.read {
-                return Err(format!("row group {index} ends at byte {end}, before the one before it").into());
+            let groups = self.file.row_groups();
+            if self.next_group >= groups {
+                if self.next_group == groups {
+                    self.next_group += 1;
+                    let rest = self.bytes.take(self.bytes.entry.bytes)?;
+                    drop(rest);
+                    if let Some(mismatch) = self.bytes.mismatch() {
+                        return Err(mismatch);
+                    }
+                }
+                return Ok(None);
             }
-            let start = self.bytes.read;
-            let window = self.bytes.take(end).map_err(|e| FileError::Damaged(e.to_string()))?;
-            Ok(self.file.decode_group(index, window, start..end)?)
-        });
-        let group = match decoded {
-            Ok(group) => group,
-            Err(reason) => return Err(self.bytes.explain(reason)),
-        };
-        let mut rows = Vec::new();
-        for (key, times, aggs) in group.select(&RowFilter::all()) {
-            rows.extend(times.iter().zip(aggs).map(|(&time, &agg)| Row { key: key.clone(), time, agg }));
+            let index = self.next_group;
+            self.next_group += 1;
+            let reader = self.file.group_end(index).and_then(|end| {
+                if end < self.bytes.read {
+                    return Err(
+                        format!("row group {index} ends at byte {end}, before the one before it").into()
+                    );
+                }
+                let start = self.bytes.read;
+                let window = self.bytes.take(end).map_err(|e| FileError::Damaged(e.to_string()))?;
+                Ok(self.file.group_reader(index, window, start..end, BATCH_ROWS)?)
+            });
+            match reader {
+                Ok(reader) => self.group = Some(reader),
+                Err(reason) => return Err(self.bytes.explain(reason)),
+            }
         }
-        Ok(Some(rows))
     }
 }
 

@@ -278,6 +278,17 @@ impl TierState {
         failpoint(uploaded)
     }
 
+    /// [`TierState::upload`] of a file given in parts.
+    pub(crate) fn upload_parts(
+        &self,
+        entry: &FileEntry,
+        parts: Vec<Bytes>,
+        uploaded: &'static str,
+    ) -> Result<(), Error> {
+        self.store.put_parts(&entry.path, parts)?;
+        failpoint(uploaded)
+    }
+
     /// The second step of [`TierState::publish`]: commits files already uploaded.
     pub(crate) fn publish_uploaded(
         &self,

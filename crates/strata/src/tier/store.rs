@@ -243,6 +243,17 @@ impl Store {
         self.run("put", path, async move { store.put(&location, PutPayload::from(bytes)).await.map(|_| ()) })
     }
 
+    /// Writes an object from `parts` (its bytes in order, never joined in memory), replacing
+    /// any object at `path`.
+    pub fn put_parts(&self, path: &str, parts: Vec<Bytes>) -> Result<(), Error> {
+        let (store, location) = (self.store.clone(), self.path(path));
+        self.run(
+            "put",
+            path,
+            async move { store.put(&location, PutPayload::from_iter(parts)).await.map(|_| ()) },
+        )
+    }
+
     /// Writes an object only if none exists at `path`. `Ok(false)` when one does.
     pub fn put_new(&self, path: &str, bytes: Bytes) -> Result<bool, Error> {
         let (store, location) = (self.store.clone(), self.path(path));

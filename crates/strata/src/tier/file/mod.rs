@@ -23,7 +23,7 @@ use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
-mod group;
+pub(crate) mod group;
 pub(crate) mod ranged;
 mod read;
 mod writer;
@@ -245,7 +245,7 @@ pub fn write(rows: &[Row], info: &FileInfo) -> Result<Bytes, String> {
 
 /// Rows per row group: big enough for good compression, small enough that a query for a few
 /// series skips most of a file by statistics.
-pub(crate) const ROW_GROUP_ROWS: usize = 64 * 1024;
+const ROW_GROUP_ROWS: usize = 64 * 1024;
 /// Rows per data page: the page index then narrows a one-host query to a few pages.
 const PAGE_ROWS: usize = 8 * 1024;
 

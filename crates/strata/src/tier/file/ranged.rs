@@ -1,5 +1,6 @@
-//! A tier file read by byte ranges: its footer first, then one row group at a time, so that
-//! reading a file of any size holds one row group's bytes and rows (what a merge needs).
+//! A tier file read by byte ranges: its footer first, then one row group at a time, decoded a
+//! batch of rows at a time, so that reading a file of any size holds one row group's bytes and
+//! one batch of rows (what a merge needs).
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
@@ -7,13 +8,12 @@ use std::ops::Range;
 
 use bytes::{Buf as _, Bytes};
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
 use parquet::errors::ParquetError;
 use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::reader::{ChunkReader, Length};
 
-use super::group::{self, Group};
 use super::read::{check_time_unit, file_info, with_dictionary_keys};
 use super::{FileError, FileInfo, time_scale};
 
@@ -74,17 +74,21 @@ impl RangedFile {
             .ok_or_else(|| format!("row group {index} lies outside the file").into())
     }
 
-    /// Decodes row group `index` from `window`, the file's bytes `at` (which hold the group).
-    pub(crate) fn decode_group(&self, index: usize, window: Bytes, at: Range<u64>) -> Result<Group, String> {
-        let rows = self.metadata.metadata().row_groups().get(index).map_or(1, |g| g.num_rows());
-        let batch_size = usize::try_from(rows).unwrap_or(1).clamp(1, 1 << 20);
+    /// Reads row group `index` from `window`, the file's bytes `at` (which hold the group), a
+    /// batch of at most `batch` rows at a time.
+    pub(crate) fn group_reader(
+        &self,
+        index: usize,
+        window: Bytes,
+        at: Range<u64>,
+        batch: usize,
+    ) -> Result<ParquetRecordBatchReader, String> {
         let chunk = Window { bytes: window, start: at.start, file_len: self.len };
-        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(chunk, self.metadata.clone())
+        ParquetRecordBatchReaderBuilder::new_with_metadata(chunk, self.metadata.clone())
             .with_row_groups(vec![index])
-            .with_batch_size(batch_size)
+            .with_batch_size(batch.max(1))
             .build()
-            .map_err(|e| format!("cannot read: {e}"))?;
-        group::decode(reader.map(|batch| batch.map_err(|e| format!("cannot read rows: {e}"))))
+            .map_err(|e| format!("cannot read: {e}"))
     }
 }
 
