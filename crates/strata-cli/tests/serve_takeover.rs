@@ -2,7 +2,8 @@
 //! Node A claims the partitions first; it is SIGKILLed while a publisher sends, node B takes its
 //! partitions once their leases ran out, and A, restarted, must neither take them back nor keep
 //! what it wrote and never acknowledged (its fence). Every point whose publish the stream
-//! acknowledged is then stored exactly once across the two nodes.
+//! acknowledged is then stored exactly once across the two nodes, read from each node and
+//! through the fleet view of both nodes' tiers, which reports no overlap.
 //!
 //! A real `nats-server` (Debian; its `partition()` subject mapping) on a loopback port, messages
 //! published by Python's `nats-py`. Without either the test prints why and passes, unless
@@ -15,10 +16,11 @@ use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nats_support::{NatsServer, publish};
-use strata::{Config, Engine, Selector};
+use strata::{Aggregate, Config, Engine, Fleet, ManualClock, Query, Resolution, Selector};
 
 const MESSAGES: u64 = 2400;
 const PARTITIONS: u32 = 4;
@@ -183,6 +185,40 @@ fn a_partition_taken_over_from_a_killed_node_stores_every_acknowledged_publish_o
     let missing: Vec<_> = want.keys().filter(|k| !got.contains_key(*k)).collect();
     assert!(missing.is_empty(), "acknowledged points stored by neither node: {missing:?}");
     assert_eq!(got, want);
+
+    // Through the fleet view, once each node has moved everything to its tiers: every
+    // acknowledged point once per (host, minute), and no overlap reported.
+    let later = now + 3600;
+    for node in [&a, &b] {
+        let output = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .args(["compact", "--now", &later.to_string(), "--config"])
+            .arg(&node.config_path)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let clock = Arc::new(ManualClock::new(later * 1_000_000_000));
+    let fleet = Fleet::open_with_clock(a.engine.clone(), clock).unwrap();
+    assert_eq!(fleet.nodes().iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    let minute = 60 * 1_000_000_000;
+    let mut query =
+        Query::new("jobs", (now - 3600) * 1_000_000_000, later * 1_000_000_000, Resolution::Every(minute));
+    query.aggregates = vec![Aggregate::Count];
+    let answer = fleet.query(&query).unwrap();
+    let overlaps: Vec<_> = answer.notes.iter().filter(|n| n.contains("may be the same points")).collect();
+    assert!(overlaps.is_empty(), "{overlaps:?}");
+    let mut per_minute: BTreeMap<(String, i64), u64> = BTreeMap::new();
+    for (host, t) in want.keys() {
+        *per_minute.entry((host.clone(), t.div_euclid(minute) * minute)).or_default() += 1;
+    }
+    let mut from_fleet = BTreeMap::new();
+    for series in &answer.series {
+        let host = series.key.as_ref().unwrap().tag("hostname").unwrap().to_owned();
+        for (t, count) in series.points(Aggregate::Count) {
+            *from_fleet.entry((host.clone(), t)).or_default() += count as u64;
+        }
+    }
+    assert_eq!(from_fleet, per_minute, "the fleet view's count per host and minute");
 }
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
