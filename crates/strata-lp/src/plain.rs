@@ -40,7 +40,8 @@ pub(crate) fn plain_tags<'a>(
         }
         let key = slice(text, key_start, key_end);
         let bit = key_bit(key);
-        if *tag_bits & bit != 0 {
+        // Keys of one line may share a bit (`type` and `stype-id` do): compare them then.
+        if *tag_bits & bit != 0 && tags.iter().any(|t| t.key == key) {
             break;
         }
         *tag_bits |= bit;
@@ -84,7 +85,7 @@ pub(crate) fn plain_line<'a>(
         }
         let key = slice(text, key_start, key_end);
         let bit = key_bit(key);
-        if tag_bits & bit != 0 {
+        if tag_bits & bit != 0 && out.tags.iter().any(|t| t.key == key) {
             return false;
         }
         tag_bits |= bit;
@@ -106,7 +107,9 @@ pub(crate) fn plain_line<'a>(
         };
         let key = slice(text, key_start, key_end);
         let bit = key_bit(key);
-        if (tag_bits | field_bits) & bit != 0 {
+        let duplicate = (tag_bits & bit != 0 && out.tags.iter().any(|t| t.key == key))
+            || (field_bits & bit != 0 && out.fields.iter().any(|f| f.key == key));
+        if duplicate {
             return false;
         }
         field_bits |= bit;

@@ -86,11 +86,6 @@ impl Claims {
         Claims { store, dir: format!("partitions/{stream}/{consumer}"), margin }
     }
 
-    /// The clock skew the leases allow for.
-    pub fn margin(&self) -> Duration {
-        self.margin
-    }
-
     fn claim_path(&self, partition: u32, epoch: u64) -> String {
         format!("{}/{partition}/epoch-{epoch:020}", self.dir)
     }

@@ -141,11 +141,10 @@ impl AckGuard {
         }
     }
 
-    /// Closes the guard of a write that was not applied (nothing to protect).
-    pub(crate) fn release(mut self) {
-        if let Some(gate) = self.gate.take() {
-            gate.close(self.ticket, true);
-        }
+    /// Closes the guard of a write that was not applied (nothing to protect): as an
+    /// acknowledged one, since nothing of it can reach a checkpoint.
+    pub(crate) fn release(self) {
+        self.acknowledged();
     }
 }
 

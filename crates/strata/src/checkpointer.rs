@@ -16,8 +16,9 @@ use crate::series::{SeriesId, SeriesTable};
 
 /// Writes a checkpoint of `core` now and removes the WAL segments it covers.
 pub(crate) fn checkpoint(core: &Core) -> Result<PathBuf, Error> {
-    // Only acknowledged gated messages go into a checkpoint (`ack_gate.rs`).
-    let _quiet = core.acks.quiet(QUIET_WAIT)?;
+    // Only acknowledged gated messages go into a checkpoint (`ack_gate.rs`): the gate is held
+    // quiet for the copy only; records logged after it are past the checkpoint's position.
+    let quiet = core.acks.quiet(QUIET_WAIT)?;
     let permit = core.gate.checkpoint()?;
     // Hold the apply order while copying: the copy then holds exactly the records before
     // `position`. Sealed chunks are shared, so this is quick. Of the series table only the ids
@@ -39,6 +40,7 @@ pub(crate) fn checkpoint(core: &Core) -> Result<PathBuf, Error> {
         };
         (snapshot, logged)
     };
+    drop(quiet);
     snapshot.series = {
         let index = core.read_index();
         SeriesTable::build(&logged, |id, out| index.encode_key(id, out))

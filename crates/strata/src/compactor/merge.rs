@@ -216,6 +216,6 @@ fn upload(core: &Core, writer: FileWriter, target: &Target) -> Result<FileEntry,
         series: written.series,
         crc32c: Some(parts.iter().fold(0, |crc, part| crc32c::crc32c_append(crc, part))),
     };
-    core.tiers.upload_parts(&entry, parts, "merge-uploaded")?;
+    core.tiers.upload(&entry, parts, "merge-uploaded")?;
     Ok(entry)
 }

@@ -24,7 +24,6 @@ use crate::clock::{Clock, WallClock};
 use crate::config::{Config, NODES_DIR};
 use crate::error::Error;
 use crate::query::{Query, QueryResult};
-use crate::tier::Tier;
 use crate::tier::manifest::Manifest;
 use crate::tier::state::TierState;
 use crate::tier::store::Store;
@@ -128,19 +127,5 @@ impl Fleet {
     /// [`Error::Cancelled`] once `cancel` is seen set; otherwise as [`Fleet::query`].
     pub fn query_cancellable(&self, query: &Query, cancel: &AtomicBool) -> Result<QueryResult, Error> {
         query::run(self, query, cancel)
-    }
-
-    /// Rows, points, files and bytes of `tier` over all nodes, from the manifests alone.
-    pub fn totals(&self, tier: Tier) -> (u64, u64, u64, u64) {
-        let mut totals = (0, 0, 0, 0);
-        for node in &self.nodes {
-            for f in node.tiers.manifest().files(tier) {
-                totals.0 += f.rows;
-                totals.1 += f.points;
-                totals.2 += 1;
-                totals.3 += f.bytes;
-            }
-        }
-        totals
     }
 }

@@ -12,6 +12,7 @@ use crate::query::execute::{Buckets, add_tier_part, answer, check, grid};
 use crate::query::plan::{Bounds, plan};
 use crate::query::{Query, QueryResult, Resolution, Served};
 use crate::series::SeriesKey;
+use crate::tier::Tier;
 use crate::units::format_time;
 
 pub(super) fn run(fleet: &Fleet, query: &Query, cancel: &AtomicBool) -> Result<QueryResult, Error> {
@@ -25,8 +26,7 @@ pub(super) fn run(fleet: &Fleet, query: &Query, cancel: &AtomicBool) -> Result<Q
     }
     let now = fleet.clock.now_nanos();
     let mut notes: Vec<String> = Vec::new();
-    let mut served: BTreeSet<(i64, i64, u8, i64)> = BTreeSet::new();
-    let mut served_tiers = BTreeMap::new();
+    let mut served: BTreeSet<(i64, i64, Tier, i64)> = BTreeSet::new();
     let mut bucket_lengths: BTreeMap<i64, i64> = BTreeMap::new();
     let mut per_node: Vec<(&str, BTreeMap<Arc<SeriesKey>, Buckets>)> = Vec::with_capacity(fleet.nodes.len());
     for node in &fleet.nodes {
@@ -42,8 +42,7 @@ pub(super) fn run(fleet: &Fleet, query: &Query, cancel: &AtomicBool) -> Result<Q
         let mut per_series = BTreeMap::new();
         for part in &parts {
             add_tier_part(&node.tiers, query, part, &mut per_series, cancel)?;
-            served.insert((part.from, part.to, part.tier as u8, part.resolution));
-            served_tiers.insert(part.tier as u8, part.tier);
+            served.insert((part.from, part.to, part.tier, part.resolution));
         }
         let (times, lengths) = grid(&parts, from, to);
         for (t, len) in times.into_iter().zip(lengths) {
@@ -79,9 +78,7 @@ pub(super) fn run(fleet: &Fleet, query: &Query, cancel: &AtomicBool) -> Result<Q
     let series = answer(&fleet.config, query, &(times, lengths), per_series, &mut notes);
     let served = served
         .into_iter()
-        .filter_map(|(from, to, tier, resolution)| {
-            Some(Served { from, to, tier: *served_tiers.get(&tier)?, resolution })
-        })
+        .map(|(from, to, tier, resolution)| Served { from, to, tier, resolution })
         .collect();
     Ok(QueryResult { series, served, notes })
 }

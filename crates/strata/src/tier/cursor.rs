@@ -96,8 +96,7 @@ impl<'a> Cursor<'a> {
             if self.next_group >= groups {
                 if self.next_group == groups {
                     self.next_group += 1;
-                    let rest = self.bytes.take(self.bytes.entry.bytes)?;
-                    drop(rest);
+                    self.bytes.take(self.bytes.entry.bytes)?;
                     if let Some(mismatch) = self.bytes.mismatch() {
                         return Err(mismatch);
                     }

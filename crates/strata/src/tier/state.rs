@@ -86,11 +86,22 @@ impl TierState {
         config: &Config,
         clock: Arc<dyn Clock>,
     ) -> Result<TierState, Error> {
+        let live = manifest::load(&store)?;
+        manifest::check_owner(&store, live.as_ref(), &engine)?;
+        TierState::with_live(store, engine, live, config, clock)
+    }
+
+    /// The state over `live`, the manifest just loaded from `store` (`None`: an empty store).
+    fn with_live(
+        store: Store,
+        engine: String,
+        live: Option<Manifest>,
+        config: &Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<TierState, Error> {
         let (warm_resolution, cold_resolution) =
             (Tier::Warm.resolution(config), Tier::Cold.resolution(config));
         let os = &config.object_store;
-        let live = manifest::load(&store)?;
-        manifest::check_owner(&store, live.as_ref(), &engine)?;
         let manifest = match live {
             Some(m) => m,
             None => Manifest::empty(warm_resolution, cold_resolution),
@@ -128,8 +139,9 @@ impl TierState {
         config: &Config,
         clock: Arc<dyn Clock>,
     ) -> Result<TierState, Error> {
-        let owner = manifest::load(&store)?.and_then(|m| m.owner).unwrap_or_default();
-        TierState::open(store, owner, config, clock)
+        let live = manifest::load(&store)?;
+        let owner = live.as_ref().and_then(|m| m.owner.clone()).unwrap_or_default();
+        TierState::with_live(store, owner, live, config, clock)
     }
 
     /// Removes orphans: files in the store that the live manifest neither lists nor keeps
@@ -259,27 +271,16 @@ impl TierState {
     ) -> Result<(), Error> {
         let [uploaded, committed] = points;
         for (entry, bytes) in files {
-            self.upload(entry, bytes.clone(), uploaded)?;
+            self.upload(entry, vec![bytes.clone()], uploaded)?;
         }
         let entries: Vec<FileEntry> = files.iter().map(|(entry, _)| entry.clone()).collect();
         self.publish_uploaded(&entries, committed, edit)
     }
 
-    /// The first step of [`TierState::publish`] alone: uploads one file (for a writer that
-    /// uploads files as it finishes them, then commits them all with
-    /// [`TierState::publish_uploaded`]), then passes the failpoint `uploaded`.
+    /// The first step of [`TierState::publish`] alone: uploads one file from its bytes in
+    /// parts (never joined; a writer that uploads files as it finishes them, then commits them
+    /// all with [`TierState::publish_uploaded`]), then passes the failpoint `uploaded`.
     pub(crate) fn upload(
-        &self,
-        entry: &FileEntry,
-        bytes: Bytes,
-        uploaded: &'static str,
-    ) -> Result<(), Error> {
-        self.store.put(&entry.path, bytes)?;
-        failpoint(uploaded)
-    }
-
-    /// [`TierState::upload`] of a file given in parts.
-    pub(crate) fn upload_parts(
         &self,
         entry: &FileEntry,
         parts: Vec<Bytes>,

@@ -14,8 +14,8 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::reader::{ChunkReader, Length};
 
-use super::read::{check_time_unit, file_info, with_dictionary_keys};
-use super::{FileError, FileInfo, time_scale};
+use super::read::tier_metadata;
+use super::{FileError, FileInfo};
 
 /// Bytes at the end of a Parquet file after its metadata: the metadata's length, `PAR1`.
 pub(crate) const FOOTER: u64 = 8;
@@ -43,11 +43,7 @@ impl RangedFile {
             ParquetMetaDataReader::decode_metadata(metadata).map_err(|e| format!("not Parquet: {e}"))?;
         let plain = ArrowReaderMetadata::try_new(parsed.into(), ArrowReaderOptions::new())
             .map_err(|e| format!("not a tier file: {e}"))?;
-        let (info, version) = file_info(plain.metadata().file_metadata().key_value_metadata())?;
-        check_time_unit(plain.schema(), version, time_scale(version))?;
-        let options = ArrowReaderOptions::new().with_schema(with_dictionary_keys(plain.schema()));
-        let metadata = ArrowReaderMetadata::try_new(plain.metadata().clone(), options)
-            .map_err(|e| format!("cannot read the key columns: {e}"))?;
+        let (metadata, info, _) = tier_metadata(&plain)?;
         Ok(RangedFile { metadata, info, len })
     }
 

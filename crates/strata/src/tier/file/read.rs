@@ -78,7 +78,7 @@ fn is_key_column(name: &str) -> bool {
 }
 
 /// The file's own Arrow schema with its UTF-8 key columns read as `Dictionary(Int32, Utf8)`.
-pub(super) fn with_dictionary_keys(schema: &SchemaRef) -> SchemaRef {
+fn with_dictionary_keys(schema: &SchemaRef) -> SchemaRef {
     let fields: Vec<Field> = schema
         .fields()
         .iter()
@@ -102,13 +102,8 @@ impl OpenFile {
     pub fn new(bytes: Bytes) -> Result<OpenFile, FileError> {
         let plain = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::new())
             .map_err(|e| format!("not Parquet: {e}"))?;
-        let (info, version) = file_info(plain.metadata().file_metadata().key_value_metadata())?;
-        let time_scale = time_scale(version);
-        check_time_unit(plain.schema(), version, time_scale)?;
-        let options = ArrowReaderOptions::new().with_schema(with_dictionary_keys(plain.schema()));
-        let metadata = ArrowReaderMetadata::try_new(plain.metadata().clone(), options)
-            .map_err(|e| format!("cannot read the key columns: {e}"))?;
-        Ok(OpenFile { bytes, metadata, info, time_scale })
+        let (metadata, info, version) = tier_metadata(&plain)?;
+        Ok(OpenFile { bytes, metadata, info, time_scale: time_scale(version) })
     }
 
     /// Bytes held.
@@ -206,9 +201,22 @@ impl OpenFile {
     }
 }
 
+/// A Parquet file's metadata as a tier file is read: its strata metadata checked (tier,
+/// resolution, schema version, the unit of `time`) and its key columns read as dictionaries.
+pub(super) fn tier_metadata(
+    plain: &ArrowReaderMetadata,
+) -> Result<(ArrowReaderMetadata, FileInfo, u32), FileError> {
+    let (info, version) = file_info(plain.metadata().file_metadata().key_value_metadata())?;
+    check_time_unit(plain.schema(), version, time_scale(version))?;
+    let options = ArrowReaderOptions::new().with_schema(with_dictionary_keys(plain.schema()));
+    let metadata = ArrowReaderMetadata::try_new(plain.metadata().clone(), options)
+        .map_err(|e| format!("cannot read the key columns: {e}"))?;
+    Ok((metadata, info, version))
+}
+
 /// The `time` column must be in the unit its schema version says: a file that claims one
 /// version and holds another's times would be read a thousand times off.
-pub(super) fn check_time_unit(schema: &SchemaRef, version: u32, scale: i64) -> Result<(), FileError> {
+fn check_time_unit(schema: &SchemaRef, version: u32, scale: i64) -> Result<(), FileError> {
     let unit = if scale == 1 { TimeUnit::Nanosecond } else { TimeUnit::Microsecond };
     let field = schema.field_with_name("time").map_err(|_| "no column \"time\"")?;
     match field.data_type() {
@@ -221,7 +229,7 @@ pub(super) fn check_time_unit(schema: &SchemaRef, version: u32, scale: i64) -> R
 }
 
 /// The file's tier and resolution, and its schema version.
-pub(super) fn file_info(metadata: Option<&Vec<KeyValue>>) -> Result<(FileInfo, u32), FileError> {
+fn file_info(metadata: Option<&Vec<KeyValue>>) -> Result<(FileInfo, u32), FileError> {
     let get = |name: &str| {
         metadata
             .and_then(|kv| kv.iter().find(|e| e.key == name))

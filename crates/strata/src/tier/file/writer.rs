@@ -75,15 +75,15 @@ impl FileWriter {
 
     /// Adds a row after the last (file order: by series, then time, one row per bucket).
     pub(crate) fn push(&mut self, row: Row) -> Result<(), String> {
+        if self.is_new_series(&row.key) {
+            self.written.series += 1;
+            self.last_key = Some(row.key.clone());
+        }
         let w = &mut self.written;
         w.rows += 1;
         w.points += row.agg.count;
         w.min_time = w.min_time.min(row.time);
         w.max_time = w.max_time.max(row.time);
-        if self.last_key.as_ref().is_none_or(|k| !Arc::ptr_eq(k, &row.key) && **k != *row.key) {
-            w.series += 1;
-            self.last_key = Some(row.key.clone());
-        }
         self.pending.push(row);
         if self.pending.len() >= BATCH_ROWS {
             self.write_pending()?;
