@@ -92,6 +92,8 @@ fn main() {
         if series > 0 {
             let case = child(&format!("series:{series}"));
             table.series(&case);
+            let case = child(&format!("churn:{series}"));
+            table.churn(&case);
         }
     }
     table.print(&peers);

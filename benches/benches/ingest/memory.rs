@@ -42,6 +42,7 @@ pub(crate) fn child_main(case: &str) {
             memory_case(parse(hosts) as usize, parse(duration), parse(chunk));
         }
         ["series", n] => series_case(n.parse().expect("a number in STRATA_BENCH_CHILD")),
+        ["churn", n] => churn_case(n.parse().expect("a number in STRATA_BENCH_CHILD")),
         _ => panic!("unknown STRATA_BENCH_CHILD {case:?}"),
     }
 }
@@ -123,4 +124,86 @@ fn series_case(n: u64) {
         before.rss, after.rss, after.peak, stats.index_bytes, stats.hot.memory_bytes
     );
     drop(engine);
+}
+
+/// Series churn: `n` series of one point each beside 1,000 that go on reporting every 15
+/// minutes; compaction passes until the one-point series have left hot (1 h) and retired. The
+/// index, hot and the checkpoint are measured before and after.
+fn churn_case(n: u64) {
+    const LIVE: u64 = 1000;
+    const MIN: i64 = 60_000_000_000;
+    let t0 = START_SECS * 1_000_000_000;
+    let lines = |metric: &str, count: u64, time: i64| {
+        let mut data = Vec::with_capacity(count as usize * 48);
+        for i in 0..count {
+            use std::io::Write as _;
+            writeln!(data, "{metric},hostname=h{i},type=node value=1 {time}").expect("write to a Vec");
+        }
+        data
+    };
+    let dir = tempfile::Builder::new().prefix("churn-").tempdir_in(bench_dir()).expect("create a data dir");
+    let shape = GenConfig { hosts: 1, duration_secs: HOUR, start: START_SECS, ..GenConfig::default() };
+    let mut config = engine_config(dir.path(), &shape, DurabilityConfig::Sync, 600);
+    config.hot.retention = strata::Span(std::time::Duration::from_secs(HOUR));
+    config.limits.max_series = config.limits.max_series.max(2 * n);
+    config.limits.max_series_per_metric = config.limits.max_series_per_metric.max(2 * n);
+    let clock = std::sync::Arc::new(strata::ManualClock::new(t0 + 5 * MIN));
+    let before = memory();
+    let engine = Engine::open_with_clock(config, clock.clone()).expect("open");
+    let mut data = lines("churn", n, t0 + MIN);
+    data.extend(lines("live", LIVE, t0 + MIN));
+    let (secs, accepted, rejected) = {
+        let chunks = split_lines(&data, env_or("STRATA_BENCH_CHUNK_LINES", 20_000));
+        ingest(&engine, &chunks, env_or("STRATA_BENCH_THREADS", 2))
+    };
+    assert_eq!((accepted, rejected), (n + LIVE, 0));
+    drop(data);
+    let full = engine.stats();
+    let full_checkpoint = checkpoint_bytes(&engine);
+    let full_rss = memory();
+    let options = strata::WriteOptions { precision: strata::Precision::Nanoseconds, ..Default::default() };
+    let (mut retired, mut pass_secs, mut retiring_pass_secs) = (0, 0.0, 0.0);
+    for k in 1..=8 {
+        let now = t0 + k * 15 * MIN;
+        clock.set(now);
+        engine.write_lp(&lines("live", LIVE, now - MIN), &options).expect("write the live series");
+        let started = Instant::now();
+        let report = engine.compact_at(now).expect("compaction pass");
+        let took = started.elapsed().as_secs_f64();
+        pass_secs += took;
+        if report.retired_series > 0 {
+            retiring_pass_secs += took;
+        }
+        retired += report.retired_series;
+    }
+    let lean = engine.stats();
+    let lean_checkpoint = checkpoint_bytes(&engine);
+    let lean_rss = memory();
+    assert_eq!((retired, lean.series), (n, LIVE), "every one-point series retires, the live ones stay");
+    println!(
+        "  churn: {n} one-point series + {LIVE} live, ingested in {secs:.2} s; index {} -> {} bytes, hot {} -> {} bytes, checkpoint {full_checkpoint} -> {lean_checkpoint} bytes, RSS {:.0} -> {:.0} -> {:.0} MB; 8 passes {pass_secs:.2} s (the retiring ones {retiring_pass_secs:.2} s)",
+        full.index_bytes,
+        lean.index_bytes,
+        full.hot.memory_bytes,
+        lean.hot.memory_bytes,
+        before.rss as f64 / 1e6,
+        full_rss.rss as f64 / 1e6,
+        lean_rss.rss as f64 / 1e6,
+    );
+    println!(
+        "RESULT series={n} live={LIVE} retired={retired} index_full={} index_lean={} hot_full={} hot_lean={} checkpoint_full={full_checkpoint} checkpoint_lean={lean_checkpoint} rss_before={} rss_full={} rss_lean={} pass_secs={pass_secs} retiring_pass_secs={retiring_pass_secs}",
+        full.index_bytes,
+        lean.index_bytes,
+        full.hot.memory_bytes,
+        lean.hot.memory_bytes,
+        before.rss,
+        full_rss.rss,
+        lean_rss.rss
+    );
+    drop(engine);
+}
+
+fn checkpoint_bytes(engine: &Engine) -> u64 {
+    let path = engine.checkpoint().expect("checkpoint");
+    std::fs::metadata(&path).map_or(0, |m| m.len())
 }

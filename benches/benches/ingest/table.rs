@@ -242,6 +242,31 @@ impl Table {
         );
     }
 
+    pub(crate) fn churn(&mut self, m: &BTreeMap<String, f64>) {
+        let get = |k: &str| m.get(k).copied().unwrap_or(f64::NAN);
+        let (n, live) = (get("series"), get("live"));
+        let per = |k: &str, count: f64| get(k) / count;
+        self.row(
+            &format!("series churn: {:.0} k one-point series retire, {live:.0} stay", n / 1e3),
+            format!(
+                "index {:.0} -> {:.0} B/live series, checkpoint {:.0} -> {:.0} B/live series, RSS {:.0} -> {:.0} MB",
+                per("index_full", n + live),
+                per("index_lean", live),
+                per("checkpoint_full", n + live),
+                per("checkpoint_lean", live),
+                get("rss_full") / 1e6,
+                get("rss_lean") / 1e6
+            ),
+            "shrink to the live series",
+            String::new(),
+            format!(
+                "index {:.4}x, checkpoint {:.4}x of before",
+                get("index_lean") / get("index_full"),
+                get("checkpoint_lean") / get("checkpoint_full")
+            ),
+        );
+    }
+
     pub(crate) fn print(&self, peers: &Peers) {
         println!();
         println!("peers: {}", peers.source);

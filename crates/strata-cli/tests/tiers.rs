@@ -187,7 +187,7 @@ fn compact_as_of_a_time_and_its_errors() {
          cold: 0 rows in 0 files; rolled up to 2025-11-21T23:00:00Z\n\
          merges: 0 files into 0\n\
          retention: 0 files expired, 0 files deleted\n\
-         hot: 0 points evicted, 0 of them early (hot.max_memory)\n"
+         hot: 0 points evicted, 0 of them early (hot.max_memory); 0 idle series retired\n"
     );
     let missing = dir.path().join("missing.toml");
     let failed = strata(&["compact", "--data-dir", data_dir, "--config", missing.to_str().unwrap()], "");

@@ -20,9 +20,11 @@ pub(crate) fn checkpoint(core: &Core) -> Result<PathBuf, Error> {
     // quiet for the copy only; records logged after it are past the checkpoint's position.
     let quiet = core.acks.quiet(QUIET_WAIT)?;
     let permit = core.gate.checkpoint()?;
+    let no_retirement = core.hold_retirements();
     // Hold the apply order while copying: the copy then holds exactly the records before
     // `position`. Sealed chunks are shared, so this is quick. Of the series table only the ids
-    // are taken here: a key never changes once put, so its bytes are encoded after.
+    // are taken here: a key changes only when its series retires, which waits for
+    // `no_retirement`, so its bytes are encoded after.
     let (mut snapshot, logged) = {
         let applied = core.log.hold();
         let logged: Vec<SeriesId> = {
@@ -45,6 +47,7 @@ pub(crate) fn checkpoint(core: &Core) -> Result<PathBuf, Error> {
         let index = core.read_index();
         SeriesTable::build(&logged, |id, out| index.encode_key(id, out))
     };
+    drop(no_retirement);
     let path = checkpoint::write(core.checkpoints.as_ref(), &snapshot)?;
     failpoint("checkpoint-written")?;
     core.log.remove_segments_before(snapshot.position)?;

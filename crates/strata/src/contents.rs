@@ -76,8 +76,16 @@ pub(crate) fn contents(core: &Core, tier: Tier) -> Result<TierContents, Error> {
 }
 
 fn hot(core: &Core) -> TierContents {
-    let sizes = core.hot.series_sizes();
-    let index = core.read_index();
+    // Sizes by id, read again if a series retired (and may have lent its id to another) while
+    // hot was read; retirements come at most once a compaction pass.
+    let (sizes, index) = loop {
+        let before = core.read_index().retirements();
+        let sizes = core.hot.series_sizes();
+        let index = core.read_index();
+        if index.retirements() == before {
+            break (sizes, index);
+        }
+    };
     let mut sums: BTreeMap<String, Sums> = BTreeMap::new();
     let mut keys: Vec<Arc<SeriesKey>> = Vec::with_capacity(sizes.len());
     for size in sizes {

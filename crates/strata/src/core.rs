@@ -3,7 +3,7 @@
 //! module and takes a `&Core`.
 
 use std::fs::File;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::ack_gate::AckGate;
 use crate::clock::Clock;
@@ -23,6 +23,13 @@ pub(crate) struct Core {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) log: Log,
     pub(crate) index: RwLock<SeriesIndex>,
+    /// Held shared by every write from looking its series up until it is applied, and
+    /// exclusively while series retire (`compactor/retire.rs`): no write then holds an id
+    /// it found before the series left the index.
+    pub(crate) writers: RwLock<()>,
+    /// Held by a checkpoint from its copy until its series table is encoded, and by a
+    /// retirement: a key the checkpoint encodes after its copy is still the one it copied.
+    pub(crate) retiring: Mutex<()>,
     pub(crate) hot: HotStore,
     pub(crate) tiers: TierState,
     /// No checkpoint between a warm flush's cut and its commit.
@@ -48,6 +55,21 @@ impl Core {
 
     pub(crate) fn write_index(&self) -> RwLockWriteGuard<'_, SeriesIndex> {
         self.index.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Shared by a write from looking its series up until it is applied.
+    pub(crate) fn writing(&self) -> RwLockReadGuard<'_, ()> {
+        self.writers.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for every write in flight to be applied, and holds off new ones.
+    pub(crate) fn quiet_writers(&self) -> RwLockWriteGuard<'_, ()> {
+        self.writers.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// No series retires while this is held.
+    pub(crate) fn hold_retirements(&self) -> MutexGuard<'_, ()> {
+        self.retiring.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The engine's clock, now (ns).

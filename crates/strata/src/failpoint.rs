@@ -5,8 +5,8 @@
 //!
 //! The points, in the order a pass and a checkpoint reach them: `warm-cut`, `warm-uploaded`
 //! (after each file of a flush), `warm-committed`, `rollup-committed`, `merge-committed`,
-//! `retention-committed`, `files-deleted`, `hot-evicted`, `checkpoint-written`,
-//! `wal-segments-removed`.
+//! `retention-committed`, `files-deleted`, `hot-evicted`, `series-retired`,
+//! `checkpoint-written`, `wal-segments-removed`.
 
 use crate::error::Error;
 

@@ -8,6 +8,9 @@
 //!    yet, as one WAL record, append it (group commit; returns once durable) and apply it to
 //!    the hot store at its turn in log order (`log.rs`);
 //! 3. count what was accepted and rejected.
+//!
+//! From step 1 until its record is applied, a write holds `Core::writers` shared, so no series it
+//! found retires meanwhile (`compactor/retire.rs`).
 
 use rustc_hash::FxHashSet;
 use strata_lp::{Line, ParseOptions, Parser};
@@ -30,6 +33,8 @@ pub(crate) fn write_lp(
     source: Option<&StreamSequence>,
 ) -> Result<Sequenced, Error> {
     admit(core)?;
+    // Until applied: no series this write finds may retire before its record is in memory.
+    let _writing = core.writing();
     if let Some(source) = source
         && let Some(last_applied) = core.streams.applied(&source.stream)
         && last_applied >= source.sequence
@@ -123,6 +128,7 @@ pub(crate) fn write_lp(
 /// Writes typed points; see [`Engine::write`](crate::Engine::write).
 pub(crate) fn write(core: &Core, points: &[Point<'_>]) -> Result<WriteReport, Error> {
     admit(core)?;
+    let _writing = core.writing();
     let window = TimeWindow::now(core);
     let mut staged = Staged::default();
     let mut index = core.write_index();

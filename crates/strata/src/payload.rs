@@ -2,9 +2,12 @@
 //! they use that no applied record has defined yet.
 //!
 //! ```text
-//! u8      version = 2 (version 1 has no flags and no source)
-//! u8      (v2) flags: bit 0 set when a stream source follows
+//! u8      version = 2, or 3 for a record that retires series (version 1 has no flags and
+//!         no source)
+//! u8      (v2) flags: bit 0 set when a stream source follows; (v3) bit 1 when a retirement
+//!         follows
 //!         (v2, bit 0) u32 length + stream name (UTF-8), u64 sequence
+//!         (v3, bit 1) i64 hot's evicted_until when the series retired, u32 n, n x u32 id
 //! u32     definitions, then per definition: u32 series id, series key (see SeriesKey::encode)
 //! u32     n points, then n x u32 series id, n x i64 time (ns), n x u64 value bits, all LE
 //! ```
@@ -17,11 +20,17 @@ use crate::decode::{Malformed, get_str, get_u32, get_u64};
 use crate::series::{SeriesId, SeriesKey};
 use crate::streams::StreamSequence;
 
+/// The version of a record that retires no series: builds before version 3 read every
+/// record but those that retire series.
 const VERSION: u8 = 2;
+/// The version of a record that retires series (flag bit [`RETIRES`]).
+const RETIRING_VERSION: u8 = 3;
 /// Flag bit: the record carries a stream source (`streams.rs`).
 const HAS_SOURCE: u8 = 1;
+/// Flag bit (version 3): the record retires series (`compactor/retire.rs`).
+const RETIRES: u8 = 2;
 /// The payload versions this build decodes.
-pub(crate) const READABLE_VERSIONS: std::ops::RangeInclusive<u32> = 1..=VERSION as u32;
+pub(crate) const READABLE_VERSIONS: std::ops::RangeInclusive<u32> = 1..=RETIRING_VERSION as u32;
 
 /// Why a record payload does not decode.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +55,18 @@ pub(crate) struct Batch {
     pub(crate) values: Vec<f64>,
     /// The stream message this write is, for exactly-once ingest.
     pub(crate) source: Option<StreamSequence>,
+    /// Series that leave the index at this record (`compactor/retire.rs`).
+    pub(crate) retire: Option<Retirement>,
+}
+
+/// Series retired at one record: none of their points was left in hot, and their ids may be
+/// handed to new series from the next record on.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Retirement {
+    /// Hot's `evicted_until` when they retired: every window before it had been evicted, so
+    /// a replay that put such windows back evicts them again.
+    pub(crate) evicted_until: i64,
+    pub(crate) ids: Vec<SeriesId>,
 }
 
 impl Batch {
@@ -73,16 +94,23 @@ impl Batch {
     /// The record's bytes, with `count` definitions that `put` appends (each a u32 id and a
     /// key in `SeriesKey::encode`'s form): the write path encodes them straight from the index.
     pub(crate) fn encode_defining(&self, count: usize, put: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
-        let mut out = Vec::with_capacity(9 + self.len() * 20 + count * 96);
-        out.push(VERSION);
-        match &self.source {
-            Some(source) => {
-                out.push(HAS_SOURCE);
-                out.extend_from_slice(&len_u32(source.stream.len()).to_le_bytes());
-                out.extend_from_slice(source.stream.as_bytes());
-                out.extend_from_slice(&source.sequence.to_le_bytes());
+        let retiring = self.retire.as_ref().map_or(0, |r| 12 + r.ids.len() * 4);
+        let mut out = Vec::with_capacity(9 + self.len() * 20 + count * 96 + retiring);
+        out.push(if self.retire.is_some() { RETIRING_VERSION } else { VERSION });
+        let flags = if self.source.is_some() { HAS_SOURCE } else { 0 }
+            | if self.retire.is_some() { RETIRES } else { 0 };
+        out.push(flags);
+        if let Some(source) = &self.source {
+            out.extend_from_slice(&len_u32(source.stream.len()).to_le_bytes());
+            out.extend_from_slice(source.stream.as_bytes());
+            out.extend_from_slice(&source.sequence.to_le_bytes());
+        }
+        if let Some(retire) = &self.retire {
+            out.extend_from_slice(&retire.evicted_until.to_le_bytes());
+            out.extend_from_slice(&len_u32(retire.ids.len()).to_le_bytes());
+            for id in &retire.ids {
+                out.extend_from_slice(&id.to_le_bytes());
             }
-            None => out.push(0),
         }
         out.extend_from_slice(&len_u32(count).to_le_bytes());
         put(&mut out);
@@ -103,16 +131,26 @@ impl Batch {
         if !READABLE_VERSIONS.contains(&u32::from(version)) {
             return Err(PayloadError::Version(u32::from(version)));
         }
-        let mut source = None;
+        let (mut source, mut retire) = (None, None);
         if version >= 2 {
             let (&flags, rest) = input.split_first().ok_or("no flags")?;
             *input = rest;
-            if flags & !HAS_SOURCE != 0 {
+            let known = if version >= 3 { HAS_SOURCE | RETIRES } else { HAS_SOURCE };
+            if flags & !known != 0 {
                 return Err(format!("unknown flags {flags:#04x}").into());
             }
             if flags & HAS_SOURCE != 0 {
                 let stream = get_str(input)?;
                 source = Some(StreamSequence { stream, sequence: get_u64(input)? });
+            }
+            if flags & RETIRES != 0 {
+                let evicted_until = get_u64(input)?.cast_signed();
+                let n = get_u32(input)? as usize;
+                if n > input.len() / 4 {
+                    return Err(format!("{n} retired series cannot fit in {} bytes", input.len()).into());
+                }
+                let ids = (0..n).map(|_| get_u32(&mut *input)).collect::<Result<Vec<_>, _>>()?;
+                retire = Some(Retirement { evicted_until, ids });
             }
         }
         let definitions = get_u32(input)? as usize;
@@ -121,7 +159,8 @@ impl Batch {
                 format!("{definitions} series definitions cannot fit in {} bytes", input.len()).into()
             );
         }
-        let mut batch = Batch { definitions: Vec::with_capacity(definitions), source, ..Batch::default() };
+        let mut batch =
+            Batch { definitions: Vec::with_capacity(definitions), source, retire, ..Batch::default() };
         for _ in 0..definitions {
             let id = get_u32(input)?;
             batch.definitions.push((id, Arc::new(SeriesKey::decode(input)?)));
@@ -183,9 +222,9 @@ mod tests {
             assert!(Batch::decode(bytes.get(..cut).unwrap()).is_err(), "cut at {cut}");
         }
         let mut newer = bytes.clone();
-        newer[0] = VERSION + 1;
+        newer[0] = RETIRING_VERSION + 1;
         let err = Batch::decode(&newer).unwrap_err();
-        assert_eq!(err, PayloadError::Version(u32::from(VERSION) + 1));
+        assert_eq!(err, PayloadError::Version(u32::from(RETIRING_VERSION) + 1));
         newer[0] = 0;
         assert_eq!(Batch::decode(&newer).unwrap_err(), PayloadError::Version(0));
     }
@@ -205,5 +244,39 @@ mod tests {
         flagged[1] = 0x80;
         let err = Batch::decode(&flagged).unwrap_err();
         assert_eq!(err, PayloadError::Malformed(Malformed("unknown flags 0x80".into())));
+        // The retirement flag is version 3's: in a version 2 record it is damage.
+        flagged[1] = RETIRES;
+        let err = Batch::decode(&flagged).unwrap_err();
+        assert_eq!(err, PayloadError::Malformed(Malformed("unknown flags 0x02".into())));
+    }
+
+    /// A record that retires series is version 3; one that does not stays version 2, which
+    /// builds before version 3 read.
+    #[test]
+    fn retirements_round_trip_as_version_3() {
+        let retire = Retirement { evicted_until: -7_200_000_000_000, ids: vec![4, 0, 70_000] };
+        let source = Some(StreamSequence { stream: "s".into(), sequence: 9 });
+        let batch = Batch { retire: Some(retire.clone()), source, ..Batch::default() };
+        let bytes = batch.encode();
+        assert_eq!(bytes[..2], [RETIRING_VERSION, HAS_SOURCE | RETIRES]);
+        let back = Batch::decode(&bytes).unwrap();
+        assert_eq!(back.len(), 0);
+        assert_eq!((back.retire, back.source), (Some(retire), batch.source));
+        for cut in 0..bytes.len() {
+            assert!(Batch::decode(bytes.get(..cut).unwrap()).is_err(), "cut at {cut}");
+        }
+        assert_eq!(Batch::default().encode()[0], VERSION);
+        // The layout, byte for byte (a change is a version bump).
+        let retire = Retirement { evicted_until: 0x0102, ids: vec![7, 0x0100_0000] };
+        let bytes = Batch { retire: Some(retire), ..Batch::default() }.encode();
+        #[rustfmt::skip]
+        let want = [
+            3, 2,                               // version 3, flags: retires
+            2, 1, 0, 0, 0, 0, 0, 0,             // evicted_until
+            2, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 1, // two ids
+            0, 0, 0, 0,                         // no definitions
+            0, 0, 0, 0,                         // no points
+        ];
+        assert_eq!(bytes, want);
     }
 }

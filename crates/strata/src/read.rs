@@ -73,14 +73,15 @@ pub(crate) fn read(
     to: i64,
     cancel: &AtomicBool,
 ) -> Result<Vec<SeriesPoints>, Error> {
-    let keys: Vec<(SeriesId, Arc<SeriesKey>)> = {
+    let (keys, retirements) = {
         let index = core.read_index();
         let tags = selector.tags_as_stored();
-        index
+        let keys: Vec<(SeriesId, Arc<SeriesKey>)> = index
             .select(&selector.metric, selector.field.as_deref(), &tags)
             .into_iter()
             .filter_map(|id| Some((id, index.key(id)?)))
-            .collect()
+            .collect();
+        (keys, index.retirements())
     };
     let mut out = Vec::with_capacity(keys.len());
     for (id, key) in keys {
@@ -90,9 +91,17 @@ pub(crate) fn read(
             .read(id, from, to, &mut times, &mut values)
             .map_err(|reason| Error::DamagedChunk { series: key.to_string(), reason: reason.0 })?;
         if !times.is_empty() {
-            out.push(SeriesPoints { key, times, values });
+            out.push((id, SeriesPoints { key, times, values }));
         }
     }
+    // A series that retired meanwhile held nothing in hot when it did; what its id holds now
+    // is a newer series' (`compactor/retire.rs`).
+    let index = core.read_index();
+    if index.retirements() != retirements {
+        out.retain(|(id, points)| index.key(*id).is_some_and(|key| key == points.key));
+    }
+    drop(index);
+    let mut out: Vec<SeriesPoints> = out.into_iter().map(|(_, points)| points).collect();
     out.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(out)
 }

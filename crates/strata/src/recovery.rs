@@ -150,6 +150,12 @@ pub(crate) fn recover(
                         supported: payload::READABLE_VERSIONS,
                     },
                 })?;
+                // A retirement comes before any later record's definitions, which may reuse its
+                // ids; it evicted up to where hot stood then (`compactor/retire.rs`).
+                if let Some(retire) = &batch.retire {
+                    index.retire(&retire.ids);
+                    evicted_until = evicted_until.max(retire.evicted_until);
+                }
                 for (id, key) in &batch.definitions {
                     index.define(*id, key).map_err(corrupt)?;
                 }
@@ -190,8 +196,10 @@ pub(crate) fn recover(
     recovery.truncated = report.truncated;
     recovery.damage = report.damage;
     hot.set_tiered_until(warm_until);
+    // Replay before the cut may have put back windows that were evicted, also those of
+    // series that retired (a retired id a later series took holds them until here).
     hot.set_evicted_until(evicted_until);
-    // Replay before the cut may have put back windows that were evicted.
     hot.evict(evicted_until);
+    index.collect_free();
     Ok(Recovered { index, hot, log, recovery, streams: streams.snapshot() })
 }

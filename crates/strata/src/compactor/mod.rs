@@ -15,6 +15,8 @@
 //!    (warm files only once rolled up into cold); hot windows older than `hot.retention` whose
 //!    warm rows are committed are evicted; past `hot.max_memory` the oldest hot windows are
 //!    flushed and evicted early.
+//! 5. **Retirement** (`retire.rs`). Series none of whose points is left in hot leave the
+//!    index, through a WAL record.
 //!
 //! Every step that changes the tiers commits through one function,
 //! `TierState::publish` (upload the new files, then commit manifest generation + 1).
@@ -30,6 +32,7 @@ mod flush;
 mod merge;
 mod report;
 mod retention;
+mod retire;
 mod rollup;
 
 use std::sync::Mutex;
@@ -57,6 +60,8 @@ pub struct TierStatus {
     /// Points evicted from hot, and early because of `hot.max_memory`.
     pub evicted_points: u64,
     pub evicted_early: u64,
+    /// Series retired (none of their points left in hot) since open.
+    pub retired_series: u64,
 }
 
 /// The compactor's own state: one pass at a time, a flush waiting for its retry, its status.
@@ -101,6 +106,7 @@ impl Compactor {
                 status.last_error = None;
                 status.evicted_points += report.evicted_points;
                 status.evicted_early += report.evicted_early;
+                status.retired_series += report.retired_series;
             }
             Err(e) => {
                 status.failures += 1;
@@ -147,5 +153,8 @@ fn pass(core: &Core, state: &mut State, now: i64) -> Result<CompactReport, Error
     retention::expire(core, now, early, &mut report)?;
     report.deleted_files += core.tiers.delete_unread()?;
     crate::failpoint::failpoint("files-deleted")?;
+    if state.pending.is_none() && state.stuck.is_none() {
+        retire::retire_idle(core, &mut report)?;
+    }
     Ok(report)
 }

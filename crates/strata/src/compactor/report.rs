@@ -26,6 +26,8 @@ pub struct CompactReport {
     /// Hot points evicted at `hot.retention`, and early because of `hot.max_memory`.
     pub evicted_points: u64,
     pub evicted_early: u64,
+    /// Series that left the index, none of their points left in hot.
+    pub retired_series: u64,
 }
 
 impl std::fmt::Display for CompactReport {
@@ -51,8 +53,8 @@ impl std::fmt::Display for CompactReport {
         writeln!(f, "retention: {} files expired, {} files deleted", self.expired_files, self.deleted_files)?;
         write!(
             f,
-            "hot: {} points evicted, {} of them early (hot.max_memory)",
-            self.evicted_points, self.evicted_early
+            "hot: {} points evicted, {} of them early (hot.max_memory); {} idle series retired",
+            self.evicted_points, self.evicted_early, self.retired_series
         )
     }
 }

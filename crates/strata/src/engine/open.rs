@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
 use std::sync::mpsc;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -265,6 +265,8 @@ impl Engine {
             clock,
             log: recovered.log,
             index: RwLock::new(recovered.index),
+            writers: RwLock::default(),
+            retiring: Mutex::default(),
             hot: recovered.hot,
             tiers,
             gate: Arc::new(CutGate::default()),

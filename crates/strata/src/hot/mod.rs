@@ -20,6 +20,7 @@ use std::sync::{Mutex, MutexGuard};
 
 mod chunk;
 mod copy;
+mod idle;
 mod open;
 mod series;
 mod sizes;

@@ -8,6 +8,8 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -20,39 +22,53 @@ use super::{KeyParts, LimitHit, SeriesId, SeriesKey, put_str};
 use crate::decode::Malformed;
 
 /// No series (an id without a key, the end of a host's list).
-const NONE: u32 = u32::MAX;
+pub(super) const NONE: u32 = u32::MAX;
 
 /// Interns series keys to dense ids and finds the series of a metric.
 #[derive(Debug, Default)]
 pub(crate) struct SeriesIndex {
     pub(super) strings: Interner,
     /// Every key's compact form with its length, one after another (`compact.rs`).
-    keys: Vec<u8>,
-    /// Where each id's key starts in `keys`; `NONE` for an id no key was put under (ids skipped
-    /// while replaying).
-    starts: Vec<u32>,
+    pub(super) keys: Vec<u8>,
+    /// Where each id's key starts in `keys`; `NONE` for an id without a key (retired, or
+    /// skipped while replaying).
+    pub(super) starts: Vec<u32>,
     /// Every id, hashed by its compact key.
-    ids: HashTable<u32>,
+    pub(super) ids: HashTable<u32>,
     /// The series of each measurement (by its string id), in the order they were put.
-    by_metric: FxHashMap<u32, Vec<SeriesId>>,
+    pub(super) by_metric: FxHashMap<u32, Vec<SeriesId>>,
     /// The newest series of each (measurement, hostname) pair, hashed by the pair; older ones
     /// follow through `next_on_host`. A query for one node looks at its series only.
-    host_heads: HashTable<u32>,
+    pub(super) host_heads: HashTable<u32>,
     /// The series put before this one with the same measurement and hostname, or `NONE`.
-    next_on_host: Vec<u32>,
+    pub(super) next_on_host: Vec<u32>,
     /// Whether the record that defines a series has been applied, so later records may refer
     /// to its id alone. Until then every record that uses the id carries the definition too.
     /// Atomic so the applying thread marks them under the index's read lock.
-    logged: Vec<AtomicBool>,
+    pub(super) logged: Vec<AtomicBool>,
     /// The raw-key cache (`raw.rs`): a 32-bit hash of a line's series text as written and the
     /// id it names, verified against the interned key on every hit.
     pub(super) raw: HashTable<(u32, u32)>,
+    /// Ids below `starts.len()` without a key, lowest first: a new series takes the lowest, so
+    /// the tables indexed by id stay dense (`retire.rs`).
+    pub(super) free: BinaryHeap<Reverse<SeriesId>>,
+    /// Bytes of `keys` that retired series left behind; past half of `keys`, the index is
+    /// rebuilt from its live keys (`retire.rs`).
+    pub(super) garbage: usize,
+    /// How many times series retired: a reader that found ids before and reads hot after
+    /// checks that each id still names its key (`read.rs`).
+    pub(super) retirements: u64,
 }
 
 impl SeriesIndex {
     /// Series with a key.
     pub(crate) fn len(&self) -> usize {
         self.ids.len()
+    }
+
+    /// How many times series retired since the index was made.
+    pub(crate) fn retirements(&self) -> u64 {
+        self.retirements
     }
 
     /// Whether `id` has a key.
@@ -65,7 +81,7 @@ impl SeriesIndex {
         Compact::parse(self.stored(id)?)
     }
 
-    fn stored(&self, id: SeriesId) -> Option<&[u8]> {
+    pub(super) fn stored(&self, id: SeriesId) -> Option<&[u8]> {
         stored(&self.keys, &self.starts, id)
     }
 
@@ -168,11 +184,17 @@ impl SeriesIndex {
         if self.metric_len(parts.measurement) as u64 >= max_per_metric {
             return Err(LimitHit::PerMetric { metric: parts.measurement.to_owned(), limit: max_per_metric });
         }
-        let id = SeriesId::try_from(self.starts.len())
-            .ok()
-            .filter(|&id| id != NONE)
-            .ok_or(LimitHit::Total { limit: u64::from(NONE) })?;
+        let id = match self.free.peek() {
+            Some(&Reverse(id)) => id,
+            None => SeriesId::try_from(self.starts.len())
+                .ok()
+                .filter(|&id| id != NONE)
+                .ok_or(LimitHit::Total { limit: u64::from(NONE) })?,
+        };
         self.insert(id, parts).map_err(|Full| LimitHit::Full)?;
+        if self.free.peek() == Some(&Reverse(id)) {
+            self.free.pop();
+        }
         Ok(id)
     }
 
@@ -199,7 +221,7 @@ impl SeriesIndex {
     }
 
     /// Puts `parts` under `id`, which has no key yet.
-    fn insert(&mut self, id: SeriesId, parts: &KeyParts<'_>) -> Result<(), Full> {
+    pub(super) fn insert(&mut self, id: SeriesId, parts: &KeyParts<'_>) -> Result<(), Full> {
         let start = u32::try_from(self.keys.len()).map_err(|_| Full)?;
         let measurement = self.strings.intern(parts.measurement)?;
         let field = self.strings.intern(parts.field)?;
@@ -231,7 +253,7 @@ impl SeriesIndex {
     }
 
     /// Puts `id` at the head of the list of its measurement and host.
-    fn add_to_host(&mut self, id: SeriesId, hostname: u32, pair: (u32, u32)) {
+    pub(super) fn add_to_host(&mut self, id: SeriesId, hostname: u32, pair: (u32, u32)) {
         let (keys, starts) = (&self.keys, &self.starts);
         let host_of = |id: u32| host_pair(keys, starts, hostname, id);
         let previous = match self.host_heads.find_mut(pair_hash(pair), |&head| host_of(head) == Some(pair)) {
@@ -339,12 +361,12 @@ fn stored<'a>(keys: &'a [u8], starts: &[u32], id: SeriesId) -> Option<&'a [u8]> 
 }
 
 /// The (measurement, hostname value) of `id`, if it has a hostname.
-fn host_pair(keys: &[u8], starts: &[u32], hostname: u32, id: SeriesId) -> Option<(u32, u32)> {
+pub(super) fn host_pair(keys: &[u8], starts: &[u32], hostname: u32, id: SeriesId) -> Option<(u32, u32)> {
     let key = Compact::parse(stored(keys, starts, id)?)?;
     Some((key.measurement, key.tag(hostname)?))
 }
 
-fn pair_hash((measurement, host): (u32, u32)) -> u64 {
+pub(super) fn pair_hash((measurement, host): (u32, u32)) -> u64 {
     hash(&(u64::from(measurement) << 32 | u64::from(host)).to_le_bytes())
 }
 

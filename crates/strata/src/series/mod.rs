@@ -7,7 +7,8 @@
 //! `SeriesKey` is the form users see; the index holds keys compactly: `intern.rs` the strings,
 //! once each; `compact.rs` a key as a few bytes of string ids; `index.rs` the id tables and
 //! the per-metric and per-host lists; `raw.rs` the cache of lines' series as written;
-//! `table.rs` a checkpoint's series table, kept encoded.
+//! `retire.rs` what retiring series does to the index; `table.rs` a checkpoint's series
+//! table, kept encoded.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
@@ -15,6 +16,7 @@ mod compact;
 mod index;
 mod intern;
 mod raw;
+mod retire;
 mod table;
 
 pub(crate) use index::SeriesIndex;

@@ -67,6 +67,12 @@ impl SeriesIndex {
         }
     }
 
+    /// Forgets the entries of the series in `gone`, and the table's room beyond what is left.
+    pub(super) fn forget_raw(&mut self, gone: &rustc_hash::FxHashSet<SeriesId>) {
+        self.raw.retain(|&mut (_, id)| !gone.contains(&id));
+        self.raw.shrink_to_fit(|&(t, _)| widen(t));
+    }
+
     /// The series of one field of `line` through its canonical key: the path for lines the
     /// cache does not hold. `None` also for a line whose tags make no key (a duplicate).
     pub(crate) fn find_line(&self, cluster: Option<&str>, line: &Line<'_>, field: &str) -> Option<SeriesId> {
