@@ -131,13 +131,15 @@ fn series_case(n: u64) {
 /// index, hot and the checkpoint are measured before and after.
 fn churn_case(n: u64) {
     const LIVE: u64 = 1000;
-    const MIN: i64 = 60_000_000_000;
+    const SEC: i64 = 1_000_000_000;
+    const MIN: i64 = 60 * SEC;
     let t0 = START_SECS * 1_000_000_000;
     let lines = |metric: &str, count: u64, time: i64| {
         let mut data = Vec::with_capacity(count as usize * 48);
         for i in 0..count {
             use std::io::Write as _;
-            writeln!(data, "{metric},hostname=h{i},type=node value=1 {time}").expect("write to a Vec");
+            writeln!(data, "{metric},hostname=h{i},type=node value=1 {}", time / SEC)
+                .expect("write to a Vec");
         }
         data
     };
@@ -161,7 +163,8 @@ fn churn_case(n: u64) {
     let full = engine.stats();
     let full_checkpoint = checkpoint_bytes(&engine);
     let full_rss = memory();
-    let options = strata::WriteOptions { precision: strata::Precision::Nanoseconds, ..Default::default() };
+    // As `ingest` writes: seconds, the default cluster.
+    let options = strata::WriteOptions::cc_metric_store("fritz");
     let (mut retired, mut pass_secs, mut retiring_pass_secs) = (0, 0.0, 0.0);
     for k in 1..=8 {
         let now = t0 + k * 15 * MIN;
@@ -175,6 +178,9 @@ fn churn_case(n: u64) {
             retiring_pass_secs += took;
         }
         retired += report.retired_series;
+        if std::env::var_os("STRATA_BENCH_VERBOSE").is_some() {
+            println!("  pass {k}: {report}; series {}", engine.stats().series);
+        }
     }
     let lean = engine.stats();
     let lean_checkpoint = checkpoint_bytes(&engine);

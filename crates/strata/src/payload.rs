@@ -7,7 +7,8 @@
 //! u8      (v2) flags: bit 0 set when a stream source follows; (v3) bit 1 when a retirement
 //!         follows
 //!         (v2, bit 0) u32 length + stream name (UTF-8), u64 sequence
-//!         (v3, bit 1) i64 hot's evicted_until when the series retired, u32 n, n x u32 id
+//!         (v3, bit 1) i64 hot's evicted_until when the series retired, u32 n, n x u32 id,
+//!         u32 m, m x (u32 from, u32 to): live series moved to lower ids
 //! u32     definitions, then per definition: u32 series id, series key (see SeriesKey::encode)
 //! u32     n points, then n x u32 series id, n x i64 time (ns), n x u64 value bits, all LE
 //! ```
@@ -67,6 +68,9 @@ pub(crate) struct Retirement {
     /// a replay that put such windows back evicts them again.
     pub(crate) evicted_until: i64,
     pub(crate) ids: Vec<SeriesId>,
+    /// Live series moved, after the retirement, from a high id to a free lower one, so the
+    /// tables indexed by id shrink to the live series (`series/retire.rs`).
+    pub(crate) moves: Vec<(SeriesId, SeriesId)>,
 }
 
 impl Batch {
@@ -94,7 +98,7 @@ impl Batch {
     /// The record's bytes, with `count` definitions that `put` appends (each a u32 id and a
     /// key in `SeriesKey::encode`'s form): the write path encodes them straight from the index.
     pub(crate) fn encode_defining(&self, count: usize, put: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
-        let retiring = self.retire.as_ref().map_or(0, |r| 12 + r.ids.len() * 4);
+        let retiring = self.retire.as_ref().map_or(0, |r| 16 + r.ids.len() * 4 + r.moves.len() * 8);
         let mut out = Vec::with_capacity(9 + self.len() * 20 + count * 96 + retiring);
         out.push(if self.retire.is_some() { RETIRING_VERSION } else { VERSION });
         let flags = if self.source.is_some() { HAS_SOURCE } else { 0 }
@@ -110,6 +114,11 @@ impl Batch {
             out.extend_from_slice(&len_u32(retire.ids.len()).to_le_bytes());
             for id in &retire.ids {
                 out.extend_from_slice(&id.to_le_bytes());
+            }
+            out.extend_from_slice(&len_u32(retire.moves.len()).to_le_bytes());
+            for (from, to) in &retire.moves {
+                out.extend_from_slice(&from.to_le_bytes());
+                out.extend_from_slice(&to.to_le_bytes());
             }
         }
         out.extend_from_slice(&len_u32(count).to_le_bytes());
@@ -150,7 +159,14 @@ impl Batch {
                     return Err(format!("{n} retired series cannot fit in {} bytes", input.len()).into());
                 }
                 let ids = (0..n).map(|_| get_u32(&mut *input)).collect::<Result<Vec<_>, _>>()?;
-                retire = Some(Retirement { evicted_until, ids });
+                let m = get_u32(input)? as usize;
+                if m > input.len() / 8 {
+                    return Err(format!("{m} moved series cannot fit in {} bytes", input.len()).into());
+                }
+                let moves = (0..m)
+                    .map(|_| Ok((get_u32(&mut *input)?, get_u32(&mut *input)?)))
+                    .collect::<Result<Vec<_>, Malformed>>()?;
+                retire = Some(Retirement { evicted_until, ids, moves });
             }
         }
         let definitions = get_u32(input)? as usize;
@@ -254,7 +270,11 @@ mod tests {
     /// builds before version 3 read.
     #[test]
     fn retirements_round_trip_as_version_3() {
-        let retire = Retirement { evicted_until: -7_200_000_000_000, ids: vec![4, 0, 70_000] };
+        let retire = Retirement {
+            evicted_until: -7_200_000_000_000,
+            ids: vec![4, 0, 70_000],
+            moves: vec![(90, 4), (80, 0)],
+        };
         let source = Some(StreamSequence { stream: "s".into(), sequence: 9 });
         let batch = Batch { retire: Some(retire.clone()), source, ..Batch::default() };
         let bytes = batch.encode();
@@ -267,13 +287,14 @@ mod tests {
         }
         assert_eq!(Batch::default().encode()[0], VERSION);
         // The layout, byte for byte (a change is a version bump).
-        let retire = Retirement { evicted_until: 0x0102, ids: vec![7, 0x0100_0000] };
+        let retire = Retirement { evicted_until: 0x0102, ids: vec![7, 0x0100_0000], moves: vec![(9, 7)] };
         let bytes = Batch { retire: Some(retire), ..Batch::default() }.encode();
         #[rustfmt::skip]
         let want = [
             3, 2,                               // version 3, flags: retires
             2, 1, 0, 0, 0, 0, 0, 0,             // evicted_until
             2, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 1, // two ids
+            1, 0, 0, 0, 9, 0, 0, 0, 7, 0, 0, 0, // one move: 9 to 7
             0, 0, 0, 0,                         // no definitions
             0, 0, 0, 0,                         // no points
         ];

@@ -73,6 +73,24 @@ pub(crate) fn read(
     to: i64,
     cancel: &AtomicBool,
 ) -> Result<Vec<SeriesPoints>, Error> {
+    // Series found before a retirement (which may move a series to another id, or lend a
+    // retired id to a new series) and read after it are read again: retirements come at most
+    // once a compaction pass.
+    loop {
+        if let Some(out) = read_once(core, selector, from, to, cancel)? {
+            return Ok(out);
+        }
+    }
+}
+
+/// [`read`], or `None` when series retired meanwhile.
+fn read_once(
+    core: &Core,
+    selector: &Selector,
+    from: i64,
+    to: i64,
+    cancel: &AtomicBool,
+) -> Result<Option<Vec<SeriesPoints>>, Error> {
     let (keys, retirements) = {
         let index = core.read_index();
         let tags = selector.tags_as_stored();
@@ -91,19 +109,14 @@ pub(crate) fn read(
             .read(id, from, to, &mut times, &mut values)
             .map_err(|reason| Error::DamagedChunk { series: key.to_string(), reason: reason.0 })?;
         if !times.is_empty() {
-            out.push((id, SeriesPoints { key, times, values }));
+            out.push(SeriesPoints { key, times, values });
         }
     }
-    // A series that retired meanwhile held nothing in hot when it did; what its id holds now
-    // is a newer series' (`compactor/retire.rs`).
-    let index = core.read_index();
-    if index.retirements() != retirements {
-        out.retain(|(id, points)| index.key(*id).is_some_and(|key| key == points.key));
+    if core.read_index().retirements() != retirements {
+        return Ok(None);
     }
-    drop(index);
-    let mut out: Vec<SeriesPoints> = out.into_iter().map(|(_, points)| points).collect();
     out.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// [`read`] as Arrow record batches (see the `arrow` module for the schema).

@@ -155,6 +155,14 @@ pub(crate) fn recover(
                 if let Some(retire) = &batch.retire {
                     index.retire(&retire.ids);
                     evicted_until = evicted_until.max(retire.evicted_until);
+                    if !retire.moves.is_empty() {
+                        // A move spans shards of different appliers: all records before it are
+                        // applied first, then the appliers start again.
+                        appliers.finish().map_err(|(end, e)| corrupt_record(&wal_dir, end, e))?;
+                        index.move_series(&retire.moves);
+                        hot.move_series(&retire.moves);
+                        appliers = Appliers::start(scope, &hot, appliers::threads());
+                    }
                 }
                 for (id, key) in &batch.definitions {
                     index.define(*id, key).map_err(corrupt)?;

@@ -28,6 +28,8 @@ pub struct CompactReport {
     pub evicted_early: u64,
     /// Series that left the index, none of their points left in hot.
     pub retired_series: u64,
+    /// Live series moved to a lower id after retirements, so tables indexed by id shrink.
+    pub moved_series: u64,
 }
 
 impl std::fmt::Display for CompactReport {

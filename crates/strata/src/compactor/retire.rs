@@ -5,7 +5,9 @@
 //!
 //! The decision is logged as one WAL record (`payload.rs`, version 3) and applied at its turn
 //! in log order, so a replay retires the same series at the same place: a later record may
-//! hand a retired id to a new series. The record carries hot's `evicted_until`, which a replay
+//! hand a retired id to a new series. When retirements leave most ids below the highest live
+//! one free, the record also moves the live series above to the lowest free ids
+//! (`series/retire.rs`), so tables indexed by id shrink with the live series. The record carries hot's `evicted_until`, which a replay
 //! that put evicted windows back evicts again (`recovery.rs`).
 //!
 //! **Invariant:** no write holds an id of a retiring series. Writes hold `Core::writers`
@@ -20,11 +22,10 @@ use crate::payload::{Batch, Retirement};
 /// Retires every series with nothing in hot. Runs only when no warm flush is cut and waiting:
 /// a waiting flush's late points name series by id.
 pub(super) fn retire_idle(core: &Core, report: &mut CompactReport) -> Result<(), Error> {
-    // A first look without stopping writes: most passes find nothing.
-    let candidates = {
-        let index = core.read_index();
-        core.hot.idle(index.ids())
-    };
+    // A first look without stopping writes: most passes find nothing. The ids are copied out
+    // first, so no series creation waits while hot is scanned.
+    let ids: Vec<_> = core.read_index().ids().collect();
+    let candidates = core.hot.idle(ids.into_iter());
     if candidates.is_empty() {
         return Ok(());
     }
@@ -38,17 +39,23 @@ pub(super) fn retire_idle(core: &Core, report: &mut CompactReport) -> Result<(),
     if ids.is_empty() {
         return Ok(());
     }
-    let retire = Retirement { evicted_until: core.hot.evicted_until(), ids };
+    let moves = core.read_index().moves_after(&ids);
+    let retire = Retirement { evicted_until: core.hot.evicted_until(), ids, moves };
     let batch = Batch { retire: Some(retire), ..Batch::default() };
     let payload = batch.encode_defining(0, |_| {});
-    let ids = batch.retire.as_ref().map(|r| r.ids.as_slice()).unwrap_or_default();
+    let retire = batch.retire.unwrap_or_default();
     let mut retired = 0;
     core.log.append_then_apply(&payload, || {
-        retired = core.write_index().retire(ids);
-        core.hot.forget(ids);
+        let mut index = core.write_index();
+        retired = index.retire(&retire.ids);
+        core.hot.forget(&retire.ids);
+        index.move_series(&retire.moves);
+        core.hot.move_series(&retire.moves);
+        core.hot.forget(&[]);
         Ok(())
     })?;
     drop(quiet);
     report.retired_series += retired as u64;
+    report.moved_series += retire.moves.len() as u64;
     crate::failpoint::failpoint("series-retired")
 }

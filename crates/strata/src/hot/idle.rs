@@ -33,6 +33,38 @@ impl HotStore {
         idle
     }
 
+    /// Moves each series' slot and late points from id `from` to id `to`, whose slot holds
+    /// nothing live (what it holds is dropped: at replay, windows of a retired series that the
+    /// retirement's eviction drops anyway).
+    pub(crate) fn move_series(&self, moves: &[(SeriesId, SeriesId)]) {
+        for &(from, to) in moves {
+            let (from_shard, from_local) = self.shard_of(from);
+            let (slot, late) = {
+                let mut shard = lock(from_shard);
+                let slot = shard.series.get_mut(from_local).map(std::mem::take).unwrap_or_default();
+                let mut late = Vec::new();
+                shard.late.retain(|p| {
+                    if p.0 == from {
+                        late.push((to, p.1, p.2));
+                        false
+                    } else {
+                        true
+                    }
+                });
+                (slot, late)
+            };
+            let (to_shard, to_local) = self.shard_of(to);
+            let mut shard = lock(to_shard);
+            if shard.series.len() <= to_local {
+                shard.series.resize_with(to_local + 1, super::SeriesHot::default);
+            }
+            if let Some(target) = shard.series.get_mut(to_local) {
+                *target = slot;
+            }
+            shard.late.extend(late);
+        }
+    }
+
     /// Lets go of whatever the slots of `ids` still hold (nothing but spare capacity, for
     /// idle series), and shortens each shard's table to its last slot in use.
     pub(crate) fn forget(&self, ids: &[SeriesId]) {
@@ -84,5 +116,19 @@ mod tests {
         hot.forget(&idle);
         assert_eq!(hot.stats().series, 133);
         assert!(hot.idle(200..300).len() == 100, "ids past every table are idle");
+        // A move takes the slot and the late points along.
+        let before = (read(&hot, 199), read(&hot, 3));
+        hot.move_series(&[(199, 0), (3, 6)]);
+        assert_eq!((read(&hot, 0), read(&hot, 6)), before);
+        assert!(
+            read(&hot, 199).is_empty() && hot.idle(0..200).contains(&3) && !hot.idle(0..200).contains(&6)
+        );
+        assert!(hot.late_points().iter().all(|p| p.0 == 6));
+    }
+
+    fn read(hot: &HotStore, id: SeriesId) -> Vec<(i64, f64)> {
+        let (mut t, mut v) = (Vec::new(), Vec::new());
+        hot.read(id, i64::MIN, i64::MAX, &mut t, &mut v).unwrap();
+        t.into_iter().zip(v).collect()
     }
 }

@@ -2,10 +2,12 @@
 //! devices gone) leaves the index, and its id goes to the next new series.
 //!
 //! The compactor decides which series retire and logs the decision as a WAL record
-//! (`compactor/retire.rs`); this file is what applying that record does to the index. Tables
-//! indexed by id keep their length up to the highest live id (a new series takes the lowest
-//! free id, so they stay dense); the arenas of keys and strings are rebuilt from the live
-//! keys once retired keys take half of them, so over any churn the index holds what its live
+//! (`compactor/retire.rs`); this file is what applying that record does to the index. A new
+//! series takes the lowest free id, so tables indexed by id (here and hot's slots) stay dense
+//! as long as series come and go; when retirements leave more than half of the ids below the
+//! highest live one free, the same record moves the live series above into the lowest free
+//! ids ([`SeriesIndex::moves_after`]). The arenas of keys and strings are rebuilt from the live
+//! keys once retired keys take half of them. So over any churn the index holds what its live
 //! series need, within a factor of two.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
@@ -81,6 +83,120 @@ impl SeriesIndex {
         }
         self.retirements += 1;
         gone.len()
+    }
+
+    /// The moves that make the ids dense again once `retiring` has retired, when more than half
+    /// of the ids below the highest live one would be free: each live series above the live
+    /// count, highest first, to the lowest free id. Empty otherwise.
+    pub(crate) fn moves_after(&self, retiring: &[SeriesId]) -> Vec<(SeriesId, SeriesId)> {
+        let retiring: FxHashSet<SeriesId> =
+            retiring.iter().copied().filter(|&id| self.contains(id)).collect();
+        let live = self.len() - retiring.len();
+        let is_live = |slot: usize| {
+            self.starts.get(slot).is_some_and(|&s| s != NONE)
+                && SeriesId::try_from(slot).is_ok_and(|id| !retiring.contains(&id))
+        };
+        let top = (0..self.starts.len()).rev().find(|&slot| is_live(slot)).map_or(0, |last| last + 1);
+        if top <= 2 * live + 64 {
+            return Vec::new();
+        }
+        let high = (live..top).rev().filter(|&slot| is_live(slot));
+        let low = (0..live).filter(|&slot| !is_live(slot));
+        high.zip(low)
+            .filter_map(|(from, to)| Some((SeriesId::try_from(from).ok()?, SeriesId::try_from(to).ok()?)))
+            .collect()
+    }
+
+    /// Moves each live series `from` to the free id `to`, in every table: its key, its place
+    /// in its metric's and its host's lists (order kept), its raw-key cache entries.
+    pub(crate) fn move_series(&mut self, moves: &[(SeriesId, SeriesId)]) {
+        let hostname = self.strings.get("hostname");
+        let mut taken: FxHashSet<SeriesId> = FxHashSet::default();
+        for &(from, to) in moves {
+            let Some(body) = self.stored(from) else { continue };
+            if self.contains(to) {
+                continue;
+            }
+            let key_hash = hash(body);
+            let key = Compact::parse(body).map(|k| (k.measurement, hostname.and_then(|h| k.tag(h))));
+            if let Some(entry) = self.ids.find_mut(key_hash, |&id| id == from) {
+                *entry = to;
+            }
+            if let Some((measurement, host)) = key {
+                if let Some(list) = self.by_metric.get_mut(&measurement)
+                    && let Some(slot) = list.iter_mut().find(|id| **id == from)
+                {
+                    *slot = to;
+                }
+                if let (Some(hostname), Some(host)) = (hostname, host) {
+                    self.relink_on_host(hostname, (measurement, host), from, to);
+                }
+            }
+            for entry in self.raw.iter_mut().filter(|entry| entry.1 == from) {
+                entry.1 = to;
+            }
+            let (slot, old) = (to as usize, from as usize);
+            if self.starts.len() <= slot {
+                self.starts.resize(slot + 1, NONE);
+                self.next_on_host.resize(slot + 1, NONE);
+                self.logged.resize_with(slot + 1, Default::default);
+            }
+            let start = self.starts.get(old).copied().unwrap_or(NONE);
+            let logged = self.is_logged(from);
+            if let Some(s) = self.starts.get_mut(slot) {
+                *s = start;
+            }
+            if let Some(s) = self.starts.get_mut(old) {
+                *s = NONE;
+            }
+            if let Some(flag) = self.logged.get(slot) {
+                flag.store(logged, Ordering::Release);
+            }
+            if let Some(flag) = self.logged.get(old) {
+                flag.store(false, Ordering::Release);
+            }
+            taken.insert(to);
+            self.free.push(Reverse(from));
+        }
+        self.free.retain(|Reverse(id)| !taken.contains(id));
+        self.trim();
+    }
+
+    /// In the list of `pair`, `to` takes the place of `from` (still stored under `from`).
+    fn relink_on_host(&mut self, hostname: u32, pair: (u32, u32), from: SeriesId, to: SeriesId) {
+        let (keys, starts) = (&self.keys, &self.starts);
+        let host_of = |id: u32| host_pair(keys, starts, hostname, id);
+        let Some(head) = self.host_heads.find_mut(pair_hash(pair), |&head| host_of(head) == Some(pair))
+        else {
+            return;
+        };
+        if *head == from {
+            *head = to;
+        } else {
+            let mut at = *head;
+            let mut walked = 0usize;
+            while at != NONE && walked < self.next_on_host.len() {
+                let next = self.next_on_host.get(at as usize).copied().unwrap_or(NONE);
+                if next == from {
+                    if let Some(link) = self.next_on_host.get_mut(at as usize) {
+                        *link = to;
+                    }
+                    break;
+                }
+                at = next;
+                walked += 1;
+            }
+        }
+        let after = self.next_on_host.get(from as usize).copied().unwrap_or(NONE);
+        if self.next_on_host.len() <= to as usize {
+            self.next_on_host.resize(to as usize + 1, NONE);
+        }
+        if let Some(link) = self.next_on_host.get_mut(to as usize) {
+            *link = after;
+        }
+        if let Some(link) = self.next_on_host.get_mut(from as usize) {
+            *link = NONE;
+        }
     }
 
     /// Recomputes the free ids from the tables: after loading a checkpoint and replaying the
@@ -234,6 +350,38 @@ mod tests {
         assert!(index.heap_bytes() < full / 10, "{} of {full} bytes left", index.heap_bytes());
         assert_eq!(create(&mut index, "m", "h7", "0"), 0);
         assert_eq!(select(&index, "m", Some("h7")), vec![0]);
+    }
+
+    /// Retiring most series below a few live ones moves those to the lowest ids, every table
+    /// following: the tables indexed by id shrink to the live series.
+    #[test]
+    fn live_series_move_down_when_most_ids_are_free() {
+        let mut index = SeriesIndex::default();
+        let ids: Vec<SeriesId> =
+            (0..300).map(|i| create(&mut index, "m", &format!("h{}", i % 3), &i.to_string())).collect();
+        let (keep_a, keep_b) = (297, 299);
+        index.mark_logged(keep_a);
+        index.remember_raw(11 << 40, keep_b);
+        let retiring: Vec<SeriesId> =
+            ids.iter().copied().filter(|&id| id != keep_a && id != keep_b).collect();
+        // Retiring a few leaves the ids dense enough: nothing moves.
+        assert!(index.moves_after(&retiring[..10]).is_empty());
+        let moves = index.moves_after(&retiring);
+        assert_eq!(moves, vec![(299, 0), (297, 1)]);
+        let (key_a, key_b) = (index.key(keep_a).unwrap(), index.key(keep_b).unwrap());
+        index.retire(&retiring);
+        index.move_series(&moves);
+        assert_eq!((index.starts.len(), index.ids().collect::<Vec<_>>()), (2, vec![0, 1]));
+        assert_eq!((index.get(&key_b), index.get(&key_a)), (Some(0), Some(1)));
+        assert_eq!((index.is_logged(1), index.is_logged(0)), (true, false));
+        assert_eq!(index.raw.iter().copied().collect::<Vec<_>>().len(), 1);
+        assert!(index.raw.iter().all(|&(_, id)| id == 0));
+        // h0 held 297 (297 % 3 == 0), h2 held 299.
+        assert_eq!(select(&index, "m", Some("h0")), vec![1]);
+        assert_eq!(select(&index, "m", Some("h2")), vec![0]);
+        assert_eq!(select(&index, "m", None), vec![1, 0]);
+        assert!(free_ids(&index).is_empty());
+        assert_eq!(create(&mut index, "m", "h9", "9"), 2);
     }
 
     /// Past half of the key arena retired, the index is rebuilt: the same live series under
