@@ -9,7 +9,7 @@ use strata::{Engine, WriteOptions};
 use tokio::sync::watch;
 
 use crate::config::Subscription;
-use crate::deliver::{Outcome, deliver};
+use crate::deliver::{Outcome, Source, deliver};
 use crate::stats::NatsStats;
 
 /// Takes the messages of one subscription until `stop`, then drains it.
@@ -29,7 +29,8 @@ pub(crate) async fn run(
         };
         let Some(message) = next else { break };
         NatsStats::add(&stats.received);
-        match deliver(&engine, message.payload, &options, None, false, &stats, &mut stop, || async {}).await {
+        match deliver(&engine, message.payload, &options, Source::Plain, &stats, &mut stop, || async {}).await
+        {
             Outcome::Stored(_) => {}
             Outcome::TooLarge(_) => {}
             Outcome::Stopped => {

@@ -25,20 +25,29 @@ pub(crate) enum Outcome {
     Stopped,
 }
 
+/// Where a message comes from, which says how the engine takes it.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// A core NATS subject: no sequence, at most once.
+    Plain,
+    /// A JetStream message: skipped if its sequence was applied before.
+    Sequenced(StreamSequence),
+    /// A partitioned consumer's message: sequenced, and the write holds an ack guard until its
+    /// acknowledgement is confirmed (`Engine::write_lp_gated`).
+    Gated(StreamSequence),
+}
+
 /// Pauses between tries while hot memory is full: from 100 ms, doubling to 5 s.
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
 const LONGEST_PAUSE: Duration = Duration::from_secs(5);
 
 /// Writes `body`, retrying while the engine refuses it for hot memory. `progress` runs before
 /// each pause (a JetStream message's "still working", so it is not delivered again meanwhile).
-/// `gated`: a sequenced write that holds an ack guard (a partitioned consumer's).
-#[expect(clippy::too_many_arguments, reason = "one call site per consumer kind, each naming them all")]
 pub(crate) async fn deliver<F, Fut>(
     engine: &Arc<Engine>,
     body: Bytes,
     options: &WriteOptions,
-    source: Option<StreamSequence>,
-    gated: bool,
+    source: Source,
     stats: &NatsStats,
     stop: &mut watch::Receiver<bool>,
     mut progress: F,
@@ -51,11 +60,13 @@ where
     loop {
         let (engine, body, options, source) = (engine.clone(), body.clone(), options.clone(), source.clone());
         let written = tokio::task::spawn_blocking(move || match &source {
-            Some(source) if gated => {
+            Source::Gated(source) => {
                 engine.write_lp_gated(&body, &options, source).map(|(o, g)| (o, Some(g)))
             }
-            Some(source) => engine.write_lp_sequenced(&body, &options, source).map(|o| (o, None)),
-            None => engine.write_lp(&body, &options).map(|r| (Sequenced::Applied(r), None)),
+            Source::Sequenced(source) => {
+                engine.write_lp_sequenced(&body, &options, source).map(|o| (o, None))
+            }
+            Source::Plain => engine.write_lp(&body, &options).map(|r| (Sequenced::Applied(r), None)),
         })
         .await;
         let result = match written {

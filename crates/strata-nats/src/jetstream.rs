@@ -31,7 +31,7 @@ use strata::{Engine, StreamSequence, WriteOptions};
 use tokio::sync::watch;
 
 use crate::config::JetStreamConsumer;
-use crate::deliver::{Outcome, deliver};
+use crate::deliver::{Outcome, Source, deliver};
 use crate::stats::NatsStats;
 
 /// Pulls and stores the messages of one consumer until `stop`.
@@ -93,8 +93,7 @@ pub(crate) async fn run(
                 &engine,
                 message.payload.clone(),
                 &options,
-                Some(sequenced),
-                false,
+                Source::Sequenced(sequenced),
                 &stats,
                 &mut stop,
                 progress,
@@ -151,8 +150,9 @@ async fn catch_up(
         }
         NatsStats::add(&stats.received);
         let sequenced = StreamSequence { stream: source.clone(), sequence };
-        match deliver(engine, message.payload, options, Some(sequenced), false, stats, stop, || async {})
-            .await
+        match deliver(engine, message.payload, options, Source::Sequenced(sequenced), stats, stop, || async {
+        })
+        .await
         {
             Outcome::Stored(_) => {}
             Outcome::TooLarge(why) => {

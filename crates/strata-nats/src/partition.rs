@@ -24,7 +24,7 @@ use strata::{Engine, StreamSequence, WriteOptions};
 use tokio::sync::watch;
 
 use crate::config::JetStreamConsumer;
-use crate::deliver::{Outcome, deliver};
+use crate::deliver::{Outcome, Source, deliver};
 use crate::stats::NatsStats;
 
 /// Unix time in milliseconds, by this node's clock.
@@ -172,8 +172,7 @@ pub(crate) async fn pull(mut p: Pull, mut stop: watch::Receiver<bool>) {
                 &p.engine,
                 message.payload.clone(),
                 &p.options,
-                Some(sequenced),
-                true,
+                Source::Gated(sequenced),
                 &p.stats,
                 &mut stop,
                 progress,
