@@ -3,6 +3,8 @@
 //! new series, possibly under an id a retired series had. A reopen that replays the retirement
 //! from an older checkpoint comes back to the same series and the same answers.
 
+mod support;
+
 use std::sync::Arc;
 
 use strata::{Aggregate, Config, Engine, ManualClock, Query, Resolution, Selector, WriteOptions};
@@ -178,21 +180,9 @@ fn write_retirement_fixture() {
 
 #[test]
 fn retirement_fixture_reads_back() {
-    fn copy(from: &std::path::Path, to: &std::path::Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), target).unwrap();
-            }
-        }
-    }
     assert!(fixture_dir().is_dir(), "missing fixture {}", fixture_dir().display());
     let dir = tempfile::tempdir().unwrap();
-    copy(&fixture_dir(), dir.path());
+    support::copy_dir(&fixture_dir(), dir.path());
     let engine =
         Engine::open_with_clock(config(dir.path()), Arc::new(ManualClock::new(T0 + 40 * MIN))).unwrap();
     let recovery = engine.recovery();

@@ -23,6 +23,8 @@
 //! `STRATA_WRITE_FIXTURES=1 cargo test -p strata --test formats write_fixtures`.
 //! A fixture of an older version is never regenerated: it stays as that version wrote it.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -219,22 +221,10 @@ fn write_fixtures() {
 
 /// Copies a fixture to a temporary directory: opening writes (a new WAL segment, the LOCK).
 fn copy_fixture(name: &str) -> tempfile::TempDir {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), target).unwrap();
-            }
-        }
-    }
     let dir = tempfile::tempdir().unwrap();
     let from = fixtures().join(name);
     assert!(from.is_dir(), "missing fixture {}", from.display());
-    copy(&from, dir.path());
+    support::copy_dir(&from, dir.path());
     dir
 }
 

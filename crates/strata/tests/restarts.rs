@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use strata::{Aggregate, Config, Engine, ManualClock, Query, Resolution, Selector, Tier, WriteOptions};
-use support::{HOUR, MIN, Model, SEC, T0, assert_tier_matches};
+use support::{HOUR, MIN, Model, SEC, T0, assert_tier_matches, copy_dir};
 
 const METRIC: &str = "cpu";
 const HOSTS: [&str; 2] = ["n1", "n2"];
@@ -71,19 +71,6 @@ impl Place {
         copy_dir(&self.data, &place.data);
         copy_dir(&self.tiers, &place.tiers);
         place
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
     }
 }
 
