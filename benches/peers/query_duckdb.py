@@ -13,7 +13,8 @@ the query's step, so no re-bucketing is needed.
 Timed with time.perf_counter around `execute` (DuckDB materializes the whole result there);
 the conversion to Python objects by `fetchall` is timed apart and printed, not counted.
 Prints `timing engine=duckdb query=Q runs=N p50_us=.. p90_us=.. min_us=..` and writes the
-values to DIR/values-duckdb-Q.csv.
+values to DIR/values-duckdb-Q.csv. Then its first runs: FIRST_RUNS times a fresh connection
+(no metadata cache yet) runs the query once, timed alike: `first engine=duckdb query=Q ...`.
 """
 import json
 import math
@@ -23,6 +24,7 @@ import time
 
 import duckdb
 
+FIRST_RUNS = 7
 KEY = "metric, field, cluster, hostname, type, type_id, stype, stype_id, tags"
 
 
@@ -81,6 +83,20 @@ def main():
             for series, t, v in rows:
                 if v is not None:
                     out.write(f"{series},{t},{v!r}\n")
+    for q in spec["queries"]:
+        sql = sql_of(q)
+        if sql is None or not q["files"]:
+            continue
+        firsts = []
+        for _ in range(FIRST_RUNS):
+            fresh = duckdb.connect()
+            fresh.execute("SET parquet_metadata_cache = true")
+            t0 = time.perf_counter()
+            fresh.execute(sql)
+            firsts.append((time.perf_counter() - t0) * 1e6)
+            fresh.close()
+        print(f"first engine=duckdb query={q['name']} runs={len(firsts)} p50_us={statistics.median(firsts):.1f} "
+              f"p90_us={pct(firsts, 90):.1f} min_us={min(firsts):.1f}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ storage dir next to the spec, posts the harness's chunk files (the same line pro
 took, about 4 MiB each) to /write?precision=s from 4 clients, waits until every point is
 searchable, forces a merge and waits for it, then times each query over one kept-alive HTTP
 connection (request sent to body read, time.perf_counter; JSON decoding not counted) with
-nocache=1, so the rollup result cache does not answer repeats. Stops VictoriaMetrics at the end.
+nocache=1, so the rollup result cache does not answer repeats. Then its first runs: FIRST_RUNS
+times per query, VictoriaMetrics is restarted on the same storage and the query runs once
+(`first engine=vm query=Q ...`). Stops VictoriaMetrics at the end.
 
 Influx lines `cpu_user,... value=47.3` become the series `cpu_user_value{...}` (measurement
 _field); the tag `type-id` keeps its name and is written `type\\-id` in MetricsQL.
@@ -31,6 +33,7 @@ import time
 import urllib.parse
 
 PORT = int(os.environ.get("VM_PORT", "18428"))
+FIRST_RUNS = 5
 
 
 def get(conn, path):
@@ -102,24 +105,34 @@ def post(path):
     conn.close()
 
 
+def start(data, log):
+    return subprocess.Popen(["victoria-metrics", "-storageDataPath", data, "-httpListenAddr",
+                             f"127.0.0.1:{PORT}", "-retentionPeriod", "100y", "-loggerLevel", "ERROR"],
+                            stdout=log, stderr=log)
+
+
+def connect():
+    """A connection to a started VictoriaMetrics, once it answers /health."""
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=300)
+    for _ in range(300):
+        try:
+            get(conn, "/health")
+            return conn
+        except (OSError, http.client.HTTPException, RuntimeError):
+            conn.close()
+            time.sleep(0.1)
+    raise RuntimeError("victoria-metrics did not answer /health within 30 s")
+
+
 def main():
     spec = json.load(open(sys.argv[1]))
     data = tempfile.mkdtemp(prefix="vm-", dir=spec["dir"])
     version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "victoria-metrics"],
                              capture_output=True, text=True).stdout or "?"
     log = open(f"{data}.log", "w")
-    vm = subprocess.Popen(["victoria-metrics", "-storageDataPath", data, "-httpListenAddr",
-                           f"127.0.0.1:{PORT}", "-retentionPeriod", "100y", "-loggerLevel", "ERROR"],
-                          stdout=log, stderr=log)
+    vm = start(data, log)
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=300)
-        for _ in range(100):
-            try:
-                get(conn, "/health")
-                break
-            except OSError:
-                conn.close()
-                time.sleep(0.1)
+        conn = connect()
         print(f"victoria-metrics {version} (Debian package) on 127.0.0.1:{PORT}, pid {vm.pid}")
         t0 = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
@@ -159,6 +172,20 @@ def main():
             print(f"timing engine=vm query={q['name']} runs={len(us)} p50_us={statistics.median(us):.1f} "
                   f"p90_us={pct(us, 90):.1f} min_us={min(us):.1f} series={len(result)} values={n} "
                   f"response_bytes={len(body)}")
+        for q in spec["queries"]:
+            path, _ = promql(q)
+            firsts = []
+            for _ in range(FIRST_RUNS):
+                conn.close()
+                vm.terminate()
+                vm.wait()
+                vm = start(data, log)
+                conn = connect()
+                t0 = time.perf_counter()
+                get(conn, path)
+                firsts.append((time.perf_counter() - t0) * 1e6)
+            print(f"first engine=vm query={q['name']} runs={len(firsts)} p50_us={statistics.median(firsts):.1f} "
+                  f"p90_us={pct(firsts, 90):.1f} min_us={min(firsts):.1f}")
     finally:
         vm.terminate()
         vm.wait()

@@ -4,7 +4,9 @@
 //!
 //! Per case: the tier files its range overlaps in any tier (an upper bound of what it reads),
 //! the time of one CRC32C pass over their bytes, and the case's query on a freshly opened
-//! read-only engine (empty cache: fetch, check, parse, query), `COLD_RUNS` times.
+//! read-only engine (empty cache: fetch, check, parse, query), `COLD_RUNS` times, beside the
+//! peers' first runs (DuckDB on a fresh connection, VictoriaMetrics just restarted; the files
+//! are in the page cache for every engine alike).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,16 +14,25 @@ use std::time::{Duration, Instant};
 
 use strata::{Engine, ManualClock};
 
+use crate::peers::Timing;
 use crate::{Case, fmt_dur, percentile};
 
 const COLD_RUNS: usize = 7;
 
-pub(crate) fn report(engine: &Engine, data_dir: &Path, cases: &[Case], config: impl Fn() -> strata::Config) {
+pub(crate) fn report(
+    engine: &Engine,
+    data_dir: &Path,
+    cases: &[Case],
+    peers: &[Timing],
+    config: impl Fn() -> strata::Config,
+) {
     println!();
     println!("## First read of the tier files (empty cache), and its CRC32C check");
     println!();
-    println!("| query | files | MB | CRC32C of them | first-read query p50 | CRC32C share |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| query | files | MB | CRC32C of them | first-read query p50 | CRC32C share | DuckDB first run p50 | VictoriaMetrics first run p50 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let manifest = engine.manifest();
     for case in cases.iter().filter(|c| c.name != "raw") {
         let bytes: Vec<Vec<u8>> = manifest
@@ -51,14 +62,22 @@ pub(crate) fn report(engine: &Engine, data_dir: &Path, cases: &[Case], config: i
             })
             .collect();
         let first = percentile(&firsts, 50);
+        let peer = |name: &str| {
+            peers
+                .iter()
+                .find(|t| t.first && t.engine == name && t.query == case.name)
+                .map_or_else(|| "-".to_owned(), |t| fmt_dur(t.p50))
+        };
         println!(
-            "| {} | {} | {:.1} | {} | {} | {:.1}% |",
+            "| {} | {} | {:.1} | {} | {} | {:.1}% | {} | {} |",
             case.name,
             bytes.len(),
             total as f64 / 1e6,
             fmt_dur(crc),
             fmt_dur(first),
-            crc.as_secs_f64() * 100.0 / first.as_secs_f64()
+            crc.as_secs_f64() * 100.0 / first.as_secs_f64(),
+            peer("duckdb"),
+            peer("vm")
         );
     }
 }

@@ -183,7 +183,7 @@ fn main() {
     }
     println!("\n## strata again, after the peers");
     let second = run_strata(&engine, &cases);
-    cold::report(&engine, &data_dir, &cases, || config(&data_dir));
+    cold::report(&engine, &data_dir, &cases, &peer_timings, || config(&data_dir));
     let scaling =
         if cases.iter().any(|c| c.name == "raw") { raw_scaling(&work, raw_runs) } else { Vec::new() };
 
@@ -423,7 +423,7 @@ fn print_table(
     println!("|---|---|---|---|---|---|---|---|---|");
     for ((case, (times, result)), (again, _)) in cases.iter().zip(first).zip(second) {
         let p50 = percentile(times, 50);
-        let peer = |engine: &str| peers.iter().find(|t| t.engine == engine && t.query == case.name);
+        let peer = |engine: &str| peers.iter().find(|t| !t.first && t.engine == engine && t.query == case.name);
         let cell = |t: Option<&Timing>| {
             t.map_or_else(|| "n/a".to_owned(), |t| format!("{} / {}", fmt_dur(t.p50), fmt_dur(t.p90)))
         };

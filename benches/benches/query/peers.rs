@@ -2,7 +2,8 @@
 //! and the check of every value against strata's.
 //!
 //! A peer script prints `timing engine=E query=Q runs=N p50_us=.. p90_us=.. min_us=..` per
-//! query and writes what it returned to `values-E-Q.csv` (`series,time_s,value`; the series is
+//! query (repeated, caches warm), `first engine=E query=Q ...` for its first runs (a fresh
+//! connection, or a restarted server: no cache of its own), and writes what it returned to `values-E-Q.csv` (`series,time_s,value`; the series is
 //! the hostname for per-host queries, empty otherwise; time is the bucket start, or the
 //! point's time for raw queries).
 
@@ -27,6 +28,8 @@ pub(crate) struct Timing {
     pub(crate) query: String,
     pub p50: Duration,
     pub p90: Duration,
+    /// A first run (the peer's own caches empty), not a repeated one.
+    pub first: bool,
 }
 
 /// The values of a strata result, keyed as the peers key theirs.
@@ -116,7 +119,10 @@ pub(crate) fn run(peer: &str, spec: &Path) -> Result<Vec<Timing>, String> {
 }
 
 fn parse_timing(line: &str) -> Option<Timing> {
-    let rest = line.strip_prefix("timing ")?;
+    let (first, rest) = match line.strip_prefix("timing ") {
+        Some(rest) => (false, rest),
+        None => (true, line.strip_prefix("first ")?),
+    };
     let fields: BTreeMap<&str, &str> = rest.split_whitespace().filter_map(|kv| kv.split_once('=')).collect();
     let us = |name: &str| -> Option<Duration> {
         fields.get(name)?.parse::<f64>().ok().map(|us| Duration::from_secs_f64(us / 1e6))
@@ -126,6 +132,7 @@ fn parse_timing(line: &str) -> Option<Timing> {
         query: (*fields.get("query")?).to_owned(),
         p50: us("p50_us")?,
         p90: us("p90_us")?,
+        first,
     })
 }
 
