@@ -16,13 +16,13 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+mod encode;
 pub(crate) mod group;
 pub(crate) mod ranged;
 mod read;
@@ -231,15 +231,10 @@ pub struct FileInfo {
     pub resolution: i64,
 }
 
-/// Encodes rows (sorted and merged, see [`sort_and_merge`]) as a Parquet file.
+/// Encodes rows (sorted and merged, see [`sort_and_merge`]) as a Parquet file, its column
+/// chunks in parallel on the rayon pool (`encode.rs`).
 pub fn write(rows: &[Row], info: &FileInfo) -> Result<Bytes, String> {
-    let schema = schema();
-    let batch = to_batch(&schema, rows)?;
-    let mut out = Vec::with_capacity(rows.len() * 16 + 4096);
-    let mut writer = ArrowWriter::try_new(&mut out, schema, Some(properties(info)))
-        .map_err(|e| format!("cannot start a Parquet file: {e}"))?;
-    writer.write(&batch).map_err(|e| format!("cannot write rows: {e}"))?;
-    writer.close().map_err(|e| format!("cannot finish a Parquet file: {e}"))?;
+    let out = encode::encode(Vec::with_capacity(rows.len() * 16 + 4096), rows, info)?;
     Ok(Bytes::from(out))
 }
 
