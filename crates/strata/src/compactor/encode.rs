@@ -12,23 +12,20 @@ use crate::tier::{FileEntry, day};
 
 const DAY: i64 = 86_400 * 1_000_000_000;
 
-/// Sorts rows, groups them by day and encodes one file per day of `level`, written by (or
-/// rolling up) warm flush number `flush`.
+/// Groups runs of rows (each in file order, see [`file::sort_runs`]) by day, puts each day's
+/// rows in file order and encodes one file per day of `level`, written by (or rolling up) warm
+/// flush number `flush`.
 pub(super) fn encode_by_day(
-    rows: Vec<Row>,
+    runs: Vec<Vec<Row>>,
     info: &FileInfo,
     level: u32,
     flush: u64,
 ) -> Result<Vec<(FileEntry, Bytes)>, Error> {
-    let mut by_day: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
-    for row in rows {
-        by_day.entry(row.time.div_euclid(DAY)).or_default().push(row);
-    }
-    by_day
+    by_day(runs)
         .into_par_iter()
-        .map(|(number, mut rows)| {
+        .map(|(number, runs)| {
             let day = day(number.saturating_mul(DAY));
-            file::sort_and_merge(&mut rows);
+            let rows = file::sort_runs(runs);
             let bytes = file::write(&rows, info).map_err(|reason| Error::Encode {
                 tier: info.tier.name(),
                 day: day.clone(),
@@ -55,6 +52,27 @@ pub(super) fn encode_by_day(
         .collect()
 }
 
+/// Runs by the day of their rows. A run within one day (a warm flush's runs, but for one that
+/// crosses midnight) is moved whole; one across days is split, each part still in order.
+fn by_day(runs: Vec<Vec<Row>>) -> BTreeMap<i64, Vec<Vec<Row>>> {
+    let mut days: BTreeMap<i64, Vec<Vec<Row>>> = BTreeMap::new();
+    for run in runs {
+        let Some(first) = run.first().map(|r| r.time.div_euclid(DAY)) else { continue };
+        if run.iter().all(|r| r.time.div_euclid(DAY) == first) {
+            days.entry(first).or_default().push(run);
+            continue;
+        }
+        let mut parts: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
+        for row in run {
+            parts.entry(row.time.div_euclid(DAY)).or_default().push(row);
+        }
+        for (number, part) in parts {
+            days.entry(number).or_default().push(part);
+        }
+    }
+    days
+}
+
 /// A file name no other file of this store has: the flush and level, then random bits (two
 /// engines writing one bucket by mistake must not overwrite each other's files).
 pub(super) fn unique_name(flush: u64, level: u32) -> String {
@@ -75,5 +93,23 @@ mod tests {
     fn names_start_with_flush_and_level() {
         assert!(unique_name(7, 1).starts_with("000000000007-L1-"));
         assert_ne!(unique_name(7, 1), unique_name(7, 1));
+    }
+
+    #[test]
+    fn a_run_across_midnight_is_split_by_day() {
+        let key = Arc::new(crate::series::SeriesKey {
+            measurement: "m".into(),
+            field: "value".into(),
+            tags: Vec::new(),
+        });
+        let minute = 60_000_000_000;
+        let row = |time: i64| Row { key: key.clone(), time, agg: crate::tier::agg::Agg::point(time, 1.0) };
+        let across: Vec<Row> = (-2..3).map(|m| row(DAY + m * minute)).collect();
+        let within: Vec<Row> = (0..2).map(|m| row(3 * DAY + m * minute)).collect();
+        let days = by_day(vec![across, Vec::new(), within.clone()]);
+        let lengths: Vec<(i64, Vec<usize>)> =
+            days.iter().map(|(day, runs)| (*day, runs.iter().map(Vec::len).collect())).collect();
+        assert_eq!(lengths, vec![(0, vec![2]), (1, vec![3]), (3, vec![2])]);
+        assert_eq!(days[&3][0], within);
     }
 }

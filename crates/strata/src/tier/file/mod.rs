@@ -26,10 +26,12 @@ mod encode;
 pub(crate) mod group;
 pub(crate) mod ranged;
 mod read;
+mod sort;
 mod writer;
 
 pub(crate) use group::{Group, merge_rows};
 pub use read::{OpenFile, RowFilter, read};
+pub use sort::{sort_and_merge, sort_runs};
 pub(crate) use writer::FileWriter;
 
 use super::Tier;
@@ -153,74 +155,6 @@ pub fn cmp_keys(a: &SeriesKey, b: &SeriesKey) -> Ordering {
 
 fn other_tags(key: &SeriesKey) -> impl Iterator<Item = &(String, String)> {
     key.tags.iter().filter(|(k, _)| !is_column_tag(k))
-}
-
-/// Sorts rows into file order and merges rows of the same series and bucket.
-pub fn sort_and_merge(rows: &mut Vec<Row>) {
-    // Rank each distinct key once (comparing keys is the costly part), then sort rows by
-    // (rank, time) as integers. Rows of one series mostly come together: the pointer check
-    // skips the hash lookup for them.
-    let mut keys: Vec<Arc<SeriesKey>> = Vec::new();
-    let mut ids: rustc_hash::FxHashMap<Arc<SeriesKey>, u32> = rustc_hash::FxHashMap::default();
-    let mut row_ids: Vec<u32> = Vec::with_capacity(rows.len());
-    let mut last: Option<(*const SeriesKey, u32)> = None;
-    for row in rows.iter() {
-        let id = match last {
-            Some((ptr, id)) if std::ptr::eq(ptr, Arc::as_ptr(&row.key)) => id,
-            _ => {
-                let next = u32::try_from(keys.len()).unwrap_or(u32::MAX);
-                let id = *ids.entry(row.key.clone()).or_insert_with(|| {
-                    keys.push(row.key.clone());
-                    next
-                });
-                last = Some((Arc::as_ptr(&row.key), id));
-                id
-            }
-        };
-        row_ids.push(id);
-    }
-    let mut by_key: Vec<u32> = (0..u32::try_from(keys.len()).unwrap_or(u32::MAX)).collect();
-    by_key.sort_by(|&a, &b| match (keys.get(a as usize), keys.get(b as usize)) {
-        (Some(a), Some(b)) => cmp_keys(a, b),
-        _ => Ordering::Equal,
-    });
-    let mut rank = vec![0u32; keys.len()];
-    for (r, &k) in by_key.iter().enumerate() {
-        if let Some(slot) = rank.get_mut(k as usize) {
-            *slot = u32::try_from(r).unwrap_or(u32::MAX);
-        }
-    }
-    let mut order: Vec<(u32, i64, u32)> = row_ids
-        .iter()
-        .zip(rows.iter())
-        .enumerate()
-        .map(|(i, (&id, row))| {
-            (
-                rank.get(id as usize).copied().unwrap_or(u32::MAX),
-                row.time,
-                u32::try_from(i).unwrap_or(u32::MAX),
-            )
-        })
-        .collect();
-    // Stable within equal (rank, time) by the original index: partial rows merge in order.
-    order.sort_unstable();
-    let mut taken: Vec<Option<Row>> = std::mem::take(rows).into_iter().map(Some).collect();
-    let mut previous: Option<(u32, i64)> = None;
-    for (r, time, i) in order {
-        let Some(row) = taken.get_mut(i as usize).and_then(Option::take) else { continue };
-        match (previous, rows.last_mut()) {
-            (Some(p), Some(kept)) if p == (r, time) => kept.agg.merge(&row.agg),
-            _ => {
-                // Rows of one key share one Arc, which keeps later grouping by pointer cheap.
-                let key = keys
-                    .get(by_key.get(r as usize).copied().unwrap_or(0) as usize)
-                    .cloned()
-                    .unwrap_or(row.key);
-                rows.push(Row { key, ..row });
-            }
-        }
-        previous = Some((r, time));
-    }
 }
 
 /// What a file's metadata says of it.
