@@ -7,6 +7,7 @@ use bytes::Bytes;
 use rayon::prelude::*;
 
 use crate::error::Error;
+use crate::series::SeriesKey;
 use crate::tier::file::{self, FileInfo, Row};
 use crate::tier::{FileEntry, day};
 
@@ -25,31 +26,45 @@ pub(super) fn encode_by_day(
         .into_par_iter()
         .map(|(number, runs)| {
             let day = day(number.saturating_mul(DAY));
-            let rows = file::sort_runs(runs);
-            let bytes = file::write(&rows, info).map_err(|reason| Error::Encode {
+            let runs = file::sort_runs(runs);
+            let bytes = file::write_runs(&runs, info).map_err(|reason| Error::Encode {
                 tier: info.tier.name(),
                 day: day.clone(),
                 reason,
             })?;
+            let rows = || runs.iter().flatten();
             let entry = FileEntry {
                 path: format!("{}/day={day}/{}.parquet", info.tier, unique_name(flush, level)),
                 tier: info.tier,
                 day,
                 level,
                 flush,
-                rows: rows.len() as u64,
-                points: rows.iter().map(|r| r.agg.count).sum(),
+                rows: rows().count() as u64,
+                points: rows().map(|r| r.agg.count).sum(),
                 bytes: bytes.len() as u64,
                 // Rows are sorted by series first: the times' extremes are anywhere.
-                min_time: rows.iter().map(|r| r.time).min().unwrap_or(0),
-                max_time: rows.iter().map(|r| r.time).max().unwrap_or(0),
-                series: rows.chunk_by(|a, b| Arc::ptr_eq(&a.key, &b.key) || a.key == b.key).count() as u64,
+                min_time: rows().map(|r| r.time).min().unwrap_or(0),
+                max_time: rows().map(|r| r.time).max().unwrap_or(0),
+                series: series(rows()),
                 // Of the bytes as uploaded: every later read checks them against it.
                 crc32c: Some(crc32c::crc32c(&bytes)),
             };
             Ok((entry, bytes))
         })
         .collect()
+}
+
+/// How many series rows in file order hold.
+fn series<'a>(rows: impl Iterator<Item = &'a Row>) -> u64 {
+    let mut last: Option<&Arc<SeriesKey>> = None;
+    let mut series = 0;
+    for row in rows {
+        if last.is_none_or(|key| !Arc::ptr_eq(key, &row.key) && **key != *row.key) {
+            series += 1;
+        }
+        last = Some(&row.key);
+    }
+    series
 }
 
 /// Runs by the day of their rows. A run within one day (a warm flush's runs, but for one that
@@ -97,11 +112,7 @@ mod tests {
 
     #[test]
     fn a_run_across_midnight_is_split_by_day() {
-        let key = Arc::new(crate::series::SeriesKey {
-            measurement: "m".into(),
-            field: "value".into(),
-            tags: Vec::new(),
-        });
+        let key = Arc::new(SeriesKey { measurement: "m".into(), field: "value".into(), tags: Vec::new() });
         let minute = 60_000_000_000;
         let row = |time: i64| Row { key: key.clone(), time, agg: crate::tier::agg::Agg::point(time, 1.0) };
         let across: Vec<Row> = (-2..3).map(|m| row(DAY + m * minute)).collect();

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use super::{FileInfo, ROW_GROUP_ROWS, Row, properties, schema, to_batch};
 
 /// Encodes rows (sorted and merged) as a Parquet file into `out`, and returns `out`.
-pub(super) fn encode<W: Write + Send>(out: W, rows: &[Row], info: &FileInfo) -> Result<W, String> {
+pub(super) fn encode<W: Write + Send>(out: W, rows: &[&Row], info: &FileInfo) -> Result<W, String> {
     let schema = schema();
     // The writer is made for its properties and metadata only (it adds the Arrow schema to the
     // key-value metadata as it does when it writes itself): no rows go through it.
@@ -46,7 +46,7 @@ fn encode_group(
     factory: &ArrowRowGroupWriterFactory,
     schema: &arrow_schema::SchemaRef,
     index: usize,
-    rows: &[Row],
+    rows: &[&Row],
 ) -> Result<Vec<ArrowColumnChunk>, String> {
     let batch = to_batch(schema, rows)?;
     let writers = factory.create_column_writers(index).map_err(failed("start a row group"))?;
@@ -114,6 +114,10 @@ mod tests {
         rows
     }
 
+    fn refs(rows: &[Row]) -> Vec<&Row> {
+        rows.iter().collect()
+    }
+
     /// What `ArrowWriter` writes of the same rows in one batch: the serial encoder.
     fn serial(rows: &[Row], info: &FileInfo) -> Vec<u8> {
         let mut out = Vec::new();
@@ -133,9 +137,9 @@ mod tests {
         let rows = rows(50, 3_000);
         assert!(rows.len() > 2 * ROW_GROUP_ROWS);
         let info = FileInfo { tier: Tier::Warm, resolution: M };
-        let parallel = on_threads(2, || encode(Vec::new(), &rows, &info).unwrap());
+        let parallel = on_threads(2, || encode(Vec::new(), &refs(&rows), &info).unwrap());
         assert_eq!(parallel, serial(&rows, &info));
-        assert_eq!(on_threads(1, || encode(Vec::new(), &rows, &info).unwrap()), parallel);
+        assert_eq!(on_threads(1, || encode(Vec::new(), &refs(&rows), &info).unwrap()), parallel);
         let (back_info, back) = read(Bytes::from(parallel), &RowFilter::all()).unwrap();
         assert_eq!(back_info, info);
         assert_eq!(back, rows);
@@ -145,7 +149,7 @@ mod tests {
     fn one_partial_row_group_encodes_to_the_serial_bytes() {
         let rows = rows(7, 11);
         let info = FileInfo { tier: Tier::Cold, resolution: M };
-        let parallel = on_threads(2, || encode(Vec::new(), &rows, &info).unwrap());
+        let parallel = on_threads(2, || encode(Vec::new(), &refs(&rows), &info).unwrap());
         assert_eq!(parallel, serial(&rows, &info));
         assert_eq!(read(Bytes::from(parallel), &RowFilter::all()).unwrap().1, rows);
     }

@@ -7,6 +7,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
+use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -168,7 +169,14 @@ pub struct FileInfo {
 /// Encodes rows (sorted and merged, see [`sort_and_merge`]) as a Parquet file, its column
 /// chunks in parallel on the rayon pool (`encode.rs`).
 pub fn write(rows: &[Row], info: &FileInfo) -> Result<Bytes, String> {
-    let out = encode::encode(Vec::with_capacity(rows.len() * 16 + 4096), rows, info)?;
+    write_runs(std::slice::from_ref(&rows), info)
+}
+
+/// Encodes runs of rows that, concatenated, are in file order (see [`sort_runs`]) as a
+/// Parquet file, like [`write`].
+pub fn write_runs<R: AsRef<[Row]> + Sync>(runs: &[R], info: &FileInfo) -> Result<Bytes, String> {
+    let rows: Vec<&Row> = runs.iter().flat_map(|run| run.as_ref()).collect();
+    let out = encode::encode(Vec::with_capacity(rows.len() * 16 + 4096), &rows, info)?;
     Ok(Bytes::from(out))
 }
 
@@ -209,17 +217,27 @@ fn sorting_columns() -> Vec<SortingColumn> {
     (0..10).map(|column_idx| SortingColumn { column_idx, descending: false, nulls_first: true }).collect()
 }
 
-pub(super) fn to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, String> {
-    // Key columns repeat one value per series: append borrowed text, no allocation per row.
+/// A record batch of rows in file order (by value or by reference).
+pub(super) fn to_batch<R: Borrow<Row>>(schema: &SchemaRef, rows: &[R]) -> Result<RecordBatch, String> {
+    let rows: Vec<&Row> = rows.iter().map(Borrow::borrow).collect();
+    // Key columns repeat one value per series: each value is looked up once per series (the
+    // rows of a series come together), then appended to each of its rows as borrowed text.
+    let series: Vec<(&SeriesKey, usize)> = rows
+        .chunk_by(|a, b| Arc::ptr_eq(&a.key, &b.key))
+        .filter_map(|run| Some((run.first()?.key.as_ref(), run.len())))
+        .collect();
     let text = |f: &dyn Fn(&SeriesKey) -> Option<&str>| -> ArrayRef {
         let mut builder = arrow_array::builder::StringBuilder::with_capacity(rows.len(), rows.len() * 8);
-        for r in rows {
-            builder.append_option(f(&r.key));
+        for &(key, n) in &series {
+            let value = f(key);
+            for _ in 0..n {
+                builder.append_option(value);
+            }
         }
         Arc::new(builder.finish())
     };
     let times = |f: &dyn Fn(&Row) -> i64| -> ArrayRef {
-        Arc::new(TimestampNanosecondArray::from_iter_values(rows.iter().map(f)).with_timezone("UTC"))
+        Arc::new(TimestampNanosecondArray::from_iter_values(rows.iter().map(|r| f(r))).with_timezone("UTC"))
     };
     let floats = |f: &dyn Fn(&Agg) -> f64| -> ArrayRef {
         Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| f(&r.agg))))
@@ -230,16 +248,14 @@ pub(super) fn to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, 
         columns.push(text(&|k| k.tag(tag)));
     }
     let mut other = arrow_array::builder::StringBuilder::with_capacity(rows.len(), 0);
-    let mut last: Option<(*const SeriesKey, Option<String>)> = None;
-    for r in rows {
-        let ptr = Arc::as_ptr(&r.key);
-        if last.as_ref().is_none_or(|(p, _)| !std::ptr::eq(*p, ptr)) {
-            last = Some((ptr, encode_other_tags(&r.key)));
+    for &(key, n) in &series {
+        let text = encode_other_tags(key);
+        for _ in 0..n {
+            other.append_option(text.as_deref());
         }
-        other.append_option(last.as_ref().and_then(|(_, text)| text.as_deref()));
     }
     columns.push(Arc::new(other.finish()));
-    columns.push(bucket_starts(rows)?);
+    columns.push(bucket_starts(&rows)?);
     columns.push(Arc::new(Int64Array::from_iter_values(
         rows.iter().map(|r| i64::try_from(r.agg.count).unwrap_or(i64::MAX)),
     )));
@@ -261,7 +277,7 @@ pub(super) fn to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, 
 /// The `time` column: bucket starts in microseconds. A bucket start is a multiple of the
 /// resolution, a whole number of microseconds (the config checks it); one that is not would
 /// lose its nanoseconds, so it is refused rather than rounded.
-fn bucket_starts(rows: &[Row]) -> Result<ArrayRef, String> {
+fn bucket_starts(rows: &[&Row]) -> Result<ArrayRef, String> {
     let scale = time_scale(SCHEMA_VERSION);
     if let Some(row) = rows.iter().find(|r| r.time % scale != 0) {
         return Err(format!("bucket start {} ns is not a whole number of microseconds", row.time));

@@ -7,25 +7,23 @@ use std::sync::Arc;
 use super::{Row, TAG_COLUMNS, cmp_keys, other_tags};
 use crate::series::SeriesKey;
 
-/// Puts runs of rows into file order, merging rows of the same series and bucket.
+/// Puts runs of rows into file order, merging rows of the same series and bucket: the runs
+/// returned, concatenated, are the rows in file order.
 ///
 /// A run is rows already in file order, such as one series' rows from the downsampling. When
 /// the runs, ordered by their first rows, do not overlap (each one ends before the next one
-/// starts), they are only ordered and concatenated: a key comparison per run instead of per
-/// row, and the rows are moved once. Otherwise every row is sorted by [`sort_and_merge`].
-pub fn sort_runs(mut runs: Vec<Vec<Row>>) -> Vec<Row> {
+/// starts), only the runs are ordered: a key comparison per run instead of per row, and no row
+/// moves (a copy of every row into one vector cost about as much as the sort it replaced).
+/// Otherwise every row is sorted by [`sort_and_merge`], into one run.
+pub fn sort_runs(mut runs: Vec<Vec<Row>>) -> Vec<Vec<Row>> {
     runs.retain(|run| !run.is_empty());
     if let Some(order) = disjoint_order(&runs) {
-        let mut rows = Vec::with_capacity(runs.iter().map(Vec::len).sum());
         let mut runs: Vec<Option<Vec<Row>>> = runs.into_iter().map(Some).collect();
-        for i in order {
-            rows.extend(runs.get_mut(i).and_then(Option::take).unwrap_or_default());
-        }
-        return rows;
+        return order.into_iter().filter_map(|i| runs.get_mut(i).and_then(Option::take)).collect();
     }
     let mut rows: Vec<Row> = runs.into_iter().flatten().collect();
     sort_and_merge(&mut rows);
-    rows
+    vec![rows]
 }
 
 /// The order of `runs` (none empty) that concatenates them into file order, if there is one:
@@ -34,17 +32,24 @@ fn disjoint_order(runs: &[Vec<Row>]) -> Option<Vec<usize>> {
     if !runs.iter().all(|run| run.windows(2).all(|w| matches!(w, [a, b] if cmp_rows(a, b).is_lt()))) {
         return None;
     }
-    // Each first key spelled out once, so sorting compares fields instead of searching tags.
-    let firsts: Vec<(SortKey<'_>, i64)> =
-        runs.iter().filter_map(|run| run.first()).map(|row| (SortKey::of(&row.key), row.time)).collect();
+    // Each run's first and last keys spelled out once, so sorting and the overlap check compare
+    // fields instead of searching tags.
+    let firsts: Vec<_> = runs.iter().map(|run| ends(run.first())).collect();
+    let lasts: Vec<_> = runs.iter().map(|run| ends(run.last())).collect();
     let mut order: Vec<usize> = (0..runs.len()).collect();
     order.sort_unstable_by(|&a, &b| firsts.get(a).cmp(&firsts.get(b)).then(a.cmp(&b)));
-    let ends = |i: usize| runs.get(i).and_then(|run| Some((run.first()?, run.last()?)));
-    let disjoint = order.windows(2).all(|w| {
-        let (Some(&a), Some(&b)) = (w.first(), w.get(1)) else { return false };
-        matches!((ends(a), ends(b)), (Some((_, last)), Some((first, _))) if cmp_rows(last, first).is_lt())
+    let disjoint = order.windows(2).all(|w| match (w.first(), w.get(1)) {
+        (Some(&a), Some(&b)) => {
+            matches!((lasts.get(a), firsts.get(b)), (Some(Some(last)), Some(Some(first))) if last < first)
+        }
+        _ => false,
     });
     disjoint.then_some(order)
+}
+
+/// A row's place in file order, spelled out: key, then time.
+fn ends(row: Option<&Row>) -> Option<(SortKey<'_>, i64)> {
+    row.map(|row| (SortKey::of(&row.key), row.time))
 }
 
 fn cmp_rows(a: &Row, b: &Row) -> Ordering {
@@ -170,6 +175,10 @@ mod tests {
         rows
     }
 
+    fn sorted(runs: Vec<Vec<Row>>) -> Vec<Row> {
+        sort_runs(runs).into_iter().flatten().collect()
+    }
+
     #[test]
     fn series_runs_in_any_order_are_concatenated_in_file_order() {
         // Tags outside the tag columns, an absent tag column, and two runs of one series.
@@ -178,7 +187,7 @@ mod tests {
         let expected = by_rows(&runs);
         // h0 first; of h1, no other tags before `rack`; b's runs by time.
         assert_eq!(disjoint_order(&runs), Some(vec![1, 3, 2, 0]));
-        assert_eq!(sort_runs(runs), expected);
+        assert_eq!(sorted(runs), expected);
     }
 
     #[test]
@@ -188,7 +197,7 @@ mod tests {
         let runs = vec![run(&a, 3, 8, 1.0), run(&a, 0, 5, 10.0)];
         assert!(disjoint_order(&runs).is_none());
         let expected = by_rows(&runs);
-        let rows = sort_runs(runs);
+        let rows = sorted(runs);
         assert_eq!(rows, expected);
         assert_eq!(rows.len(), 8);
         assert_eq!(rows[3].agg.count, 2);
@@ -202,7 +211,7 @@ mod tests {
         let runs = vec![mixed];
         assert!(disjoint_order(&runs).is_none());
         let expected = by_rows(&runs);
-        assert_eq!(sort_runs(runs), expected);
+        assert_eq!(sorted(runs), expected);
     }
 
     #[test]
@@ -210,7 +219,7 @@ mod tests {
         let (a, b) = (key("h0", &[]), key("h1", &[]));
         let mut rows = run(&a, 0, 3, 1.0);
         rows.extend(run(&b, 0, 3, 2.0));
-        assert_eq!(sort_runs(vec![Vec::new(), rows.clone(), Vec::new()]), rows);
+        assert_eq!(sort_runs(vec![Vec::new(), rows.clone(), Vec::new()]), vec![rows]);
         assert!(sort_runs(Vec::new()).is_empty());
     }
 }
