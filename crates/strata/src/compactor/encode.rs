@@ -32,20 +32,21 @@ pub(super) fn encode_by_day(
                 day: day.clone(),
                 reason,
             })?;
-            let rows = || runs.iter().flatten();
+            let held = Held::of(&runs);
+            // Dropping a flush's rows is a reference count per row: spread it over the pool.
+            runs.into_par_iter().for_each(drop);
             let entry = FileEntry {
                 path: format!("{}/day={day}/{}.parquet", info.tier, unique_name(flush, level)),
                 tier: info.tier,
                 day,
                 level,
                 flush,
-                rows: rows().count() as u64,
-                points: rows().map(|r| r.agg.count).sum(),
+                rows: held.rows,
+                points: held.points,
                 bytes: bytes.len() as u64,
-                // Rows are sorted by series first: the times' extremes are anywhere.
-                min_time: rows().map(|r| r.time).min().unwrap_or(0),
-                max_time: rows().map(|r| r.time).max().unwrap_or(0),
-                series: series(rows()),
+                min_time: held.min_time,
+                max_time: held.max_time,
+                series: held.series,
                 // Of the bytes as uploaded: every later read checks them against it.
                 crc32c: Some(crc32c::crc32c(&bytes)),
             };
@@ -54,17 +55,37 @@ pub(super) fn encode_by_day(
         .collect()
 }
 
-/// How many series rows in file order hold.
-fn series<'a>(rows: impl Iterator<Item = &'a Row>) -> u64 {
-    let mut last: Option<&Arc<SeriesKey>> = None;
-    let mut series = 0;
-    for row in rows {
-        if last.is_none_or(|key| !Arc::ptr_eq(key, &row.key) && **key != *row.key) {
-            series += 1;
+/// What rows in file order hold, for their file's manifest entry; one pass over the rows.
+struct Held {
+    rows: u64,
+    points: u64,
+    series: u64,
+    min_time: i64,
+    max_time: i64,
+}
+
+impl Held {
+    fn of(runs: &[Vec<Row>]) -> Held {
+        let mut held = Held { rows: 0, points: 0, series: 0, min_time: i64::MAX, max_time: i64::MIN };
+        let mut last: Option<&Arc<SeriesKey>> = None;
+        for run in runs {
+            for row in run {
+                held.rows += 1;
+                held.points += row.agg.count;
+                // Rows are sorted by series first: the times' extremes are anywhere.
+                held.min_time = held.min_time.min(row.time);
+                held.max_time = held.max_time.max(row.time);
+                if last.is_none_or(|key| !Arc::ptr_eq(key, &row.key) && **key != *row.key) {
+                    held.series += 1;
+                }
+                last = Some(&row.key);
+            }
         }
-        last = Some(&row.key);
+        if held.rows == 0 {
+            (held.min_time, held.max_time) = (0, 0);
+        }
+        held
     }
-    series
 }
 
 /// Runs by the day of their rows. A run within one day (a warm flush's runs, but for one that
@@ -108,6 +129,30 @@ mod tests {
     fn names_start_with_flush_and_level() {
         assert!(unique_name(7, 1).starts_with("000000000007-L1-"));
         assert_ne!(unique_name(7, 1), unique_name(7, 1));
+    }
+
+    #[test]
+    fn held_counts_a_series_split_over_runs_once() {
+        let key = |host: &str| {
+            Arc::new(SeriesKey {
+                measurement: "m".into(),
+                field: "value".into(),
+                tags: vec![("hostname".into(), host.into())],
+            })
+        };
+        let (a, b) = (key("a"), key("b"));
+        let row = |key: &Arc<SeriesKey>, time: i64| Row {
+            key: key.clone(),
+            time,
+            agg: crate::tier::agg::Agg::point(time, 1.0),
+        };
+        // a's rows in two runs, the second with its own (equal) key.
+        let runs =
+            vec![vec![row(&a, 60), row(&a, 120)], vec![row(&key("a"), 180), row(&b, 0)], vec![row(&b, 240)]];
+        let held = Held::of(&runs);
+        assert_eq!((held.rows, held.points, held.series, held.min_time, held.max_time), (5, 5, 2, 0, 240));
+        let none = Held::of(&[]);
+        assert_eq!((none.rows, none.series, none.min_time, none.max_time), (0, 0, 0, 0));
     }
 
     #[test]
