@@ -100,7 +100,7 @@ pub(crate) fn run(hosts: usize, runs: usize, loops: usize) -> Sizes {
         println!("- {threads} thread(s): {m:.3} s ({lo:.3}-{hi:.3})");
     }
 
-    steps(&engine, &data, shape.series(), (start, cut), flushed, loops, runs, one_thread);
+    steps(&engine, &data, shape.series(), (start, cut), flushed, loops, runs, one_thread, &pools);
     let points = engine.stats().tiers.warm.points;
     Sizes::of(engine, dir, format!("{hosts} hosts x 1 h"), points)
 }
@@ -116,6 +116,7 @@ fn steps(
     loops: usize,
     runs: usize,
     pass: f64,
+    pools: &[(usize, rayon::ThreadPool)],
 ) {
     // Every metric name, from the first step's lines.
     let first_step = split_lines(data, series_per_step).first().copied().unwrap_or_default();
@@ -166,7 +167,8 @@ fn steps(
     };
     assert!(rows.len() == plain_rows.len() && rows.iter().zip(&plain_rows).all(|(r, p)| agree(r, p)));
 
-    // 3. Sort and merge, Parquet encode, and the file write.
+    // 3. Sort and merge (all rows, as before; per-series runs, as the pass does), Parquet
+    //    encode on a pool of 1 thread and of 2, and the file write.
     let mut sorted = Vec::new();
     let sort = time(runs, || {
         sorted = rows.clone();
@@ -174,16 +176,26 @@ fn steps(
         file::sort_and_merge(&mut sorted);
         started.elapsed()
     });
+    let sort_runs = time(runs, || {
+        let series_runs = per_series.clone();
+        let started = Instant::now();
+        let by_runs = file::sort_runs(series_runs);
+        let elapsed = started.elapsed();
+        assert!(by_runs.iter().flatten().eq(&sorted), "sort_runs orders rows as sort_and_merge does");
+        elapsed
+    });
     let info = FileInfo { tier: Tier::Warm, resolution: RES };
     let mut bytes = Default::default();
-    let encode = time(runs, || bytes = file::write(&sorted, &info).expect("encode"));
+    let pool = |n: usize| pools.iter().find(|(threads, _)| *threads == n).map(|(_, p)| p).expect("a pool");
+    let encode = time(runs, || bytes = pool(1).install(|| file::write(&sorted, &info)).expect("encode"));
+    let encode2 = time(runs, || bytes = pool(2).install(|| file::write(&sorted, &info)).expect("encode"));
     let path = bench_dir().join("steps.parquet");
     let put = time(runs, || std::fs::write(&path, &bytes).expect("write the file"));
     let _ = std::fs::remove_file(&path);
 
     println!();
     println!(
-        "## Steps of the pass, one thread: {points} points of {} series -> {} rows, {} bytes",
+        "## Steps of the pass, one thread (but the 2-thread encode): {points} points of {} series -> {} rows, {} bytes",
         series.len(),
         rows.len(),
         bytes.len()
@@ -207,10 +219,12 @@ fn steps(
     let parts = [
         line("raw read from hot (decode + copy)", &read),
         line("`tier::downsample`", &downsample),
-        line("`file::sort_and_merge` (series shuffled)", &sort),
-        line("`file::write` (Parquet, zstd 3)", &encode),
+        line("`file::sort_runs` (per-series runs, shuffled; the pass's sort)", &sort_runs),
+        line("`file::write` (Parquet, zstd 3), 1 thread", &encode),
         line("write the file (`std::fs::write`)", &put),
     ];
+    line("`file::sort_and_merge` (all rows, series shuffled; not in the pass)", &sort);
+    line("`file::write` (Parquet, zstd 3), 2 threads (not in the sum)", &encode2);
     line("plain bucket loop (no key, naive sum; not in the pass)", &plain);
     let sum: f64 = parts.iter().sum();
     println!(

@@ -9,8 +9,9 @@
 //!    the last minute and rolls the hour up into cold.
 //! 2. **Steps** (`flush.rs`): the same points through the public functions one at a time, on
 //!    one thread: a raw read from hot (decode and copy), `downsample` (the compactor's inner
-//!    loop, beside a plain bucket loop without keys), each `loops` times; sort and merge,
-//!    `write`, and writing the file's bytes to disk, each `runs` times.
+//!    loop, beside a plain bucket loop without keys), each `loops` times; the sort of the
+//!    per-series runs (`sort_runs`, the pass's) and of all rows (`sort_and_merge`), `write` on
+//!    a pool of 1 thread and of 2, and writing the file's bytes to disk, each `runs` times.
 //! 3. **Sizes**: bytes per warm and cold row of the flush engine (1 h) and of a longer workload
 //!    compacted in one pass (`STRATA_BENCH_SIZES`, hosts x hours).
 //! 4. **Files per day** (`passes.rs`): a pass every simulated minute over a day of a small

@@ -82,9 +82,9 @@ pub(super) fn flush_warm(
     let late = cut.late.len() as u64;
     // Kept until the commit: a checkpoint taken while the flush waits records them.
     let pending = Pending { flush: number, late: cut.late.clone() };
-    let encoded = downsample_cut(core, cut.series, &keys, from, to, res).and_then(|mut rows| {
-        rows.extend(late_rows(&core.hot, &core.config, cut.late, &keys, held, res)?);
-        encode_by_day(rows, &FileInfo { tier: Tier::Warm, resolution: res }, 0, number)
+    let encoded = downsample_cut(core, cut.series, &keys, from, to, res).and_then(|mut runs| {
+        runs.extend(late_rows(&core.hot, &core.config, cut.late, &keys, held, res)?);
+        encode_by_day(runs, &FileInfo { tier: Tier::Warm, resolution: res }, 0, number)
     });
     let files = match encoded {
         Ok(files) => files,
@@ -160,7 +160,8 @@ fn held_buckets(core: &Core, late: &[LatePoint], res: i64) -> HeldBuckets {
     HeldBuckets { from: evicted_until, series }
 }
 
-/// Warm rows of every full bucket in `[from, to)` of the cut series.
+/// Warm rows of every full bucket in `[from, to)` of the cut series, a run per series (in file
+/// order: one series, bucket after bucket).
 fn downsample_cut(
     core: &Core,
     series: Vec<(SeriesId, Copied)>,
@@ -168,8 +169,8 @@ fn downsample_cut(
     from: i64,
     to: i64,
     res: i64,
-) -> Result<Vec<Row>, Error> {
-    let per_series: Vec<Vec<Row>> = series
+) -> Result<Vec<Vec<Row>>, Error> {
+    series
         .into_par_iter()
         .map_init(
             || (Vec::new(), Vec::new()),
@@ -183,11 +184,11 @@ fn downsample_cut(
                 Ok(downsample(key, core.config.kind(&key.measurement), times, values, res))
             },
         )
-        .collect::<Result<_, Error>>()?;
-    Ok(per_series.into_iter().flatten().collect())
+        .collect()
 }
 
-/// Partial rows of late points: per series and bucket, the latest value of each time.
+/// Partial rows of late points: per series and bucket, the latest value of each time; a run
+/// per series.
 ///
 /// A counter's late row for a bucket that hot holds whole (`held`) carries the increase of
 /// every point of the bucket, as an [`IncreaseScope::Bucket`] increase: merged after the rows
@@ -201,7 +202,7 @@ fn late_rows(
     keys: &BTreeMap<SeriesId, Arc<SeriesKey>>,
     mut held: HeldBuckets,
     res: i64,
-) -> Result<Vec<Row>, Error> {
+) -> Result<Vec<Vec<Row>>, Error> {
     // Stable: of points at one time, the one that arrived last is kept.
     late.sort_by_key(|p| (p.0, p.1));
     let mut kept: Vec<LatePoint> = Vec::with_capacity(late.len());
@@ -211,7 +212,7 @@ fn late_rows(
             _ => kept.push(p),
         }
     }
-    let mut rows = Vec::new();
+    let mut runs = Vec::new();
     for chunk in kept.chunk_by(|a, b| a.0 == b.0) {
         let Some((id, key)) = chunk.first().and_then(|p| Some((p.0, keys.get(&p.0)?))) else { continue };
         let times: Vec<i64> = chunk.iter().map(|p| p.1).collect();
@@ -223,7 +224,8 @@ fn late_rows(
             hot.decode_copied(copied, lo, hi, &mut all_times, &mut all_values)
                 .map_err(|reason| Error::DamagedChunk { series: key.to_string(), reason: reason.0 })?;
         }
-        for mut row in downsample(key, kind, &times, &values, res) {
+        let mut rows = downsample(key, kind, &times, &values, res);
+        for row in &mut rows {
             if row.time >= held.from && !all_times.is_empty() {
                 let end = row.time.saturating_add(res);
                 let (a, b) =
@@ -237,10 +239,10 @@ fn late_rows(
                     row.agg.increase = Some(Increase { value: whole.value, scope: IncreaseScope::Bucket });
                 }
             }
-            rows.push(row);
         }
+        runs.push(rows);
     }
-    Ok(rows)
+    Ok(runs)
 }
 
 #[cfg(test)]
@@ -262,6 +264,7 @@ mod tests {
             60,
         )
         .unwrap();
+        let rows: Vec<Row> = rows.into_iter().flatten().collect();
         assert_eq!(rows.len(), 2);
         assert_eq!((rows[0].time, rows[0].agg.count, rows[0].agg.sum), (0, 1, 5.0));
         assert_eq!((rows[1].time, rows[1].agg.count, rows[1].agg.last), (120, 1, 2.0));

@@ -77,7 +77,7 @@ pub(super) fn roll_up_cold(core: &Core, now: i64, report: &mut CompactReport) ->
         }
     }
     let warm_flushes = manifest.warm_flushes;
-    let files = encode_by_day(rows, &FileInfo { tier: Tier::Cold, resolution: res }, 0, warm_flushes)?;
+    let files = encode_by_day(vec![rows], &FileInfo { tier: Tier::Cold, resolution: res }, 0, warm_flushes)?;
     drop(guard);
     core.tiers.publish(&files, ["rollup-uploaded", "rollup-committed"], |next| {
         next.cold_until = Some(to);

@@ -7,6 +7,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
+use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -16,20 +17,22 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+mod encode;
 pub(crate) mod group;
 pub(crate) mod ranged;
 mod read;
+mod sort;
 mod writer;
 
 pub(crate) use group::{Group, merge_rows};
 pub use read::{OpenFile, RowFilter, read};
+pub use sort::{sort_and_merge, sort_runs};
 pub(crate) use writer::FileWriter;
 
 use super::Tier;
@@ -155,74 +158,6 @@ fn other_tags(key: &SeriesKey) -> impl Iterator<Item = &(String, String)> {
     key.tags.iter().filter(|(k, _)| !is_column_tag(k))
 }
 
-/// Sorts rows into file order and merges rows of the same series and bucket.
-pub fn sort_and_merge(rows: &mut Vec<Row>) {
-    // Rank each distinct key once (comparing keys is the costly part), then sort rows by
-    // (rank, time) as integers. Rows of one series mostly come together: the pointer check
-    // skips the hash lookup for them.
-    let mut keys: Vec<Arc<SeriesKey>> = Vec::new();
-    let mut ids: rustc_hash::FxHashMap<Arc<SeriesKey>, u32> = rustc_hash::FxHashMap::default();
-    let mut row_ids: Vec<u32> = Vec::with_capacity(rows.len());
-    let mut last: Option<(*const SeriesKey, u32)> = None;
-    for row in rows.iter() {
-        let id = match last {
-            Some((ptr, id)) if std::ptr::eq(ptr, Arc::as_ptr(&row.key)) => id,
-            _ => {
-                let next = u32::try_from(keys.len()).unwrap_or(u32::MAX);
-                let id = *ids.entry(row.key.clone()).or_insert_with(|| {
-                    keys.push(row.key.clone());
-                    next
-                });
-                last = Some((Arc::as_ptr(&row.key), id));
-                id
-            }
-        };
-        row_ids.push(id);
-    }
-    let mut by_key: Vec<u32> = (0..u32::try_from(keys.len()).unwrap_or(u32::MAX)).collect();
-    by_key.sort_by(|&a, &b| match (keys.get(a as usize), keys.get(b as usize)) {
-        (Some(a), Some(b)) => cmp_keys(a, b),
-        _ => Ordering::Equal,
-    });
-    let mut rank = vec![0u32; keys.len()];
-    for (r, &k) in by_key.iter().enumerate() {
-        if let Some(slot) = rank.get_mut(k as usize) {
-            *slot = u32::try_from(r).unwrap_or(u32::MAX);
-        }
-    }
-    let mut order: Vec<(u32, i64, u32)> = row_ids
-        .iter()
-        .zip(rows.iter())
-        .enumerate()
-        .map(|(i, (&id, row))| {
-            (
-                rank.get(id as usize).copied().unwrap_or(u32::MAX),
-                row.time,
-                u32::try_from(i).unwrap_or(u32::MAX),
-            )
-        })
-        .collect();
-    // Stable within equal (rank, time) by the original index: partial rows merge in order.
-    order.sort_unstable();
-    let mut taken: Vec<Option<Row>> = std::mem::take(rows).into_iter().map(Some).collect();
-    let mut previous: Option<(u32, i64)> = None;
-    for (r, time, i) in order {
-        let Some(row) = taken.get_mut(i as usize).and_then(Option::take) else { continue };
-        match (previous, rows.last_mut()) {
-            (Some(p), Some(kept)) if p == (r, time) => kept.agg.merge(&row.agg),
-            _ => {
-                // Rows of one key share one Arc, which keeps later grouping by pointer cheap.
-                let key = keys
-                    .get(by_key.get(r as usize).copied().unwrap_or(0) as usize)
-                    .cloned()
-                    .unwrap_or(row.key);
-                rows.push(Row { key, ..row });
-            }
-        }
-        previous = Some((r, time));
-    }
-}
-
 /// What a file's metadata says of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileInfo {
@@ -231,15 +166,17 @@ pub struct FileInfo {
     pub resolution: i64,
 }
 
-/// Encodes rows (sorted and merged, see [`sort_and_merge`]) as a Parquet file.
+/// Encodes rows (sorted and merged, see [`sort_and_merge`]) as a Parquet file, its column
+/// chunks in parallel on the rayon pool (`encode.rs`).
 pub fn write(rows: &[Row], info: &FileInfo) -> Result<Bytes, String> {
-    let schema = schema();
-    let batch = to_batch(&schema, rows)?;
-    let mut out = Vec::with_capacity(rows.len() * 16 + 4096);
-    let mut writer = ArrowWriter::try_new(&mut out, schema, Some(properties(info)))
-        .map_err(|e| format!("cannot start a Parquet file: {e}"))?;
-    writer.write(&batch).map_err(|e| format!("cannot write rows: {e}"))?;
-    writer.close().map_err(|e| format!("cannot finish a Parquet file: {e}"))?;
+    write_runs(std::slice::from_ref(&rows), info)
+}
+
+/// Encodes runs of rows that, concatenated, are in file order (see [`sort_runs`]) as a
+/// Parquet file, like [`write`].
+pub fn write_runs<R: AsRef<[Row]> + Sync>(runs: &[R], info: &FileInfo) -> Result<Bytes, String> {
+    let rows: Vec<&Row> = runs.iter().flat_map(|run| run.as_ref()).collect();
+    let out = encode::encode(Vec::with_capacity(rows.len() * 16 + 4096), &rows, info)?;
     Ok(Bytes::from(out))
 }
 
@@ -280,17 +217,27 @@ fn sorting_columns() -> Vec<SortingColumn> {
     (0..10).map(|column_idx| SortingColumn { column_idx, descending: false, nulls_first: true }).collect()
 }
 
-pub(super) fn to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, String> {
-    // Key columns repeat one value per series: append borrowed text, no allocation per row.
+/// A record batch of rows in file order (by value or by reference).
+pub(super) fn to_batch<R: Borrow<Row>>(schema: &SchemaRef, rows: &[R]) -> Result<RecordBatch, String> {
+    let rows: Vec<&Row> = rows.iter().map(Borrow::borrow).collect();
+    // Key columns repeat one value per series: each value is looked up once per series (the
+    // rows of a series come together), then appended to each of its rows as borrowed text.
+    let series: Vec<(&SeriesKey, usize)> = rows
+        .chunk_by(|a, b| Arc::ptr_eq(&a.key, &b.key))
+        .filter_map(|run| Some((run.first()?.key.as_ref(), run.len())))
+        .collect();
     let text = |f: &dyn Fn(&SeriesKey) -> Option<&str>| -> ArrayRef {
         let mut builder = arrow_array::builder::StringBuilder::with_capacity(rows.len(), rows.len() * 8);
-        for r in rows {
-            builder.append_option(f(&r.key));
+        for &(key, n) in &series {
+            let value = f(key);
+            for _ in 0..n {
+                builder.append_option(value);
+            }
         }
         Arc::new(builder.finish())
     };
     let times = |f: &dyn Fn(&Row) -> i64| -> ArrayRef {
-        Arc::new(TimestampNanosecondArray::from_iter_values(rows.iter().map(f)).with_timezone("UTC"))
+        Arc::new(TimestampNanosecondArray::from_iter_values(rows.iter().map(|r| f(r))).with_timezone("UTC"))
     };
     let floats = |f: &dyn Fn(&Agg) -> f64| -> ArrayRef {
         Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| f(&r.agg))))
@@ -301,16 +248,14 @@ pub(super) fn to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, 
         columns.push(text(&|k| k.tag(tag)));
     }
     let mut other = arrow_array::builder::StringBuilder::with_capacity(rows.len(), 0);
-    let mut last: Option<(*const SeriesKey, Option<String>)> = None;
-    for r in rows {
-        let ptr = Arc::as_ptr(&r.key);
-        if last.as_ref().is_none_or(|(p, _)| !std::ptr::eq(*p, ptr)) {
-            last = Some((ptr, encode_other_tags(&r.key)));
+    for &(key, n) in &series {
+        let text = encode_other_tags(key);
+        for _ in 0..n {
+            other.append_option(text.as_deref());
         }
-        other.append_option(last.as_ref().and_then(|(_, text)| text.as_deref()));
     }
     columns.push(Arc::new(other.finish()));
-    columns.push(bucket_starts(rows)?);
+    columns.push(bucket_starts(&rows)?);
     columns.push(Arc::new(Int64Array::from_iter_values(
         rows.iter().map(|r| i64::try_from(r.agg.count).unwrap_or(i64::MAX)),
     )));
@@ -332,7 +277,7 @@ pub(super) fn to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, 
 /// The `time` column: bucket starts in microseconds. A bucket start is a multiple of the
 /// resolution, a whole number of microseconds (the config checks it); one that is not would
 /// lose its nanoseconds, so it is refused rather than rounded.
-fn bucket_starts(rows: &[Row]) -> Result<ArrayRef, String> {
+fn bucket_starts(rows: &[&Row]) -> Result<ArrayRef, String> {
     let scale = time_scale(SCHEMA_VERSION);
     if let Some(row) = rows.iter().find(|r| r.time % scale != 0) {
         return Err(format!("bucket start {} ns is not a whole number of microseconds", row.time));

@@ -5,6 +5,8 @@
 use arrow_array::Array as _;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+use parquet::arrow::ArrowWriter;
+
 use super::read::strings;
 use super::*;
 
