@@ -48,6 +48,7 @@ mod ingest;
 mod log;
 mod memory_guard;
 mod payload;
+mod piecewise;
 mod query;
 mod read;
 mod read_only;

@@ -73,7 +73,10 @@ impl Batch {
     /// The record's bytes, with `count` definitions that `put` appends (each a u32 id and a
     /// key in `SeriesKey::encode`'s form): the write path encodes them straight from the index.
     pub(crate) fn encode_defining(&self, count: usize, put: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
-        let mut out = Vec::with_capacity(9 + self.len() * 20 + count * 96);
+        // Exactly the bytes written but the definitions' (guessed): a byte short doubles a
+        // buffer of a megabyte, which the log holds until the record is written.
+        let source = self.source.as_ref().map_or(0, |s| 12 + s.stream.len());
+        let mut out = Vec::with_capacity(10 + source + self.len() * 20 + count * 96);
         out.push(VERSION);
         match &self.source {
             Some(source) => {

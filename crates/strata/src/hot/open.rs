@@ -142,6 +142,14 @@ impl Coded {
         if self.stream.push(t, v).is_ok() {
             return None;
         }
+        // Just behind the newest point (two writers' records logged in the other order than
+        // their data): two appends, no point aside. Only while no point aside is at or after
+        // it, which would then be older than it and yet win at decode.
+        if self.disorder.last().is_none_or(|&(at, _)| at < t)
+            && let Ok(old) = self.stream.push_behind(t, v)
+        {
+            return old;
+        }
         match self.disorder.binary_search_by_key(&t, |&(x, _)| x) {
             Ok(i) => self.disorder.get_mut(i).map(|slot| std::mem::replace(&mut slot.1, v)),
             Err(i) => {
