@@ -423,8 +423,9 @@ impl Stream {
             word.get(..bytes).unwrap_or_default()
         };
         if self.bytes.len() + new.len() > self.bytes.capacity() {
-            // Grow by a quarter: an open window's bytes stay within 25% of its data.
-            self.bytes.reserve_exact(self.bytes.len() / 4 + 16);
+            // Grow by an eighth: an open window's bytes stay within 12.5% of its data (a
+            // quarter left 1.5 MB unused over 7 M points, at the peak of a `strata write`).
+            self.bytes.reserve_exact(self.bytes.len() / 8 + 16);
         }
         self.bytes.extend_from_slice(new);
         self.bit_len += u64::from(n);
