@@ -79,6 +79,8 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let engine = args.engine.open_read_only()?;
+    // Before the tiers are read: the memory that opening took.
+    let stats = engine.stats();
     let tiers = tier_views(&engine)?;
     drop(engine);
 
@@ -93,6 +95,7 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
         }
         InspectFormat::Table => {
             write_tier_table(&mut out, &tiers)?;
+            write_resident(&mut out, &stats)?;
             write_series_table(&mut out, &tiers)?;
             for (name, view) in &tiers {
                 write_details(&mut out, name, view, args.top)?;
@@ -101,6 +104,21 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// This process's resident memory with the hot store loaded, per hot point and per series:
+/// what reopening the directory costs (a read-only open loads what an engine would).
+fn write_resident(out: &mut impl Write, stats: &strata::Stats) -> anyhow::Result<()> {
+    let Some(resident) = stats.resident else { return Ok(()) };
+    let per_point = stats.resident_per_point().map_or(String::new(), |b| format!(", {b:.2} B per hot point"));
+    let per_series = stats.resident_per_series().map_or(String::new(), |b| format!(", {b:.0} B per series"));
+    writeln!(
+        out,
+        "\nresident memory of this process after opening: {:.1} MB (peak {:.1} MB){per_point}{per_series}",
+        resident.bytes as f64 / 1e6,
+        resident.peak_bytes as f64 / 1e6,
+    )?;
+    Ok(())
 }
 
 /// Hot, warm and cold as `inspect` shows them.

@@ -62,6 +62,12 @@ impl Storage for FsStorage {
         Ok(bytes)
     }
 
+    fn open_read(&self, name: &str) -> io::Result<(Box<dyn io::Read + Send>, u64)> {
+        let file = File::open(self.dir.join(name))?;
+        let len = file.metadata()?.len();
+        Ok((Box::new(file), len))
+    }
+
     fn create(&self, name: &str) -> io::Result<Box<dyn LogFile>> {
         let file = OpenOptions::new().append(true).create_new(true).open(self.dir.join(name))?;
         Ok(Box::new(FsLogFile { file }))

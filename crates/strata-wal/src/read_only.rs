@@ -67,6 +67,9 @@ impl Storage for ReadOnlyStorage {
     fn read_head(&self, name: &str, len: usize) -> io::Result<Vec<u8>> {
         self.inner.read_head(name, len)
     }
+    fn open_read(&self, name: &str) -> io::Result<(Box<dyn io::Read + Send>, u64)> {
+        self.inner.open_read(name)
+    }
     fn create(&self, name: &str) -> io::Result<Box<dyn LogFile>> {
         Err(self.refuse("creating", name))
     }

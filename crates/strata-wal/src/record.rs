@@ -44,41 +44,49 @@ pub const MAX_RECORD_SIZE: usize = 64 << 20;
 /// A record framed on the appending thread, waiting for the log thread to fill in `synced`.
 #[derive(Debug)]
 pub(crate) struct Frame {
-    /// Header (with `synced` and `crc` still zero) and payload.
-    pub(crate) bytes: Vec<u8>,
+    /// The header, with `synced` and `crc` still zero until [`Frame::seal`].
+    pub(crate) header: [u8; RECORD_HEADER_LEN],
+    /// The payload, written after the header in the same call, never copied into one buffer
+    /// with it (a write's payload is a megabyte or more).
+    pub(crate) payload: Vec<u8>,
     /// CRC32C of the payload alone: the log thread extends it over the header.
     payload_crc: u32,
 }
 
 impl Frame {
+    /// Frames a copy of `payload`; see [`Frame::owning`].
+    pub(crate) fn new(payload: &[u8]) -> Frame {
+        Frame::owning(payload.to_vec())
+    }
+
     /// Frames `payload`: the payload's checksum, the costly part, is computed here, on the
-    /// appending thread, so the log thread only fills in 12 bytes and copies bytes to the OS.
+    /// appending thread, so the log thread only fills in 12 bytes and hands the bytes to the OS.
     ///
     /// The caller has checked `payload.len() <= MAX_RECORD_SIZE`.
-    pub(crate) fn new(payload: &[u8]) -> Frame {
+    pub(crate) fn owning(payload: Vec<u8>) -> Frame {
         debug_assert!(payload.len() <= MAX_RECORD_SIZE);
         let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-        let mut bytes = Vec::with_capacity(RECORD_HEADER_LEN + payload.len());
-        bytes.extend_from_slice(&len.to_le_bytes());
-        bytes.extend_from_slice(&[0; 12]);
-        bytes.extend_from_slice(payload);
-        Frame { bytes, payload_crc: crc32c::crc32c(payload) }
+        let mut header = [0; RECORD_HEADER_LEN];
+        if let Some(field) = header.get_mut(..4) {
+            field.copy_from_slice(&len.to_le_bytes());
+        }
+        Frame { header, payload_crc: crc32c::crc32c(&payload), payload }
     }
 
     /// Fills in `synced`, the durable length of the segment the record goes to, and the
     /// checksum.
     pub(crate) fn seal(&mut self, synced: u64) {
-        if let Some(field) = self.bytes.get_mut(4..12) {
+        if let Some(field) = self.header.get_mut(4..12) {
             field.copy_from_slice(&synced.to_le_bytes());
         }
-        let crc = crc32c::crc32c_append(self.payload_crc, self.bytes.get(..12).unwrap_or_default());
-        if let Some(field) = self.bytes.get_mut(12..16) {
+        let crc = crc32c::crc32c_append(self.payload_crc, self.header.get(..12).unwrap_or_default());
+        if let Some(field) = self.header.get_mut(12..16) {
             field.copy_from_slice(&crc.to_le_bytes());
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.bytes.len()
+        RECORD_HEADER_LEN + self.payload.len()
     }
 }
 
@@ -87,7 +95,9 @@ impl Frame {
 pub(crate) fn encode(payload: &[u8], synced: u64) -> Vec<u8> {
     let mut frame = Frame::new(payload);
     frame.seal(synced);
-    frame.bytes
+    let mut bytes = frame.header.to_vec();
+    bytes.extend_from_slice(&frame.payload);
+    bytes
 }
 
 /// A record that decoded.

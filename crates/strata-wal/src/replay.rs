@@ -1,7 +1,10 @@
 //! Replay: reading the log back after a restart, and repairing a torn tail.
 //!
-//! Segments are read oldest first, each whole, and their records handed out in order. The
-//! rules for damage follow from how the log writes (see `segment.rs`, `record.rs`):
+//! Segments are read oldest first, each whole, and their records handed out in order; the
+//! segment the replay starts in is read from its start position on (its header too). What
+//! lies before the start, which a checkpoint holds, is not read and so not checked, as for a
+//! segment wholly before it. The rules for damage follow from how the log writes (see
+//! `segment.rs`, `record.rs`):
 //!
 //! - Every segment but the newest was synced whole before the next one was created, and the
 //!   next one's header (version 2) names it and its length: damage there, a segment missing
@@ -25,6 +28,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::io::Read;
 use std::sync::Arc;
 
 use crate::error::Corruption;
@@ -317,10 +321,38 @@ impl Replay {
         })
     }
 
+    /// Reads segment `name` for a replay that starts at `start`: the header and the bytes
+    /// from `start` on, at their offsets; the bytes between are left zero and are never
+    /// touched, so they take no memory (a zeroed allocation of that size is pages the kernel
+    /// has not handed out yet). A start past the end reads the whole segment, for the checks
+    /// that report it.
+    fn read_from(&self, name: &str, start: usize) -> Result<Vec<u8>, WalError> {
+        if start <= HEADER_LEN {
+            return self.read(name);
+        }
+        let io = |source| WalError::Io { op: "reading", path: self.storage.path(name), source };
+        let (mut read, len) = self.storage.open_read(name).map_err(io)?;
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        if start > len {
+            return self.read(name);
+        }
+        let mut data = vec![0u8; len];
+        let (head, rest) = data.split_at_mut(start);
+        let header = head.get_mut(..HEADER_LEN).unwrap_or_default();
+        read.read_exact(header).map_err(io)?;
+        std::io::copy(&mut (&mut read).take((start - header.len()) as u64), &mut std::io::sink())
+            .map_err(io)?;
+        read.read_exact(rest).map_err(io)?;
+        Ok(data)
+    }
+
     /// Reads segment `seq`, checks its header and its place in the log.
     fn load(&mut self, seq: u64) -> Result<(), WalError> {
         let name = segment::name(seq);
-        let data = self.read(&name)?;
+        // The segment the replay starts in is read from where it starts (a checkpoint's
+        // position, often its end): the records before are covered and never decoded.
+        let start = if seq == self.from.segment { usize::try_from(self.from.offset).unwrap_or(0) } else { 0 };
+        let data = self.read_from(&name, start)?;
         let header = match segment::check_header(&data, seq) {
             Ok(header) => header,
             Err(HeaderError::Version(found)) => {
@@ -341,16 +373,21 @@ impl Replay {
                 return Ok(());
             }
             Err(HeaderError::Damaged(reason) | HeaderError::Invalid(reason)) => {
+                // Counted over the whole segment, the part before the start included.
+                let data = if start > 0 { self.read(&name)? } else { data };
                 let records = count_records(&data, seq);
                 return self.acknowledged_damage(seq, 0, reason, records);
             }
         };
         if let Err(reason) = self.check_link(seq, &header) {
+            let data = if start > 0 { self.read(&name)? } else { data };
             let records = record::scan(&data, header.len, header.version).records;
             return self.acknowledged_damage(seq, 0, reason, records);
         }
         let sealed_len = self.sealed_len(seq)?;
-        self.current = Some(Current { seq, data, version: header.version, offset: header.len, sealed_len });
+        // A start inside the segment is a record's end: the next record begins there.
+        let offset = if start <= data.len() { header.len.max(start) } else { header.len };
+        self.current = Some(Current { seq, data, version: header.version, offset, sealed_len });
         self.pending.pop_front();
         Ok(())
     }

@@ -21,6 +21,13 @@ pub trait Storage: Send + Sync + Debug + 'static {
         bytes.truncate(len);
         Ok(bytes)
     }
+    /// A reader of a file from its start, and the file's length: a checkpoint is read a piece
+    /// at a time rather than whole. The provided version reads the whole file first.
+    fn open_read(&self, name: &str) -> io::Result<(Box<dyn io::Read + Send>, u64)> {
+        let bytes = self.read(name)?;
+        let len = bytes.len() as u64;
+        Ok((Box::new(io::Cursor::new(bytes)), len))
+    }
     /// Creates a new, empty file for appending; fails if it exists. The file's directory entry
     /// is durable only after a later [`sync_dir`](Storage::sync_dir).
     fn create(&self, name: &str) -> io::Result<Box<dyn LogFile>>;
@@ -58,6 +65,9 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
     }
     fn read_head(&self, name: &str, len: usize) -> io::Result<Vec<u8>> {
         (**self).read_head(name, len)
+    }
+    fn open_read(&self, name: &str) -> io::Result<(Box<dyn io::Read + Send>, u64)> {
+        (**self).open_read(name)
     }
     fn create(&self, name: &str) -> io::Result<Box<dyn LogFile>> {
         (**self).create(name)

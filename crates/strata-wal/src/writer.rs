@@ -209,7 +209,7 @@ impl Writer {
         for frame in frames.iter_mut() {
             frame.seal(self.synced);
         }
-        let bufs: Vec<&[u8]> = frames.iter().map(|f| f.bytes.as_slice()).collect();
+        let bufs: Vec<&[u8]> = frames.iter().flat_map(|f| [&f.header[..], f.payload.as_slice()]).collect();
         self.file.append(&bufs).map_err(|source| self.io_error("appending to", source))?;
         self.len += frames.iter().map(|f| to_u64(f.len())).sum::<u64>();
         self.dirty = true;

@@ -48,6 +48,7 @@ mod ingest;
 mod log;
 mod memory_guard;
 mod payload;
+mod piecewise;
 mod query;
 mod read;
 mod read_only;
@@ -75,7 +76,7 @@ pub use query::{Aggregate, Query, QueryResult, QuerySeries, RangeStats, Resoluti
 pub use read::{Selector, SeriesPoints, TierSeries};
 pub use recovery::Recovery;
 pub use series::SeriesKey;
-pub use stats::{Stats, TierStats, TierSummary};
+pub use stats::{Resident, Stats, TierStats, TierSummary};
 pub use strata_lp::Precision;
 pub use strata_wal::SyncLatency;
 pub use streams::StreamSequence;

@@ -125,10 +125,10 @@ impl Log {
     /// replayed at the next open, but memory misses it until then.
     pub(crate) fn append_then_apply(
         &self,
-        payload: &[u8],
+        payload: Vec<u8>,
         apply: impl FnOnce() -> Result<(), Malformed>,
     ) -> Result<Position, Error> {
-        let (end, sequence) = match self.wal("write")?.append_sequenced(payload) {
+        let (end, sequence) = match self.wal("write")?.append_sequenced_owned(payload) {
             Ok(appended) => appended,
             Err(e) => {
                 self.poison(e.to_string());

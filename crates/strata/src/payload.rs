@@ -98,8 +98,11 @@ impl Batch {
     /// The record's bytes, with `count` definitions that `put` appends (each a u32 id and a
     /// key in `SeriesKey::encode`'s form): the write path encodes them straight from the index.
     pub(crate) fn encode_defining(&self, count: usize, put: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        // Exactly the bytes written but the definitions' (guessed): a byte short doubles a
+        // buffer of a megabyte, which the log holds until the record is written.
+        let source = self.source.as_ref().map_or(0, |s| 12 + s.stream.len());
         let retiring = self.retire.as_ref().map_or(0, |r| 16 + r.ids.len() * 4 + r.moves.len() * 8);
-        let mut out = Vec::with_capacity(9 + self.len() * 20 + count * 96 + retiring);
+        let mut out = Vec::with_capacity(10 + source + retiring + self.len() * 20 + count * 96);
         out.push(if self.retire.is_some() { RETIRING_VERSION } else { VERSION });
         let flags = if self.source.is_some() { HAS_SOURCE } else { 0 }
             | if self.retire.is_some() { RETIRES } else { 0 };

@@ -85,16 +85,11 @@ pub(crate) fn recover(
     let mut from = Position::START;
     let mut evicted_until = i64::MIN;
     let mut streams = Streams::default();
-    if let Some((path, snapshot)) = checkpoint::load_newest(checkpoints, access)? {
-        let corrupt = |reason: Malformed| Error::Corrupt { path: path.clone(), reason: reason.0 };
-        for entry in snapshot.series.iter() {
-            let (id, key) = entry.map_err(corrupt)?;
-            index.define(id, &key).map_err(corrupt)?;
-        }
+    // The series are defined as the table is decoded, not held as a table beside the index.
+    let loaded = checkpoint::load_newest(checkpoints, access, &mut |id, key| index.define(id, key))?;
+    if let Some((path, snapshot)) = loaded {
         for (id, chunks) in snapshot.chunks {
-            for chunk in chunks {
-                hot.load(id, chunk);
-            }
+            hot.load(id, chunks);
         }
         from = snapshot.position;
         evicted_until = snapshot.evicted_until;

@@ -37,6 +37,41 @@ pub struct Stats {
     pub object_store_errors: Vec<(&'static str, u64)>,
     pub hot: HotStats,
     pub tiers: TierStats,
+    /// The whole process's resident memory, now and at its peak, where the system reports it
+    /// (Linux: `VmRSS` and `VmHWM` of `/proc/self/status`): what an operator sees, the binary
+    /// and every buffer of the process included, not only the engine's.
+    pub resident: Option<Resident>,
+}
+
+/// Resident memory of the process, bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resident {
+    pub bytes: u64,
+    pub peak_bytes: u64,
+}
+
+impl Stats {
+    /// Resident bytes of the process per point in hot, now (issue 12's measure of hot memory).
+    pub fn resident_per_point(&self) -> Option<f64> {
+        let points = self.hot.open_points + self.hot.sealed_points;
+        self.resident.filter(|_| points > 0).map(|r| r.bytes as f64 / points as f64)
+    }
+
+    /// Resident bytes of the process per series in the index, now.
+    pub fn resident_per_series(&self) -> Option<f64> {
+        self.resident.filter(|_| self.series > 0).map(|r| r.bytes as f64 / self.series as f64)
+    }
+}
+
+/// The process's resident memory from `/proc/self/status`; `None` where it is not there.
+fn resident() -> Option<Resident> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let rest = status.lines().find_map(|l| l.strip_prefix(name))?;
+        let kib: u64 = rest.trim().trim_end_matches("kB").trim().parse().ok()?;
+        kib.checked_mul(1024)
+    };
+    Some(Resident { bytes: field("VmRSS:")?, peak_bytes: field("VmHWM:")? })
 }
 
 /// What the tiers hold, from the live manifest.
@@ -83,6 +118,7 @@ pub(crate) fn collect(core: &Core, status: TierStatus) -> Stats {
         object_store_errors: core.tiers.store.errors(),
         hot: core.hot.stats(),
         tiers: tier_stats(core, status),
+        resident: resident(),
     }
 }
 
@@ -111,5 +147,32 @@ fn tier_stats(core: &Core, status: TierStatus) -> TierStats {
         conflicts: core.hot.conflicts(),
         files_waiting_for_readers: core.tiers.doomed() as u64,
         status,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests may panic")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resident_memory_is_read_and_divided_by_points_and_series() {
+        #[cfg(target_os = "linux")]
+        {
+            let now = resident().unwrap();
+            assert!(now.bytes > 0 && now.peak_bytes >= now.bytes, "{now:?}");
+        }
+        let mut stats = Stats {
+            series: 4,
+            resident: Some(Resident { bytes: 1000, peak_bytes: 2000 }),
+            ..Stats::default()
+        };
+        assert_eq!(stats.resident_per_point(), None, "no point in hot");
+        stats.hot.open_points = 150;
+        stats.hot.sealed_points = 50;
+        assert_eq!(stats.resident_per_point(), Some(5.0));
+        assert_eq!(stats.resident_per_series(), Some(250.0));
+        stats.resident = None;
+        assert_eq!((stats.resident_per_point(), stats.resident_per_series()), (None, None));
     }
 }

@@ -45,7 +45,7 @@ pub(super) fn retire_idle(core: &Core, report: &mut CompactReport) -> Result<(),
     let payload = batch.encode_defining(0, |_| {});
     let retire = batch.retire.unwrap_or_default();
     let mut retired = 0;
-    core.log.append_then_apply(&payload, || {
+    core.log.append_then_apply(payload, || {
         let mut index = core.write_index();
         retired = index.retire(&retire.ids);
         core.hot.forget(&retire.ids);

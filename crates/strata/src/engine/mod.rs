@@ -285,6 +285,9 @@ impl Engine {
         // A cut that could not be encoded keeps the WAL that holds it: the next open replays it.
         // So does a gated message given up unacknowledged: the next open's fence decides.
         if !self.core.log.is_poisoned() && !self.core.gate.is_cutting() && !self.core.acks.is_abandoned() {
+            // No write can come any more (the engine is ours, its threads stopped): sealing in
+            // place spares the checkpoint a copy of every open window.
+            self.core.hot.seal_open_windows();
             checkpointer::checkpoint(&self.core)?;
         }
         self.core.log.sync()

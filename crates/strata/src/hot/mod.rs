@@ -194,9 +194,7 @@ impl HotStore {
                     continue;
                 }
                 let local = id as usize / SHARDS;
-                if shard.series.len() <= local {
-                    shard.series.resize_with(local + 1, SeriesHot::default);
-                }
+                grow(&mut shard.series, local);
                 let Some(series) = shard.series.get_mut(local) else { continue };
                 // The replaced value matters only to a late point (see `note_late`).
                 let (older, replaced) = series.insert(self.window, t, v, t < tiered_until)?;
@@ -288,6 +286,19 @@ impl HotStore {
         dropped
     }
 
+    /// Seals every open window in place (`SeriesHot::seal_open`), for a checkpoint at close:
+    /// the checkpoint then shares every chunk instead of holding a sealed copy of each open
+    /// window beside it, which at close was the process's peak. The points stay as they are.
+    pub(crate) fn seal_open_windows(&self) {
+        for shard in self.shards.iter() {
+            let mut shard = lock(shard);
+            for series in &mut shard.series {
+                series.seal_older();
+                series.seal_open();
+            }
+        }
+    }
+
     /// The start of the oldest window any series holds.
     pub(crate) fn oldest_window(&self) -> Option<i64> {
         let mut oldest: Option<i64> = None;
@@ -316,16 +327,21 @@ impl HotStore {
         out
     }
 
-    /// Puts a sealed chunk loaded from a checkpoint.
-    pub(crate) fn load(&self, id: SeriesId, chunk: Chunk) {
+    /// Puts a series' sealed chunks loaded from a checkpoint. The list is kept as it comes
+    /// (a checkpoint sizes it exactly) when the series holds none yet.
+    pub(crate) fn load(&self, id: SeriesId, chunks: Vec<Chunk>) {
         let (shard, local) = self.shard_of(id);
         let mut shard = lock(shard);
-        if shard.series.len() <= local {
-            shard.series.resize_with(local + 1, SeriesHot::default);
-        }
+        grow(&mut shard.series, local);
         if let Some(series) = shard.series.get_mut(local) {
-            let at = series.older.partition_point(|c| c.window < chunk.window);
-            series.older.vec().insert(at, chunk);
+            if series.older.is_empty() && chunks.is_sorted_by_key(|c| c.window) {
+                series.older.set(chunks);
+                return;
+            }
+            for chunk in chunks {
+                let at = series.older.partition_point(|c| c.window < chunk.window);
+                series.older.vec().insert(at, chunk);
+            }
         }
     }
 
@@ -348,10 +364,13 @@ impl HotStore {
                     .collect()
             };
             out.extend(copied.into_iter().map(|(id, older, open_window, open)| {
-                let mut chunks: Vec<Chunk> = older
-                    .into_iter()
-                    .map(|c| Chunk { window: c.window, body: Body::Sealed(c.body.sealed()) })
-                    .collect();
+                // Exactly as long as it ends: a checkpoint holds one such list per series.
+                let mut chunks = Vec::with_capacity(older.len() + usize::from(!open.is_empty()));
+                chunks.extend(
+                    older
+                        .into_iter()
+                        .map(|c| Chunk { window: c.window, body: Body::Sealed(c.body.sealed()) }),
+                );
                 if !open.is_empty() {
                     let (mut times, mut values) = (Vec::new(), Vec::new());
                     open.decode(&mut times, &mut values);
@@ -430,6 +449,19 @@ impl HotStore {
 
 /// A series as copied for a snapshot: id, older chunks, open window start and points.
 type SeriesCopy = (SeriesId, Vec<Chunk>, i64, OpenWindow);
+
+/// Makes `series` long enough to hold `local`, growing it by an eighth at least rather than
+/// doubling: ids come in ascending order, so every shard's vector grows in small steps, and
+/// doubling would leave up to half of 40 bytes a series unused.
+fn grow(series: &mut Vec<SeriesHot>, local: usize) {
+    if series.len() > local {
+        return;
+    }
+    if series.capacity() <= local {
+        series.reserve_exact((local + 1 - series.len()).max(series.len() / 8));
+    }
+    series.resize_with(local + 1, SeriesHot::default);
+}
 
 #[cold]
 fn unreachable_shard() -> ! {

@@ -28,7 +28,42 @@ struct Coded {
     stream: Stream,
     /// Points that arrived at or before the stream's newest time, sorted and unique by time.
     /// Each is newer than the stream's point at its time, if there is one.
-    disorder: Vec<(i64, f64)>,
+    disorder: Aside,
+}
+
+/// The points aside: a pointer, null while there are none (almost always, now that a point
+/// just behind the newest goes into the stream), so that a window's allocation is 8 bytes
+/// smaller than with a `Vec` inline.
+#[derive(Debug, Clone, Default)]
+#[expect(clippy::box_collection, reason = "8 bytes in every open window instead of a Vec's 24")]
+struct Aside(Option<Box<Vec<(i64, f64)>>>);
+
+impl Aside {
+    fn vec(&mut self) -> &mut Vec<(i64, f64)> {
+        self.0.get_or_insert_default()
+    }
+
+    fn take(&mut self) -> Vec<(i64, f64)> {
+        self.0.take().map(|v| *v).unwrap_or_default()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.0.as_ref().map_or(0, |v| size_of::<Vec<(i64, f64)>>() + v.capacity() * size_of::<(i64, f64)>())
+    }
+}
+
+impl std::ops::Deref for Aside {
+    type Target = [(i64, f64)];
+
+    fn deref(&self) -> &[(i64, f64)] {
+        self.0.as_deref().map(Vec::as_slice).unwrap_or_default()
+    }
+}
+
+impl std::ops::DerefMut for Aside {
+    fn deref_mut(&mut self) -> &mut [(i64, f64)] {
+        self.0.as_deref_mut().map(Vec::as_mut_slice).unwrap_or_default()
+    }
 }
 
 impl OpenWindow {
@@ -39,7 +74,7 @@ impl OpenWindow {
             ([t], [v]) => OpenWindow(Points::One(*t, *v)),
             _ => OpenWindow(Points::Coded(Box::new(Coded {
                 stream: Stream::from_points(times, values),
-                disorder: Vec::new(),
+                disorder: Aside::default(),
             }))),
         }
     }
@@ -84,9 +119,7 @@ impl OpenWindow {
         match &self.0 {
             Points::Empty | Points::One(..) => 0,
             Points::Coded(coded) => {
-                size_of::<Coded>()
-                    + coded.stream.heap_bytes()
-                    + coded.disorder.capacity() * size_of::<(i64, f64)>()
+                size_of::<Coded>() + coded.stream.heap_bytes() + coded.disorder.heap_bytes()
             }
         }
     }
@@ -142,11 +175,19 @@ impl Coded {
         if self.stream.push(t, v).is_ok() {
             return None;
         }
+        // Just behind the newest point (two writers' records logged in the other order than
+        // their data): two appends, no point aside. Only while no point aside is at or after
+        // it, which would then be older than it and yet win at decode.
+        if self.disorder.last().is_none_or(|&(at, _)| at < t)
+            && let Ok(old) = self.stream.push_behind(t, v)
+        {
+            return old;
+        }
         match self.disorder.binary_search_by_key(&t, |&(x, _)| x) {
             Ok(i) => self.disorder.get_mut(i).map(|slot| std::mem::replace(&mut slot.1, v)),
             Err(i) => {
                 let old = if replaced { self.stream_value_at(t) } else { None };
-                self.disorder.insert(i, (t, v));
+                self.disorder.vec().insert(i, (t, v));
                 if self.disorder.len() >= DISORDER {
                     self.rebuild();
                 }
@@ -194,7 +235,7 @@ impl Coded {
     /// Puts the points aside into the stream: its points from the first one aside on are cut
     /// off, merged with them, and coded again; older points stay as coded.
     fn rebuild(&mut self) {
-        let aside = std::mem::take(&mut self.disorder);
+        let aside = self.disorder.take();
         let Some(&(from, _)) = aside.first() else { return };
         let (mut times, mut values) = (Vec::new(), Vec::new());
         self.stream.split_off(from, &mut times, &mut values);
@@ -230,6 +271,14 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    /// A window of two points or more is one allocation of 104 bytes (112 with malloc's
+    /// header) beside its stream's bytes.
+    #[test]
+    fn a_coded_window_takes_104_bytes() {
+        assert_eq!(size_of::<Coded>(), 104);
+        assert_eq!(size_of::<OpenWindow>(), 24);
+    }
 
     proptest! {
         /// Any order of inserts, duplicates included, holds what a map keeps: the last value

@@ -30,6 +30,11 @@ impl Older {
         self.0.get_or_insert_default()
     }
 
+    /// Replaces the chunks with `chunks` (in window order), keeping its allocation as it is.
+    pub(super) fn set(&mut self, chunks: Vec<Chunk>) {
+        self.0 = (!chunks.is_empty()).then(|| Box::new(chunks));
+    }
+
     /// Lets the allocation go once no chunk is left.
     pub(super) fn tidy(&mut self) {
         if self.0.as_ref().is_some_and(|v| v.is_empty()) {
@@ -149,6 +154,18 @@ impl SeriesHot {
             }
         }
         Ok(None)
+    }
+
+    /// Seals the open window into the older chunks, as a checkpoint holds it: the same points,
+    /// in the form a load puts back (the next point in that window opens it again).
+    pub(super) fn seal_open(&mut self) {
+        if self.open.is_empty() {
+            return;
+        }
+        let (mut times, mut values) = (Vec::new(), Vec::new());
+        self.open.decode(&mut times, &mut values);
+        self.open = OpenWindow::default();
+        self.older.vec().push(Chunk { window: self.open_window, body: Body::Sealed(seal(&times, &values)) });
     }
 
     pub(super) fn seal_older(&mut self) {

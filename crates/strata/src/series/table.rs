@@ -1,10 +1,14 @@
 //! A checkpoint's series table kept in its binary form: per series a u32 LE id and the key
 //! (`SeriesKey::encode`). Writing encodes keys straight from the index, loading defines them
-//! one at a time, so neither builds a `SeriesKey` for every series at once.
+//! one at a time as the checkpoint is decoded, so neither builds a `SeriesKey` for every series
+//! at once.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
-use super::{SeriesId, SeriesKey};
+use super::SeriesId;
+#[cfg(test)]
+use super::SeriesKey;
+#[cfg(test)]
 use crate::decode::{Malformed, get_u32};
 
 /// Series ids and keys, encoded.
@@ -41,13 +45,19 @@ impl SeriesTable {
         SeriesTable::build(&ids, |_, out| keys.next().map(|(_, key)| key.encode(out)).is_some())
     }
 
-    /// Appends the table as a checkpoint holds it: the u32 LE count, then the entries.
-    pub(crate) fn put(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.count.to_le_bytes());
-        out.extend_from_slice(&self.bytes);
+    /// Entries in the table; a checkpoint writes it (u32 LE) before [`SeriesTable::bytes`].
+    pub(crate) fn count(&self) -> u32 {
+        self.count
     }
 
-    /// Reads a table from `input`, advancing it; every key is decoded once to check it.
+    /// The entries, encoded as a checkpoint holds them after the count.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Reads a table from `input`, advancing it; every key is decoded once to check it. (A
+    /// checkpoint's load defines its series as it decodes them instead, `checkpoint.rs`.)
+    #[cfg(test)]
     pub(crate) fn get(input: &mut &[u8]) -> Result<SeriesTable, Malformed> {
         let count = get_u32(input)?;
         let start = *input;
@@ -60,6 +70,7 @@ impl SeriesTable {
     }
 
     /// Every entry, decoded.
+    #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = Result<(SeriesId, SeriesKey), Malformed>> + '_ {
         let mut input = self.bytes.as_slice();
         (0..self.count).map(move |_| Ok((get_u32(&mut input)?, SeriesKey::decode(&mut input)?)))
@@ -75,8 +86,8 @@ mod tests {
     fn tables_round_trip_and_refuse_damage() {
         let key = |h: &str| SeriesKey::from_parts("m", "value", [("hostname", h)].into_iter(), None).unwrap();
         let table = SeriesTable::from_keys(&[(3, key("a")), (9, key("b"))]);
-        let mut bytes = Vec::new();
-        table.put(&mut bytes);
+        let mut bytes = table.count().to_le_bytes().to_vec();
+        bytes.extend_from_slice(table.bytes());
         bytes.push(7);
         let mut input = bytes.as_slice();
         let back = SeriesTable::get(&mut input).unwrap();
