@@ -423,7 +423,8 @@ fn print_table(
     println!("|---|---|---|---|---|---|---|---|---|");
     for ((case, (times, result)), (again, _)) in cases.iter().zip(first).zip(second) {
         let p50 = percentile(times, 50);
-        let peer = |engine: &str| peers.iter().find(|t| !t.first && t.engine == engine && t.query == case.name);
+        let peer =
+            |engine: &str| peers.iter().find(|t| !t.first && t.engine == engine && t.query == case.name);
         let cell = |t: Option<&Timing>| {
             t.map_or_else(|| "n/a".to_owned(), |t| format!("{} / {}", fmt_dur(t.p50), fmt_dur(t.p90)))
         };
