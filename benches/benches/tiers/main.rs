@@ -147,9 +147,17 @@ fn sizes_case(hosts: usize, hours: u64) -> Sizes {
 }
 
 /// The engine's defaults except: no WAL sync, a hot store that keeps a day, no background
-/// checkpoint or compaction (the benchmark runs its passes), and the given chunk window.
+/// checkpoint or compaction (the benchmark runs its passes), the given chunk window, and the
+/// generator's counters (InfiniBand bytes, NUMA allocations) configured as counters, as a site
+/// would: their rows carry the increase columns.
 fn config(dir: &Path, chunk: Duration) -> Config {
     let mut config = Config::with_data_dir(dir);
+    for counter in ["ib_xmit", "ib_recv", "numastats_numa_hit", "numastats_numa_miss"] {
+        config.metrics.insert(
+            counter.to_owned(),
+            strata::MetricConfig { kind: strata::MetricKind::Counter, ..strata::MetricConfig::default() },
+        );
+    }
     config.wal.durability = DurabilityConfig::None;
     config.hot.retention = Span(Duration::from_secs(24 * HOUR));
     config.hot.chunk_duration = Span(chunk);
