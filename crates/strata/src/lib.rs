@@ -53,6 +53,7 @@ mod query;
 mod read;
 mod read_only;
 mod recovery;
+mod release;
 mod series;
 mod stats;
 mod streams;

@@ -95,6 +95,8 @@ impl Compactor {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             pass(core, &mut state, now)
         };
+        // What the pass allocated for a moment goes back to the system, not only to the heap.
+        crate::release::release_free_memory();
         // Hot memory as the pass left it, for the write path's backpressure.
         let failing = outcome.as_ref().err().map(ToString::to_string);
         core.memory.measured(core.hot.stats().memory_bytes, core.counters.accepted(), failing);
