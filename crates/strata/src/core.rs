@@ -62,6 +62,16 @@ impl Core {
         self.writers.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// How many times a reader that found series before a retirement and read hot after it
+    /// reads again before it holds retirements off (`hold_off_retirements`) for its read.
+    pub(crate) const READ_RETRIES: usize = 3;
+
+    /// Holds retirements off (they wait for it as for a write): for a reader that met
+    /// retirements [`Core::READ_RETRIES`] times, so it cannot starve under steady churn.
+    pub(crate) fn hold_off_retirements(&self) -> RwLockReadGuard<'_, ()> {
+        self.writing()
+    }
+
     /// Waits for every write in flight to be applied, and holds off new ones.
     pub(crate) fn quiet_writers(&self) -> RwLockWriteGuard<'_, ()> {
         self.writers.write().unwrap_or_else(|p| p.into_inner())

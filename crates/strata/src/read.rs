@@ -75,12 +75,15 @@ pub(crate) fn read(
 ) -> Result<Vec<SeriesPoints>, Error> {
     // Series found before a retirement (which may move a series to another id, or lend a
     // retired id to a new series) and read after it are read again: retirements come at most
-    // once a compaction pass.
-    loop {
+    // once a compaction pass. A read that keeps meeting them holds them off at last.
+    for _ in 0..Core::READ_RETRIES {
         if let Some(out) = read_once(core, selector, from, to, cancel)? {
             return Ok(out);
         }
     }
+    let _no_retirement = core.hold_off_retirements();
+    read_once(core, selector, from, to, cancel)?
+        .ok_or_else(|| Error::Invariant("series retired while retirements were held off".into()))
 }
 
 /// [`read`], or `None` when series retired meanwhile.

@@ -245,6 +245,7 @@ impl Engine {
     /// Walks every series: for telemetry, not for a hot path.
     pub fn series_newest(&self) -> Vec<(Arc<SeriesKey>, Option<i64>)> {
         // Read again if a series retired (and may have lent its id to another) meanwhile.
+        let (mut tries, mut held) = (0, None);
         let (newest, index) = loop {
             let before = self.core.read_index().retirements();
             let newest: rustc_hash::FxHashMap<_, _> = self.core.hot.newest_points().into_iter().collect();
@@ -252,7 +253,13 @@ impl Engine {
             if index.retirements() == before {
                 break (newest, index);
             }
+            drop(index);
+            tries += 1;
+            if tries >= crate::core::Core::READ_RETRIES {
+                held = Some(self.core.hold_off_retirements());
+            }
         };
+        drop(held);
         index.all().map(|(id, key)| (key, newest.get(&id).copied())).collect()
     }
 

@@ -37,22 +37,12 @@ impl HotStore {
     /// nothing live (what it holds is dropped: at replay, windows of a retired series that the
     /// retirement's eviction drops anyway).
     pub(crate) fn move_series(&self, moves: &[(SeriesId, SeriesId)]) {
+        if moves.is_empty() {
+            return;
+        }
         for &(from, to) in moves {
             let (from_shard, from_local) = self.shard_of(from);
-            let (slot, late) = {
-                let mut shard = lock(from_shard);
-                let slot = shard.series.get_mut(from_local).map(std::mem::take).unwrap_or_default();
-                let mut late = Vec::new();
-                shard.late.retain(|p| {
-                    if p.0 == from {
-                        late.push((to, p.1, p.2));
-                        false
-                    } else {
-                        true
-                    }
-                });
-                (slot, late)
-            };
+            let slot = lock(from_shard).series.get_mut(from_local).map(std::mem::take).unwrap_or_default();
             let (to_shard, to_local) = self.shard_of(to);
             let mut shard = lock(to_shard);
             if shard.series.len() <= to_local {
@@ -61,7 +51,21 @@ impl HotStore {
             if let Some(target) = shard.series.get_mut(to_local) {
                 *target = slot;
             }
-            shard.late.extend(late);
+        }
+        // Late points follow their series: each shard's list walked once for all the moves.
+        let moved: rustc_hash::FxHashMap<SeriesId, SeriesId> = moves.iter().copied().collect();
+        let mut late = Vec::new();
+        for shard in self.shards.iter() {
+            lock(shard).late.retain(|p| match moved.get(&p.0) {
+                Some(&to) => {
+                    late.push((to, p.1, p.2));
+                    false
+                }
+                None => true,
+            });
+        }
+        for point in late {
+            lock(self.shard_of(point.0).0).late.push(point);
         }
     }
 

@@ -108,10 +108,14 @@ impl SeriesIndex {
     }
 
     /// Moves each live series `from` to the free id `to`, in every table: its key, its place
-    /// in its metric's and its host's lists (order kept), its raw-key cache entries.
+    /// in its metric's and its host's lists (order kept), its raw-key cache entries. The
+    /// metric lists and the cache are walked once for all the moves, not once per move: a
+    /// retirement may move hundreds of thousands of series while writes wait.
     pub(crate) fn move_series(&mut self, moves: &[(SeriesId, SeriesId)]) {
         let hostname = self.strings.get("hostname");
         let mut taken: FxHashSet<SeriesId> = FxHashSet::default();
+        let mut moved: rustc_hash::FxHashMap<SeriesId, SeriesId> = rustc_hash::FxHashMap::default();
+        let mut metrics: FxHashSet<u32> = FxHashSet::default();
         for &(from, to) in moves {
             let Some(body) = self.stored(from) else { continue };
             if self.contains(to) {
@@ -123,18 +127,12 @@ impl SeriesIndex {
                 *entry = to;
             }
             if let Some((measurement, host)) = key {
-                if let Some(list) = self.by_metric.get_mut(&measurement)
-                    && let Some(slot) = list.iter_mut().find(|id| **id == from)
-                {
-                    *slot = to;
-                }
+                metrics.insert(measurement);
                 if let (Some(hostname), Some(host)) = (hostname, host) {
                     self.relink_on_host(hostname, (measurement, host), from, to);
                 }
             }
-            for entry in self.raw.iter_mut().filter(|entry| entry.1 == from) {
-                entry.1 = to;
-            }
+            moved.insert(from, to);
             let (slot, old) = (to as usize, from as usize);
             if self.starts.len() <= slot {
                 self.starts.resize(slot + 1, NONE);
@@ -157,6 +155,20 @@ impl SeriesIndex {
             }
             taken.insert(to);
             self.free.push(Reverse(from));
+        }
+        for metric in metrics {
+            if let Some(list) = self.by_metric.get_mut(&metric) {
+                for id in list.iter_mut() {
+                    if let Some(&to) = moved.get(id) {
+                        *id = to;
+                    }
+                }
+            }
+        }
+        for entry in self.raw.iter_mut() {
+            if let Some(&to) = moved.get(&entry.1) {
+                entry.1 = to;
+            }
         }
         self.free.retain(|Reverse(id)| !taken.contains(id));
         self.trim();
