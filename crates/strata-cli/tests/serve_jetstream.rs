@@ -6,11 +6,11 @@
 //! A real `nats-server` (Debian) on a loopback port, messages published by Python's `nats-py`.
 //! Without either the test prints why and passes, unless `CI=true`: there it fails.
 
+mod common;
 #[path = "../../strata-nats/tests/support/mod.rs"]
 mod nats_support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -23,19 +23,7 @@ const HOSTS: [&str; 3] = ["n1", "n2", "n3"];
 const SOURCE: &str = "nats:METRICS/strata";
 
 fn start(config: &Path) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // The first two lines say where the data is and what it listens on: it has started.
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for _ in 0..2 {
-        lines.next().unwrap().unwrap();
-    }
-    child
+    common::start_serve(config, Stdio::null())
 }
 
 /// The engine as a reader beside the server sees it.

@@ -9,11 +9,11 @@
 //! published by Python's `nats-py`. Without either the test prints why and passes, unless
 //! `CI=true`: there it fails.
 
+mod common;
 #[path = "../../strata-nats/tests/support/mod.rs"]
 mod nats_support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -29,19 +29,7 @@ const HOSTS: u64 = 16;
 fn start(config: &Path) -> Child {
     let log =
         std::fs::OpenOptions::new().create(true).append(true).open(config.with_extension("log")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    // The first two lines say where the data is and what it listens on: it has started.
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for _ in 0..2 {
-        lines.next().unwrap().unwrap();
-    }
-    child
+    common::start_serve(config, Stdio::from(log))
 }
 
 /// A node's files: `strata serve`'s config, and the engine part for readers beside it.

@@ -26,12 +26,12 @@ use std::sync::Arc;
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::stream::{RawMessageErrorKind, Stream};
-use futures_util::StreamExt as _;
 use strata::{Engine, StreamSequence, WriteOptions};
 use tokio::sync::watch;
 
 use crate::config::JetStreamConsumer;
 use crate::deliver::{Outcome, Source, deliver};
+use crate::pulls::{self, Next};
 use crate::stats::NatsStats;
 
 /// Pulls and stores the messages of one consumer until `stop`.
@@ -56,35 +56,17 @@ pub(crate) async fn run(
                 continue;
             }
         }
-        let messages = consumer.stream().max_messages_per_batch(config.batch).messages().await;
-        let mut messages = match messages {
-            Ok(messages) => messages,
-            Err(e) => {
-                // The server may be restarting: try again after a pause.
-                stats.note(format!("{name}: cannot pull ({e}); trying again"));
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), stop.changed()).await;
-                continue;
-            }
+        let Some(mut messages) = pulls::start(&consumer, config.batch, &name, &stats, &mut stop).await else {
+            continue;
         };
         loop {
-            let next = tokio::select! {
-                biased;
-                _ = stop.changed() => break 'pulls,
-                message = messages.next() => message,
-            };
-            let message = match next {
-                Some(Ok(message)) => message,
-                // A missed heartbeat or a reconnect: pull again.
-                Some(Err(_)) | None => continue 'pulls,
+            let message = match pulls::next(&mut messages, &mut stop).await {
+                Next::Message(message) => message,
+                Next::Stop => break 'pulls,
+                Next::Broken => continue 'pulls,
             };
             NatsStats::add(&stats.received);
-            let sequence = match message.info() {
-                Ok(info) => info.stream_sequence,
-                Err(e) => {
-                    stats.note(format!("{name}: a message without JetStream metadata ({e})"));
-                    continue;
-                }
-            };
+            let Some(sequence) = pulls::sequence(&message, &name, &stats) else { continue };
             let sequenced = StreamSequence { stream: source.clone(), sequence };
             let progress = || async {
                 let _ = message.ack_with(AckKind::Progress).await;

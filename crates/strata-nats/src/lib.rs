@@ -21,6 +21,7 @@ mod error;
 mod jetstream;
 mod ownership;
 mod partition;
+mod pulls;
 mod stats;
 
 use std::sync::Arc;

@@ -19,12 +19,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
 use async_nats::jetstream::stream::Stream;
-use futures_util::StreamExt as _;
 use strata::{Engine, StreamSequence, WriteOptions};
 use tokio::sync::watch;
 
 use crate::config::JetStreamConsumer;
 use crate::deliver::{Outcome, Source, deliver};
+use crate::pulls::{self, Next};
 use crate::stats::NatsStats;
 
 /// Unix time in milliseconds, by this node's clock.
@@ -122,24 +122,15 @@ pub(crate) async fn pull(mut p: Pull, mut stop: watch::Receiver<bool>) {
     let source = p.config.source_name();
     let name = format!("JetStream partition consumer {:?} on stream {:?}", p.durable, p.config.stream);
     'pulls: while !*stop.borrow() && p.lease.valid() {
-        let messages = p.consumer.stream().max_messages_per_batch(p.config.batch).messages().await;
-        let mut messages = match messages {
-            Ok(messages) => messages,
-            Err(e) => {
-                p.stats.note(format!("{name}: cannot pull ({e}); trying again"));
-                let _ = tokio::time::timeout(Duration::from_secs(1), stop.changed()).await;
-                continue;
-            }
+        let Some(mut messages) = pulls::start(&p.consumer, p.config.batch, &name, &p.stats, &mut stop).await
+        else {
+            continue;
         };
         loop {
-            let next = tokio::select! {
-                biased;
-                _ = stop.changed() => break 'pulls,
-                message = messages.next() => message,
-            };
-            let message = match next {
-                Some(Ok(message)) => message,
-                Some(Err(_)) | None => {
+            let message = match pulls::next(&mut messages, &mut stop).await {
+                Next::Message(message) => message,
+                Next::Stop => break 'pulls,
+                Next::Broken => {
                     // Messages of the broken pull would come again only after ack_wait, behind
                     // newer ones: start the consumer afresh past what the engine holds.
                     let held = p.engine.stream_sequence(&source).unwrap_or(0);
@@ -157,13 +148,7 @@ pub(crate) async fn pull(mut p: Pull, mut stop: watch::Receiver<bool>) {
                 break 'pulls;
             }
             NatsStats::add(&p.stats.received);
-            let sequence = match message.info() {
-                Ok(info) => info.stream_sequence,
-                Err(e) => {
-                    p.stats.note(format!("{name}: a message without JetStream metadata ({e})"));
-                    continue;
-                }
-            };
+            let Some(sequence) = pulls::sequence(&message, &name, &p.stats) else { continue };
             let sequenced = StreamSequence { stream: source.clone(), sequence };
             let progress = || async {
                 let _ = message.ack_with(AckKind::Progress).await;

@@ -76,24 +76,7 @@ pub(crate) fn contents(core: &Core, tier: Tier) -> Result<TierContents, Error> {
 }
 
 fn hot(core: &Core) -> TierContents {
-    // Sizes by id, read again if a series retired (and may have lent its id to another) while
-    // hot was read; retirements come at most once a compaction pass.
-    let mut tries = 0;
-    let mut held = None;
-    let (sizes, index) = loop {
-        let before = core.read_index().retirements();
-        let sizes = core.hot.series_sizes();
-        let index = core.read_index();
-        if index.retirements() == before {
-            break (sizes, index);
-        }
-        drop(index);
-        tries += 1;
-        if tries >= Core::READ_RETRIES {
-            held = Some(core.hold_off_retirements());
-        }
-    };
-    drop(held);
+    let (sizes, index) = core.read_without_retirement(|| core.hot.series_sizes());
     let mut sums: BTreeMap<String, Sums> = BTreeMap::new();
     let mut keys: Vec<Arc<SeriesKey>> = Vec::with_capacity(sizes.len());
     for size in sizes {

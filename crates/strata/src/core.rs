@@ -62,14 +62,33 @@ impl Core {
         self.writers.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// How many times a reader that found series before a retirement and read hot after it
-    /// reads again before it holds retirements off (`hold_off_retirements`) for its read.
-    pub(crate) const READ_RETRIES: usize = 3;
+    /// How many times a read of hot by id that met a retirement reads again before it holds
+    /// retirements off for its last try.
+    const READ_RETRIES: usize = 3;
 
-    /// Holds retirements off (they wait for it as for a write): for a reader that met
-    /// retirements [`Core::READ_RETRIES`] times, so it cannot starve under steady churn.
-    pub(crate) fn hold_off_retirements(&self) -> RwLockReadGuard<'_, ()> {
-        self.writing()
+    /// Runs `read` (which finds series by id and reads hot) until no retirement came between
+    /// its start and its end, and returns what it read with the index as it stood then: a
+    /// retirement may move a series to another id, or lend a retired id to a new series
+    /// (`compactor/retire.rs`). Retirements come at most once a compaction pass; a read that
+    /// keeps meeting them holds them off (`writers` shared, as a write does) for its last try,
+    /// so it cannot starve under steady churn.
+    pub(crate) fn read_without_retirement<T>(
+        &self,
+        mut read: impl FnMut() -> T,
+    ) -> (T, RwLockReadGuard<'_, SeriesIndex>) {
+        let mut held = None;
+        for tries in 0.. {
+            if tries == Self::READ_RETRIES {
+                held = Some(self.writing());
+            }
+            let before = self.read_index().retirements();
+            let value = read();
+            let index = self.read_index();
+            if index.retirements() == before || held.is_some() {
+                return (value, index);
+            }
+        }
+        unreachable!("the loop returns once retirements are held off")
     }
 
     /// Waits for every write in flight to be applied, and holds off new ones.

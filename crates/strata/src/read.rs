@@ -73,36 +73,28 @@ pub(crate) fn read(
     to: i64,
     cancel: &AtomicBool,
 ) -> Result<Vec<SeriesPoints>, Error> {
-    // Series found before a retirement (which may move a series to another id, or lend a
-    // retired id to a new series) and read after it are read again: retirements come at most
-    // once a compaction pass. A read that keeps meeting them holds them off at last.
-    for _ in 0..Core::READ_RETRIES {
-        if let Some(out) = read_once(core, selector, from, to, cancel)? {
-            return Ok(out);
-        }
-    }
-    let _no_retirement = core.hold_off_retirements();
-    read_once(core, selector, from, to, cancel)?
-        .ok_or_else(|| Error::Invariant("series retired while retirements were held off".into()))
+    let (out, _index) = core.read_without_retirement(|| read_once(core, selector, from, to, cancel));
+    let mut out = out?;
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
 }
 
-/// [`read`], or `None` when series retired meanwhile.
+/// [`read`] of the series as the index holds them now, unsorted.
 fn read_once(
     core: &Core,
     selector: &Selector,
     from: i64,
     to: i64,
     cancel: &AtomicBool,
-) -> Result<Option<Vec<SeriesPoints>>, Error> {
-    let (keys, retirements) = {
+) -> Result<Vec<SeriesPoints>, Error> {
+    let keys: Vec<(SeriesId, Arc<SeriesKey>)> = {
         let index = core.read_index();
         let tags = selector.tags_as_stored();
-        let keys: Vec<(SeriesId, Arc<SeriesKey>)> = index
+        index
             .select(&selector.metric, selector.field.as_deref(), &tags)
             .into_iter()
             .filter_map(|id| Some((id, index.key(id)?)))
-            .collect();
-        (keys, index.retirements())
+            .collect()
     };
     let mut out = Vec::with_capacity(keys.len());
     for (id, key) in keys {
@@ -115,11 +107,7 @@ fn read_once(
             out.push(SeriesPoints { key, times, values });
         }
     }
-    if core.read_index().retirements() != retirements {
-        return Ok(None);
-    }
-    out.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(Some(out))
+    Ok(out)
 }
 
 /// [`read`] as Arrow record batches (see the `arrow` module for the schema).

@@ -195,3 +195,21 @@ pub(crate) fn run_peer(command: &mut Command, test: &str, what: &str) -> Option<
         _ => panic!("{what} failed: {:?}\n{stderr}", output.status),
     }
 }
+
+/// Starts `strata serve --config CONFIG` with its standard error to `stderr`, and returns once
+/// it has started: its first two lines say where the data is and what it listens on.
+pub(crate) fn start_serve(config: &std::path::Path, stderr: Stdio) -> std::process::Child {
+    use std::io::{BufRead as _, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for _ in 0..2 {
+        lines.next().unwrap().unwrap();
+    }
+    child
+}

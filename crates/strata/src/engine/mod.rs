@@ -244,22 +244,9 @@ impl Engine {
     /// has one: series per metric, and per-host ingest lag (`strata serve`'s `/metrics`).
     /// Walks every series: for telemetry, not for a hot path.
     pub fn series_newest(&self) -> Vec<(Arc<SeriesKey>, Option<i64>)> {
-        // Read again if a series retired (and may have lent its id to another) meanwhile.
-        let (mut tries, mut held) = (0, None);
-        let (newest, index) = loop {
-            let before = self.core.read_index().retirements();
-            let newest: rustc_hash::FxHashMap<_, _> = self.core.hot.newest_points().into_iter().collect();
-            let index = self.core.read_index();
-            if index.retirements() == before {
-                break (newest, index);
-            }
-            drop(index);
-            tries += 1;
-            if tries >= crate::core::Core::READ_RETRIES {
-                held = Some(self.core.hold_off_retirements());
-            }
-        };
-        drop(held);
+        let (newest, index) = self.core.read_without_retirement(|| {
+            self.core.hot.newest_points().into_iter().collect::<rustc_hash::FxHashMap<_, _>>()
+        });
         index.all().map(|(id, key)| (key, newest.get(&id).copied())).collect()
     }
 

@@ -113,7 +113,6 @@ impl SeriesIndex {
     /// retirement may move hundreds of thousands of series while writes wait.
     pub(crate) fn move_series(&mut self, moves: &[(SeriesId, SeriesId)]) {
         let hostname = self.strings.get("hostname");
-        let mut taken: FxHashSet<SeriesId> = FxHashSet::default();
         let mut moved: rustc_hash::FxHashMap<SeriesId, SeriesId> = rustc_hash::FxHashMap::default();
         let mut metrics: FxHashSet<u32> = FxHashSet::default();
         for &(from, to) in moves {
@@ -153,7 +152,6 @@ impl SeriesIndex {
             if let Some(flag) = self.logged.get(old) {
                 flag.store(false, Ordering::Release);
             }
-            taken.insert(to);
             self.free.push(Reverse(from));
         }
         for metric in metrics {
@@ -170,6 +168,7 @@ impl SeriesIndex {
                 entry.1 = to;
             }
         }
+        let taken: FxHashSet<SeriesId> = moved.values().copied().collect();
         self.free.retain(|Reverse(id)| !taken.contains(id));
         self.trim();
     }

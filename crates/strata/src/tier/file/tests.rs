@@ -85,19 +85,9 @@ fn key_columns_without_dictionary_pages_read_alike() {
         .iter()
         .flat_map(|k| (0..3).map(move |t| Row { key: k.clone(), time: t * M, agg: Agg::point(t * M, 1.5) }))
         .collect();
-    let props = WriterProperties::builder()
-        .set_dictionary_enabled(false)
-        .set_key_value_metadata(Some(vec![
-            KeyValue::new("strata.schema_version".to_owned(), SCHEMA_VERSION.to_string()),
-            KeyValue::new("strata.tier".to_owned(), "cold".to_owned()),
-            KeyValue::new("strata.resolution_ns".to_owned(), M.to_string()),
-        ]))
-        .build();
-    let mut out = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut out, schema(), Some(props)).unwrap();
-    writer.write(&to_batch(&schema(), &rows).unwrap()).unwrap();
-    writer.close().unwrap();
-    let (info, back) = read(Bytes::from(out), &RowFilter::all()).unwrap();
+    let plain = WriterProperties::builder().set_dictionary_enabled(false);
+    let out = written_by_arrow(&rows, plain, &SCHEMA_VERSION.to_string(), "cold");
+    let (info, back) = read(out, &RowFilter::all()).unwrap();
     assert_eq!(info, FileInfo { tier: Tier::Cold, resolution: M });
     assert_eq!(back, rows);
 }
@@ -163,18 +153,8 @@ fn a_bucket_start_that_is_not_whole_microseconds_is_refused() {
 #[test]
 fn a_time_unit_that_contradicts_the_version_is_refused() {
     let rows = vec![Row { key: key("f0101", &[]), time: M, agg: Agg::point(M, 2.0) }];
-    let props = WriterProperties::builder()
-        .set_key_value_metadata(Some(vec![
-            KeyValue::new("strata.schema_version".to_owned(), "2".to_owned()),
-            KeyValue::new("strata.tier".to_owned(), "warm".to_owned()),
-            KeyValue::new("strata.resolution_ns".to_owned(), M.to_string()),
-        ]))
-        .build();
-    let mut out = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut out, schema(), Some(props)).unwrap();
-    writer.write(&to_batch(&schema(), &rows).unwrap()).unwrap();
-    writer.close().unwrap();
-    let err = read(Bytes::from(out), &RowFilter::all()).unwrap_err();
+    let out = written_by_arrow(&rows, WriterProperties::builder(), "2", "warm");
+    let err = read(out, &RowFilter::all()).unwrap_err();
     assert_eq!(
         err,
         FileError::Damaged(
@@ -182,4 +162,26 @@ fn a_time_unit_that_contradicts_the_version_is_refused() {
                 .into()
         )
     );
+}
+
+/// `rows` as `ArrowWriter` writes them with `props` and strata's metadata naming `version` and
+/// `tier` (a file the engine's own writer would not make).
+fn written_by_arrow(
+    rows: &[Row],
+    props: parquet::file::properties::WriterPropertiesBuilder,
+    version: &str,
+    tier: &str,
+) -> Bytes {
+    let props = props
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new("strata.schema_version".to_owned(), version.to_owned()),
+            KeyValue::new("strata.tier".to_owned(), tier.to_owned()),
+            KeyValue::new("strata.resolution_ns".to_owned(), M.to_string()),
+        ]))
+        .build();
+    let mut out = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut out, schema(), Some(props)).unwrap();
+    writer.write(&to_batch(&schema(), rows).unwrap()).unwrap();
+    writer.close().unwrap();
+    Bytes::from(out)
 }
